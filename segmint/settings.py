@@ -1,0 +1,191 @@
+"""One frozen, validated settings object read from ``params.yaml``.
+
+Each pipeline stage has its own section. Unknown keys and out-of-range values raise
+:class:`SettingsError` naming the offending key, so a typo never becomes a silent default.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SettingsError(ValueError):
+    """A params file that does not validate; the message names each bad key."""
+
+
+class ProjectSettings(_Section):
+    seed: int = Field(42, ge=0)
+    name: str = "segmint"
+
+
+class GenerateSettings(_Section):
+    customers: int = Field(20_000, ge=50)
+    products: int = Field(500, ge=20)
+    days: int = Field(365, ge=60)
+    anomaly_rate: float = Field(0.02, ge=0.0, le=0.2)
+    drift: float = Field(0.0, ge=0.0, le=1.0)
+    seed: int = Field(7, ge=0)
+
+
+class ValidateSettings(_Section):
+    max_quarantine_share: float = Field(0.10, ge=0.0, le=1.0)
+    max_duplicate_key_share: float = Field(0.05, ge=0.0, le=1.0)
+    future_tolerance_hours: float = Field(24.0, ge=0.0)
+    min_row_ratio: float = Field(0.2, ge=0.0, le=1.0)
+    max_row_ratio: float = Field(5.0, ge=1.0)
+
+
+class FeatureSettings(_Section):
+    label_window_days: int = Field(90, ge=7)
+    recency_windows_days: tuple[int, ...] = (30, 90)
+    top_categories: int = Field(8, ge=1, le=50)
+    sentiment_min_reviews: int = Field(200, ge=10)
+    keywords_per_customer: int = Field(3, ge=0, le=20)
+    seed: int = Field(11, ge=0)
+
+
+class SegmentSettings(_Section):
+    algorithms: tuple[str, ...] = ("kmeans", "gmm")
+    k_min: int = Field(4, ge=2)
+    k_max: int = Field(10, ge=2)
+    sample_size: int = Field(20_000, ge=500)
+    bootstrap_rounds: int = Field(3, ge=0, le=50)
+    n_init: int = Field(4, ge=1)
+    seed: int = Field(13, ge=0)
+
+    @model_validator(mode="after")
+    def _k_range(self) -> SegmentSettings:
+        if self.k_max < self.k_min:
+            raise ValueError("segment.k_max must be >= segment.k_min")
+        return self
+
+
+class AnomalySettings(_Section):
+    contamination: float = Field(0.04, gt=0.0, lt=0.5)
+    n_estimators: int = Field(200, ge=10)
+    seed: int = Field(17, ge=0)
+
+
+class RecommendSettings(_Section):
+    candidates: tuple[str, ...] = ("popularity", "itemknn")
+    top_n: int = Field(10, ge=1, le=200)
+    k: int = Field(10, ge=1, le=200)
+    split_quantile: float = Field(0.8, gt=0.0, lt=1.0)
+    min_item_customers: int = Field(5, ge=1)
+    event_weights: dict[str, float] = {"purchase": 1.0, "cart": 0.0, "view": 0.0}
+    exclude_purchased: bool = True
+    knn_neighbours: int = Field(100, ge=1)
+    ease_lambda: float = Field(500.0, gt=0.0)
+    bootstrap_rounds: int = Field(200, ge=0)
+    batch_size: int = Field(4096, ge=64)
+    seed: int = Field(19, ge=0)
+
+
+class UpliftSettings(_Section):
+    learners: tuple[str, ...] = ("t_learner",)
+    test_share: float = Field(0.3, gt=0.0, lt=0.9)
+    n_estimators: int = Field(200, ge=10)
+    learning_rate: float = Field(0.05, gt=0.0, le=1.0)
+    num_leaves: int = Field(15, ge=2)
+    min_child_samples: int = Field(50, ge=1)
+    bootstrap_rounds: int = Field(100, ge=0)
+    seed: int = Field(23, ge=0)
+
+
+class OfferSettings(_Section):
+    cost: float = Field(1.0, ge=0.0)
+    value: float | None = Field(None, ge=0.0)  # None: the customer's predicted order value
+    max_contacts: int | None = Field(None, ge=0)
+
+
+class CampaignSettings(_Section):
+    budget: float = Field(5_000.0, ge=0.0)
+    holdout_share: float = Field(0.1, ge=0.0, lt=1.0)
+    min_days_between_contacts: int = Field(14, ge=0)
+    default_offer: OfferSettings = OfferSettings()
+    offers: dict[str, OfferSettings] = {}
+    seed: int = Field(29, ge=0)
+
+    def offer(self, name: str) -> OfferSettings:
+        """The settings for ``name``, or the defaults when it is not listed."""
+        return self.offers.get(name, self.default_offer)
+
+
+class GateRule(_Section):
+    quality_tolerance: float = Field(0.0, ge=0.0)
+    min_stability: float | None = Field(None, ge=0.0, le=1.0)
+    promote_on_drift: bool = False
+
+
+class GateSettings(_Section):
+    drift_share_threshold: float = Field(0.3, gt=0.0, le=1.0)
+    segmenter: GateRule = GateRule(quality_tolerance=0.02, min_stability=0.7)
+    recommender: GateRule = GateRule(quality_tolerance=0.0)
+    uplift: GateRule = GateRule(quality_tolerance=0.0)
+
+
+class TrackingSettings(_Section):
+    tracking_uri: str | None = None  # None: sqlite file in the project (or $MLFLOW_TRACKING_URI)
+    experiment: str = "segmint"
+    model_prefix: str = "segmint"
+
+
+class RuntimeSettings(_Section):
+    task_runner: Literal["local", "dask"] = "local"
+    dask_address: str | None = None
+    dask_workers: int = Field(2, ge=1)
+
+
+class Settings(_Section):
+    project: ProjectSettings = ProjectSettings()
+    generate: GenerateSettings = GenerateSettings()
+    validate_: ValidateSettings = Field(ValidateSettings(), alias="validate")
+    features: FeatureSettings = FeatureSettings()
+    segment: SegmentSettings = SegmentSettings()
+    anomaly: AnomalySettings = AnomalySettings()
+    recommend: RecommendSettings = RecommendSettings()
+    uplift: UpliftSettings = UpliftSettings()
+    campaign: CampaignSettings = CampaignSettings()
+    gate: GateSettings = GateSettings()
+    tracking: TrackingSettings = TrackingSettings()
+    runtime: RuntimeSettings = RuntimeSettings()
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+def settings_from_mapping(data: dict[str, Any] | None) -> Settings:
+    """Validate a parsed params mapping into :class:`Settings`.
+
+    Raises:
+        SettingsError: naming every key that is unknown or out of range.
+    """
+    try:
+        return Settings.model_validate(data or {})
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            key = ".".join(str(p) for p in err["loc"]) or "<root>"
+            problems.append(f"{key}: {err['msg']}")
+        raise SettingsError("invalid params: " + "; ".join(problems)) from None
+
+
+def load_settings(path: str | Path = "params.yaml") -> Settings:
+    """Read and validate ``params.yaml`` (a missing file means all defaults)."""
+    path = Path(path)
+    if not path.exists():
+        return settings_from_mapping({})
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise SettingsError(f"invalid params: {path} is not valid YAML ({exc})") from None
+    if not isinstance(data, dict):
+        raise SettingsError(f"invalid params: {path} must hold a mapping of sections")
+    return settings_from_mapping(data)

@@ -1,0 +1,1 @@
+"""Pipeline stages: I/O and tracking around one library call each."""
