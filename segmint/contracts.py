@@ -239,3 +239,16 @@ def coerce_table(name: str, df: pd.DataFrame) -> pd.DataFrame:
     if name == "orders" and "is_return" not in out.columns:
         out["is_return"] = out["quantity"].fillna(0) < 0 if len(out) else pd.Series(dtype=bool)
     return out.reset_index(drop=True)
+
+
+def latest_timestamp(tables: Tables) -> pd.Timestamp | None:
+    """The latest timestamp over all behaviour tables (the end of the observed period)."""
+    stamps = []
+    for name, column in (("events", "ts"), ("orders", "ts"), ("reviews", "ts"), ("campaigns", "sent_ts")):
+        frame = tables.get(name)
+        if frame is not None and len(frame) and column in frame.columns:
+            stamps.append(frame[column].max())
+    if tables.customers is not None and len(tables.customers):
+        stamps.append(tables.customers["signup_ts"].max())
+    stamps = [s for s in stamps if pd.notna(s)]
+    return max(stamps) if stamps else None

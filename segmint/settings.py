@@ -41,6 +41,11 @@ class ValidateSettings(_Section):
     future_tolerance_hours: float = Field(24.0, ge=0.0)
     min_row_ratio: float = Field(0.2, ge=0.0, le=1.0)
     max_row_ratio: float = Field(5.0, ge=1.0)
+    max_unattributed_share: float = Field(0.5, ge=0.0, le=1.0)
+    max_price: float = Field(1e6, gt=0.0)
+    max_text_chars: int = Field(20_000, ge=100)
+    gx_sample_rows: int = Field(10_000, ge=100)
+    seed: int = Field(31, ge=0)
 
 
 class FeatureSettings(_Section):
@@ -49,6 +54,8 @@ class FeatureSettings(_Section):
     top_categories: int = Field(8, ge=1, le=50)
     sentiment_min_reviews: int = Field(200, ge=10)
     keywords_per_customer: int = Field(3, ge=0, le=20)
+    onehot_max_levels: int = Field(8, ge=0, le=100)
+    burst_days: int = Field(7, ge=1)
     seed: int = Field(11, ge=0)
 
 
@@ -87,6 +94,37 @@ class RecommendSettings(_Section):
     bootstrap_rounds: int = Field(200, ge=0)
     batch_size: int = Field(4096, ge=64)
     seed: int = Field(19, ge=0)
+    # interaction values: "binary", "count" (orders) or "log" (log1p orders); optional recency decay
+    interaction_value: str = "binary"
+    recency_half_life_days: float | None = Field(None, gt=0.0)
+    # item-kNN: "cosine" or "bm25" weighting of the customer × item matrix
+    knn_similarity: str = "bm25"
+    bm25_k1: float = Field(100.0, gt=0.0)
+    bm25_b: float = Field(0.8, ge=0.0, le=1.0)
+    # EASE inverts a dense items × items matrix: only the most popular items take part beyond this
+    ease_max_items: int = Field(8_000, ge=10)
+    # RP3beta: item-item random-walk similarity with a popularity penalty
+    rp3_alpha: float = Field(1.0, gt=0.0)
+    rp3_beta: float = Field(0.5, ge=0.0)
+    # ALS (implicit feedback, conjugate-gradient solver)
+    als_factors: int = Field(64, ge=2)
+    als_regularization: float = Field(0.05, ge=0.0)
+    als_alpha: float = Field(2.0, gt=0.0)
+    als_iterations: int = Field(15, ge=1)
+    als_cg_steps: int = Field(3, ge=1)
+    # torch model: multinomial variational autoencoder over purchase histories (Mult-VAE)
+    torch_hidden: int = Field(600, ge=8)
+    torch_latent: int = Field(200, ge=2)
+    torch_dropout: float = Field(0.5, ge=0.0, lt=1.0)
+    torch_beta: float = Field(0.2, ge=0.0)
+    torch_lr: float = Field(1e-3, gt=0.0)
+    torch_batch_size: int = Field(256, ge=8)
+    torch_max_epochs: int = Field(60, ge=1)
+    torch_max_seconds: float = Field(60.0, gt=0.0)
+    torch_max_items: int = Field(20_000, ge=10)
+    # blend: members and weights of a per-customer normalised score sum
+    blend_members: tuple[str, ...] = ("ease", "rp3beta")
+    blend_weights: tuple[float, ...] = (0.5, 0.5)
 
 
 class UpliftSettings(_Section):

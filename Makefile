@@ -1,0 +1,55 @@
+# segmint — two commands on a fresh machine: `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat requirements/lock.txt requirements/constraints.txt pyproject.toml | md5sum | cut -c1-12)
+
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+export MLFLOW_DISABLE_TELEMETRY := true
+export DVC_NO_ANALYTICS := 1
+export DO_NOT_TRACK := 1
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: install demo test test-fast lint format deploy benchmarks dvc.yaml clean
+
+$(STAMP): requirements/lock.txt requirements/constraints.txt pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@echo "installing into $(VENV) (torch first, then the pinned rest)…"
+	@$(PY) -m pip install -q torch==2.13.0 2>&1 | grep -v "is ignored" || true
+	@$(PY) -m pip install -q -c requirements/constraints.txt -r requirements/lock.txt 2>&1 | grep -v "is ignored" || true
+	@$(PY) -m pip install -q --no-deps -e . 2>&1 | grep -v "is ignored" || true
+	@$(PY) -c "import torch, segmint, prefect, mlflow, evidently, great_expectations, dvc" \
+		|| { echo "installation failed"; exit 1; }
+	@rm -f $(VENV)/.installed-*
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(VENV)/bin/segmint demo
+
+test: install
+	$(PY) -m pytest -q -ra
+
+test-fast: install
+	$(PY) -m pytest -q -m "not slow"
+
+lint: install
+	$(VENV)/bin/ruff check segmint tasks flows tests benchmarks scripts
+	$(VENV)/bin/ruff format --check segmint tasks flows tests benchmarks scripts
+	$(VENV)/bin/mypy
+
+format: install
+	$(VENV)/bin/ruff format segmint tasks flows tests benchmarks scripts
+	$(VENV)/bin/ruff check --fix segmint tasks flows tests benchmarks scripts
+
+dvc.yaml: install
+	$(PY) scripts/write_dvc_yaml.py
+
+benchmarks: install
+	$(PY) -m benchmarks.run_all
+
+clean:
+	rm -rf data/validated data/quarantine data/features data/segments data/anomaly models outputs reports plots \
+		mlflow.db mlartifacts .prefect shop

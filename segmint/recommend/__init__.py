@@ -1,0 +1,47 @@
+"""Recommenders: implicit feedback, candidate models, the temporal evaluation protocol, selection."""
+
+from segmint.recommend.base import Recommender, top_n_indices
+from segmint.recommend.evaluation import (
+    Split,
+    bootstrap_intervals,
+    evaluate_on_split,
+    evaluate_recommender,
+    paired_bootstrap,
+    per_customer_metrics,
+    temporal_split,
+)
+from segmint.recommend.interactions import Interactions, interactions_from
+from segmint.recommend.models import (
+    ALSRecommender,
+    BlendRecommender,
+    EASERecommender,
+    ItemKNNRecommender,
+    PopularityRecommender,
+    RP3BetaRecommender,
+)
+from segmint.recommend.registry import RECOMMENDERS, make_recommender
+from segmint.recommend.selection import RecommenderSelection, select_recommender
+
+__all__ = [
+    "ALSRecommender",
+    "BlendRecommender",
+    "EASERecommender",
+    "Interactions",
+    "ItemKNNRecommender",
+    "PopularityRecommender",
+    "RECOMMENDERS",
+    "RP3BetaRecommender",
+    "Recommender",
+    "RecommenderSelection",
+    "Split",
+    "bootstrap_intervals",
+    "evaluate_on_split",
+    "evaluate_recommender",
+    "interactions_from",
+    "make_recommender",
+    "paired_bootstrap",
+    "per_customer_metrics",
+    "select_recommender",
+    "temporal_split",
+    "top_n_indices",
+]

@@ -1,0 +1,217 @@
+"""The common recommender interface: fit on interactions, batched top-N with cold start."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Self
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from segmint.recommend.interactions import Interactions
+from segmint.settings import RecommendSettings
+
+_NO_SEGMENT = -1
+
+
+def top_n_indices(scores: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Column indices and values of the ``n`` largest scores of each row, best first.
+
+    Uses argpartition so a batch costs O(items) per row rather than a full sort.
+    """
+    n = min(n, scores.shape[1])
+    if n == 0:
+        return np.empty((scores.shape[0], 0), dtype=np.int64), np.empty((scores.shape[0], 0), scores.dtype)
+    part = np.argpartition(-scores, n - 1, axis=1)[:, :n]
+    vals = np.take_along_axis(scores, part, axis=1)
+    order = np.argsort(-vals, axis=1, kind="stable")
+    return np.take_along_axis(part, order, axis=1), np.take_along_axis(vals, order, axis=1)
+
+
+def row_topk_sparse(dense_block: np.ndarray, k: int, row_offset: int, n_rows: int) -> sp.csr_matrix:
+    """Keep the ``k`` largest positive entries per row of a dense block as a sparse block."""
+    k = min(k, dense_block.shape[1])
+    idx, vals = top_n_indices(dense_block, k)
+    keep = vals > 0
+    rows = np.repeat(np.arange(dense_block.shape[0]), k)[keep.ravel()]
+    return sp.csr_matrix(
+        (vals[keep].astype(np.float32), (rows, idx[keep])), shape=(dense_block.shape[0], dense_block.shape[1])
+    )
+
+
+def item_block_size(n_items: int, budget_cells: int = 16_000_000) -> int:
+    """How many item rows fit in a dense block of about ``budget_cells`` cells."""
+    return max(1, min(n_items, budget_cells // max(n_items, 1)))
+
+
+class Recommender:
+    """Base class: subclasses implement ``_fit`` and ``_score_rows``.
+
+    After ``fit`` the model keeps the training matrix (to exclude seen items and to score known
+    customers), overall and per-segment popularity (for cold start) and ``unknown_products``, the
+    number of products in the last ``recommend`` call's ``exclude`` that the model does not know.
+    """
+
+    name = "base"
+
+    def __init__(self, settings: RecommendSettings) -> None:
+        self.settings = settings
+        self.unknown_products = 0
+
+    # -- fitting -------------------------------------------------------------------------------
+    def fit(self, interactions: Interactions, segments: pd.DataFrame | None = None) -> Self:
+        """Fit on ``interactions``; ``segments`` (customer_id, segment_id) drive cold start.
+
+        Returns:
+            self, fitted.
+        """
+        if interactions.shape[1] == 0:
+            raise ValueError("cannot fit a recommender on interactions with no items")
+        self.customer_ids_ = interactions.customer_ids
+        self.item_ids_ = interactions.item_ids
+        self.customer_index_ = pd.Index(interactions.customer_ids)
+        self.item_index_ = pd.Index(interactions.item_ids)
+        self.X_ = interactions.matrix.tocsr().astype(np.float32)
+        binary = (self.X_ > 0).astype(np.float32)
+        pop = np.asarray(binary.sum(axis=0)).ravel()
+        self.popularity_ = pop.astype(np.float32)
+        # Normalised popularity, used only as a tie-breaker so equal scores fall back to bestsellers.
+        self.tiebreak_ = (pop / max(float(pop.max()), 1.0)).astype(np.float32)
+        self._fit_segments(binary, segments)
+        self._fit(interactions)
+        return self
+
+    def _fit_segments(self, binary: sp.csr_matrix, segments: pd.DataFrame | None) -> None:
+        self.segment_codes_: dict[str, int] = {}
+        self.segment_of_: dict[str, int] = {}
+        rows = np.full(binary.shape[0], _NO_SEGMENT, dtype=np.int64)
+        seg_pop = [self.popularity_]
+        if segments is not None and len(segments):
+            seg = segments[["customer_id", "segment_id"]].dropna().drop_duplicates("customer_id")
+            labels = pd.Index(pd.unique(seg["segment_id"].astype(str)))
+            self.segment_codes_ = {lab: i for i, lab in enumerate(labels)}
+            codes = labels.get_indexer(seg["segment_id"].astype(str))
+            self.segment_of_ = dict(zip(seg["customer_id"].astype(str), codes.tolist(), strict=True))
+            pos = self.customer_index_.get_indexer(seg["customer_id"].astype(str))
+            rows[pos[pos >= 0]] = codes[pos >= 0]
+            onehot = sp.csr_matrix(
+                (np.ones(int((rows >= 0).sum()), np.float32), (rows[rows >= 0], np.flatnonzero(rows >= 0))),
+                shape=(len(labels), binary.shape[0]),
+            )
+            seg_pop = [*np.asarray((onehot @ binary).todense(), dtype=np.float32), self.popularity_]
+        # Last row: overall popularity, for customers with no segment.
+        self.segment_popularity_ = np.vstack(seg_pop).astype(np.float32)
+        rows[rows == _NO_SEGMENT] = len(self.segment_popularity_) - 1
+        self.row_segment_ = rows
+
+    def _fit(self, interactions: Interactions) -> None:
+        raise NotImplementedError
+
+    def _score_rows(self, rows: np.ndarray) -> np.ndarray:
+        """Dense scores (len(rows) × items) for known customers at row positions ``rows``."""
+        raise NotImplementedError
+
+    def _cold_scores(self, segment_codes: np.ndarray) -> np.ndarray:
+        return self.segment_popularity_[segment_codes]
+
+    # -- scoring -------------------------------------------------------------------------------
+    def recommend(
+        self,
+        customer_ids: Sequence[str],
+        n: int,
+        exclude: dict[str, list[str]] | None = None,
+        exclude_seen: bool = True,
+    ) -> pd.DataFrame:
+        """Top-``n`` products for each customer, scored in batches of ``settings.batch_size``.
+
+        Customers with no history (unknown ids included) get their segment's bestsellers when a
+        segment map was given at fit, else the overall ones. Products in ``exclude`` the model does
+        not know are ignored and counted in ``self.unknown_products`` (also ``df.attrs``).
+
+        Args:
+            customer_ids: whom to recommend to, in output order.
+            n: how many products each.
+            exclude: per customer, products never to recommend.
+            exclude_seen: leave out products the customer interacted with in training.
+
+        Returns:
+            DataFrame[customer_id, recommended_product_ids (list[str]), scores (list[float])].
+        """
+        if not hasattr(self, "X_"):
+            raise ValueError("recommender is not fitted; call fit(interactions) first")
+        ids = np.asarray([str(c) for c in customer_ids], dtype=object)
+        n_items = len(self.item_ids_)
+        rows = self.customer_index_.get_indexer(ids) if len(ids) else np.empty(0, dtype=np.int64)
+        excl, unknown = self._exclusion_matrix(ids, exclude)
+        self.unknown_products = unknown
+        seg_codes = np.array(
+            [self.segment_of_.get(c, len(self.segment_popularity_) - 1) for c in ids], dtype=np.int64
+        ) if len(ids) else np.empty(0, dtype=np.int64)
+        out_items = np.full((len(ids), min(n, n_items)), -1, dtype=np.int64)
+        out_scores = np.full(out_items.shape, -np.inf, dtype=np.float32)
+        batch = self.settings.batch_size
+        warm = np.flatnonzero(rows >= 0)
+        cold = np.flatnonzero(rows < 0)
+        for group, is_warm in ((warm, True), (cold, False)):
+            for start in range(0, len(group), batch):
+                pos = group[start : start + batch]
+                if is_warm:
+                    scores = np.asarray(self._score_rows(rows[pos]), dtype=np.float32)
+                else:
+                    scores = np.array(self._cold_scores(seg_codes[pos]), dtype=np.float32)
+                scores = self._with_tiebreak(scores)
+                if is_warm and exclude_seen:
+                    seen = self.X_[rows[pos]]
+                    scores[np.repeat(np.arange(len(pos)), np.diff(seen.indptr)), seen.indices] = -np.inf
+                if excl is not None:
+                    e = excl[pos]
+                    scores[np.repeat(np.arange(len(pos)), np.diff(e.indptr)), e.indices] = -np.inf
+                idx, vals = top_n_indices(scores, out_items.shape[1])
+                out_items[pos] = idx
+                out_scores[pos] = vals
+        valid = np.isfinite(out_scores)
+        lengths = valid.sum(axis=1)
+        flat_items = self.item_ids_[out_items[valid]].astype(str)
+        flat_scores = out_scores[valid].astype(float)
+        splits = np.cumsum(lengths)[:-1]
+        df = pd.DataFrame(
+            {
+                "customer_id": ids.astype(str),
+                "recommended_product_ids": [a.tolist() for a in np.split(flat_items, splits)]
+                if len(ids) else [],
+                "scores": [a.tolist() for a in np.split(flat_scores, splits)] if len(ids) else [],
+            }
+        )
+        df.attrs["unknown_products"] = unknown
+        return df
+
+    def _with_tiebreak(self, scores: np.ndarray) -> np.ndarray:
+        finite = np.where(np.isfinite(scores), np.abs(scores), 0.0)
+        scale = np.maximum(finite.max(axis=1, keepdims=True), 1e-12) * 1e-5
+        return scores + scale * self.tiebreak_[None, :]
+
+    def _exclusion_matrix(
+        self, ids: np.ndarray, exclude: dict[str, list[str]] | None
+    ) -> tuple[sp.csr_matrix | None, int]:
+        if not exclude:
+            return None, 0
+        position = {c: i for i, c in enumerate(ids)}
+        r: list[int] = []
+        products: list[str] = []
+        for cust, items in exclude.items():
+            i = position.get(str(cust))
+            if i is None:
+                continue
+            items = [str(p) for p in items]
+            r.extend([i] * len(items))
+            products.extend(items)
+        if not products:
+            return None, 0
+        cols = self.item_index_.get_indexer(products)
+        known = cols >= 0
+        m = sp.csr_matrix(
+            (np.ones(int(known.sum()), np.float32), (np.asarray(r)[known], cols[known])),
+            shape=(len(ids), len(self.item_ids_)),
+        )
+        return m, int((~known).sum())

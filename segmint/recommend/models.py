@@ -1,0 +1,239 @@
+"""Candidate recommenders: popularity, item-kNN, EASE, RP3beta, ALS and a score blend."""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from segmint.recommend.base import Recommender, item_block_size, row_topk_sparse
+from segmint.recommend.interactions import Interactions
+from segmint.settings import RecommendSettings
+
+KNN_SIMILARITIES: tuple[str, ...] = ("cosine", "bm25")
+
+
+class PopularityRecommender(Recommender):
+    """Bestsellers: per segment when a segment map was given at fit, else overall."""
+
+    name = "popularity"
+
+    def _fit(self, interactions: Interactions) -> None:
+        pass
+
+    def _score_rows(self, rows: np.ndarray) -> np.ndarray:
+        return self.segment_popularity_[self.row_segment_[rows]]
+
+
+def bm25_weighted(x: sp.csr_matrix, k1: float, b: float) -> sp.csr_matrix:
+    """BM25 weights of a customers × items matrix, items taken as the documents.
+
+    Customers who buy many items count less (idf); items with many buyers are length-normalised.
+    """
+    xt = x.T.tocoo()
+    n_docs = xt.shape[0]
+    idf = np.log(max(n_docs, 1)) - np.log1p(np.bincount(xt.col, minlength=xt.shape[1]))
+    lengths = np.asarray(xt.sum(axis=1)).ravel()
+    avg = lengths.mean() if lengths.size and lengths.mean() > 0 else 1.0
+    norm = (1.0 - b) + b * lengths / avg
+    data = xt.data * (k1 + 1.0) / (k1 * norm[xt.row] + xt.data) * idf[xt.col]
+    return sp.csr_matrix((data.astype(np.float32), (xt.col, xt.row)), shape=x.shape)
+
+
+def topk_item_similarity(left: sp.csr_matrix, right: sp.csr_matrix, k: int, transform=None) -> sp.csr_matrix:
+    """Sparse items × items similarity ``left @ right`` keeping the ``k`` best per row.
+
+    Computed a block of item rows at a time so memory stays bounded for large catalogues.
+    """
+    n = left.shape[0]
+    blocks = []
+    for start in range(0, n, item_block_size(right.shape[1])):
+        stop = min(n, start + item_block_size(right.shape[1]))
+        dense = np.asarray((left[start:stop] @ right).todense(), dtype=np.float32)
+        if transform is not None:
+            dense = transform(dense, start)
+        dense[np.arange(stop - start), np.arange(start, stop)] = 0.0
+        blocks.append(row_topk_sparse(dense, k, start, n))
+    return sp.vstack(blocks).tocsr()
+
+
+class ItemKNNRecommender(Recommender):
+    """Item-based k-nearest neighbours (cosine or BM25-weighted dot products), top-k sparse."""
+
+    name = "itemknn"
+
+    def _fit(self, interactions: Interactions) -> None:
+        s = self.settings
+        if s.knn_similarity not in KNN_SIMILARITIES:
+            raise ValueError(f"unknown knn_similarity {s.knn_similarity!r}; valid: {', '.join(KNN_SIMILARITIES)}")
+        x = self.X_
+        if s.knn_similarity == "bm25":
+            w = bm25_weighted(x, s.bm25_k1, s.bm25_b)
+            wt = w.T.tocsr()
+            self.similarity_ = topk_item_similarity(wt, w, s.knn_neighbours)
+        else:
+            norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=0)).ravel())
+            inv = 1.0 / np.maximum(norms, 1e-12)
+            xn = (x @ sp.diags(inv.astype(np.float32))).tocsr()
+            self.similarity_ = topk_item_similarity(xn.T.tocsr(), xn, s.knn_neighbours)
+
+    def _score_rows(self, rows: np.ndarray) -> np.ndarray:
+        return np.asarray((self.X_[rows] @ self.similarity_).todense())
+
+
+class RP3BetaRecommender(Recommender):
+    """RP3beta: three-step random walk item similarity divided by popularity ** beta (top-k sparse)."""
+
+    name = "rp3beta"
+
+    def _fit(self, interactions: Interactions) -> None:
+        s = self.settings
+        x = (self.X_ > 0).astype(np.float32)
+        user_deg = np.asarray(x.sum(axis=1)).ravel()
+        item_deg = np.asarray(x.sum(axis=0)).ravel()
+        p_ui = (sp.diags(1.0 / np.maximum(user_deg, 1)) @ x).tocsr()
+        p_iu = (sp.diags(1.0 / np.maximum(item_deg, 1)) @ x.T).tocsr()
+        penalty = np.power(np.maximum(item_deg, 1), -s.rp3_beta).astype(np.float32)
+
+        def walk(dense: np.ndarray, start: int) -> np.ndarray:
+            return np.power(dense, s.rp3_alpha) * penalty[None, :]
+
+        w = topk_item_similarity(p_iu, p_ui, s.knn_neighbours, walk)
+        row_sum = np.asarray(w.sum(axis=1)).ravel()
+        self.similarity_ = (sp.diags(1.0 / np.maximum(row_sum, 1e-12)) @ w).tocsr().astype(np.float32)
+
+    def _score_rows(self, rows: np.ndarray) -> np.ndarray:
+        return np.asarray((self.X_[rows] @ self.similarity_).todense())
+
+
+class EASERecommender(Recommender):
+    """EASE (Steck 2019): closed-form item × item ridge regression with a zero diagonal.
+
+    The inverse is dense, so only the ``ease_max_items`` most popular items take part; the rest of
+    the catalogue ranks after them by popularity.
+    """
+
+    name = "ease"
+
+    def _fit(self, interactions: Interactions) -> None:
+        s = self.settings
+        n_items = self.X_.shape[1]
+        if n_items > s.ease_max_items:
+            cols = np.sort(np.argsort(-self.popularity_, kind="stable")[: s.ease_max_items])
+        else:
+            cols = np.arange(n_items)
+        self.cols_ = cols
+        xc = self.X_[:, cols]
+        gram = np.asarray((xc.T @ xc).todense(), dtype=np.float64)
+        gram[np.diag_indices_from(gram)] += s.ease_lambda
+        p = np.linalg.inv(gram)
+        b = -p / np.diag(p)[None, :]
+        b[np.diag_indices_from(b)] = 0.0
+        self.weights_ = b.astype(np.float32)
+
+    def _score_rows(self, rows: np.ndarray) -> np.ndarray:
+        part = np.asarray(self.X_[rows][:, self.cols_] @ self.weights_)
+        if len(self.cols_) == self.X_.shape[1]:
+            return part
+        out = np.full((len(rows), self.X_.shape[1]), -1e6, dtype=np.float32) + self.tiebreak_[None, :]
+        out[:, self.cols_] = part
+        return out
+
+
+def _rowwise_sparse_dot(
+    indptr: np.ndarray, indices: np.ndarray, left: np.ndarray, right: np.ndarray, chunk: int = 1_000_000
+) -> np.ndarray:
+    """For each stored entry (u, i): left[u] · right[i], in chunks to bound memory."""
+    rows = np.repeat(np.arange(len(indptr) - 1), np.diff(indptr))
+    out = np.empty(len(indices), dtype=np.float32)
+    for s in range(0, len(indices), chunk):
+        e = s + chunk
+        out[s:e] = np.einsum("ij,ij->i", left[rows[s:e]], right[indices[s:e]])
+    return out
+
+
+def _cg_als_step(
+    c: sp.csr_matrix, fixed: np.ndarray, solve: np.ndarray, reg: float, steps: int
+) -> np.ndarray:
+    """One conjugate-gradient sweep of implicit ALS for every row of ``solve`` at once.
+
+    Solves (FᵀF + Fᵀ(C_u − I)F + λI) x_u = Fᵀ C_u p_u approximately, as in Takács et al. (2011),
+    with all rows advanced together through sparse products instead of a Python loop.
+    """
+    ftf = fixed.T @ fixed + reg * np.eye(fixed.shape[1], dtype=np.float32)
+    conf_minus_one = c.copy()
+    conf_minus_one.data = conf_minus_one.data - 1.0
+
+    def apply(v: np.ndarray) -> np.ndarray:
+        d = _rowwise_sparse_dot(c.indptr, c.indices, v, fixed) * conf_minus_one.data
+        m = sp.csr_matrix((d, c.indices, c.indptr), shape=c.shape)
+        return v @ ftf + m @ fixed
+
+    x = solve.copy()
+    r = np.asarray(c @ fixed) - apply(x)
+    p = r.copy()
+    rs_old = np.einsum("ij,ij->i", r, r)
+    for _ in range(steps):
+        ap = apply(p)
+        denom = np.einsum("ij,ij->i", p, ap)
+        alpha = np.where(denom > 0, rs_old / np.maximum(denom, 1e-20), 0.0).astype(np.float32)
+        x += alpha[:, None] * p
+        r -= alpha[:, None] * ap
+        rs_new = np.einsum("ij,ij->i", r, r)
+        beta = np.where(rs_old > 1e-20, rs_new / np.maximum(rs_old, 1e-20), 0.0).astype(np.float32)
+        p = r + beta[:, None] * p
+        rs_old = rs_new
+    return x.astype(np.float32)
+
+
+class ALSRecommender(Recommender):
+    """Implicit-feedback matrix factorisation (Hu, Koren & Volinsky 2008) solved by CG-ALS.
+
+    Confidence is 1 + ``als_alpha`` × value; written with numpy/scipy, vectorised over customers.
+    """
+
+    name = "als"
+
+    def _fit(self, interactions: Interactions) -> None:
+        s = self.settings
+        rng = np.random.default_rng(s.seed)
+        n_users, n_items = self.X_.shape
+        c = self.X_.copy()
+        c.data = (1.0 + s.als_alpha * c.data).astype(np.float32)
+        ct = c.T.tocsr()
+        user = (rng.standard_normal((n_users, s.als_factors)) * 0.01).astype(np.float32)
+        item = (rng.standard_normal((n_items, s.als_factors)) * 0.01).astype(np.float32)
+        for _ in range(s.als_iterations):
+            user = _cg_als_step(c, item, user, s.als_regularization, s.als_cg_steps)
+            item = _cg_als_step(ct, user, item, s.als_regularization, s.als_cg_steps)
+        self.user_factors_, self.item_factors_ = user, item
+
+    def _score_rows(self, rows: np.ndarray) -> np.ndarray:
+        return self.user_factors_[rows] @ self.item_factors_.T
+
+
+class BlendRecommender(Recommender):
+    """Weighted sum of member scores, each standardised per customer (z-scores over items)."""
+
+    name = "blend"
+
+    def __init__(self, settings: RecommendSettings, members: list[Recommender] | None = None) -> None:
+        super().__init__(settings)
+        if len(settings.blend_members) != len(settings.blend_weights):
+            raise ValueError("blend_members and blend_weights must have the same length")
+        self.members = members
+
+    def _fit(self, interactions: Interactions) -> None:
+        from segmint.recommend.registry import make_recommender
+
+        if self.members is None:
+            self.members = [make_recommender(m, self.settings) for m in self.settings.blend_members]
+        for m in self.members:
+            m.fit(interactions)
+
+    def _score_rows(self, rows: np.ndarray) -> np.ndarray:
+        total = None
+        for member, weight in zip(self.members or [], self.settings.blend_weights, strict=True):
+            sc = np.asarray(member._score_rows(rows), dtype=np.float32)
+            sc = (sc - sc.mean(axis=1, keepdims=True)) / np.maximum(sc.std(axis=1, keepdims=True), 1e-12)
+            total = weight * sc if total is None else total + weight * sc
+        return total

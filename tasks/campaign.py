@@ -1,0 +1,115 @@
+"""Campaign: score every customer with the champions and plan the campaign under the budget."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from segmint.campaign import compare_strategies, plan_campaign
+from segmint.contracts import CONTROL
+from segmint.settings import Settings
+from segmint.value import customer_value
+from tasks import tracking
+from tasks.features import FEATURES
+from tasks.io import read_parquet, read_tables, write_json, write_parquet
+from tasks.paths import ProjectPaths
+
+UPLIFT_COLUMNS = {"customer_id": "object", "offer": "object", "uplift": "float64", "response_probability": "float64"}
+PLAN_COLUMNS = {"customer_id": "object", "offer": "object", "group": "object", "expected_incremental_profit": "float64"}
+
+
+class NoChampionError(RuntimeError):
+    """Scoring needs a champion model that the registry does not hold yet."""
+
+
+def _champion(settings: Settings, kind: str) -> Any | None:
+    return tracking.load_alias(settings, kind, tracking.CHAMPION)
+
+
+def _empty(columns: dict[str, str]) -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=t) for c, t in columns.items()})
+
+
+def customer_contacts(customers: pd.DataFrame, campaigns: pd.DataFrame | None) -> pd.DataFrame:
+    """customer_id, opted_out and last_contact_ts (treated rows of past campaigns)."""
+    out = customers[["customer_id"]].copy()
+    out["opted_out"] = customers["opted_out"].astype(bool) if "opted_out" in customers else False
+    if campaigns is None or not len(campaigns):
+        out["last_contact_ts"] = pd.Series(pd.NaT, index=out.index, dtype="datetime64[ns, UTC]")
+        return out
+    treated = campaigns[campaigns["treatment"] != CONTROL]
+    last = treated.groupby("customer_id")["sent_ts"].max().rename("last_contact_ts")
+    return out.merge(last, on="customer_id", how="left")
+
+
+def run_campaign(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
+    tracking.configure_mlflow(settings, paths)
+    tables = read_tables(paths.validated, paths)
+    features = read_parquet(paths.features / FEATURES)
+    segmenter = _champion(settings, "segmenter")
+    if segmenter is None:
+        raise NoChampionError("no champion segmenter in the registry: run `segmint train` first")
+    scores = segmenter.segmenter.assign(features)
+    anomaly = read_parquet(paths.anomaly / "anomaly.parquet")[["customer_id", "is_anomalous", "anomaly_score"]]
+    scores = scores.merge(anomaly, on="customer_id", how="left").fillna(
+        {"is_anomalous": False, "anomaly_score": 0.0}
+    )
+    scores["is_anomalous"] = scores["is_anomalous"].astype(bool)
+    # Customers without any history still get a row: features hold every customer.
+    scores = tables.customers[["customer_id"]].merge(scores, on="customer_id", how="left")
+
+    uplift_model = _champion(settings, "uplift")
+    result: dict[str, Any] = {"customers": int(len(scores))}
+    if uplift_model is not None:
+        uplift_scores = uplift_model.uplift_model.predict(features)
+        contacts = customer_contacts(tables.customers, tables.campaigns)
+        info = scores[["customer_id", "segment_id", "is_anomalous"]].merge(contacts, on="customer_id", how="left")
+        info["expected_value"] = customer_value(features, tables.campaigns).reindex(info["customer_id"]).to_numpy()
+        info["as_of"] = pd.Timestamp.now(tz="UTC")
+        planned = plan_campaign(uplift_scores, info, settings.campaign)
+        plan = planned.plan[list(PLAN_COLUMNS)]
+        best = plan[plan["group"] == "treatment"][["customer_id", "offer", "expected_incremental_profit"]]
+        scores = scores.merge(
+            best.rename(columns={"offer": "best_offer", "expected_incremental_profit": "expected_incremental_value"}),
+            on="customer_id",
+            how="left",
+        )
+        result["plan"] = planned.summary
+        result["strategies"] = compare_strategies(uplift_scores, info, settings.campaign).to_dict(orient="records")
+    else:
+        uplift_scores, plan = _empty(UPLIFT_COLUMNS), _empty(PLAN_COLUMNS)
+        scores["best_offer"] = None
+        scores["expected_incremental_value"] = np.nan
+        result["plan"] = {"skipped": "no champion uplift model (no campaign history)"}
+
+    recommender = _champion(settings, "recommender")
+    top_n = settings.recommend.top_n
+    ids = scores["customer_id"].astype(str).tolist()
+    if recommender is not None:
+        recs = recommender.recommender.recommend(ids, top_n)[["customer_id", "recommended_product_ids"]]
+        recs["recommended_product_ids"] = recs["recommended_product_ids"].map(lambda v: [str(x) for x in v])
+        scores = scores.merge(recs, on="customer_id", how="left")
+    else:
+        scores["recommended_product_ids"] = [[] for _ in range(len(scores))]
+        result["recommendations"] = {"skipped": "no champion recommender (no orders)"}
+    scores["recommended_product_ids"] = scores["recommended_product_ids"].map(
+        lambda v: list(v) if isinstance(v, (list, np.ndarray)) else []
+    )
+    columns = [
+        "customer_id", "segment_id", "segment_name", "value_tier", "is_anomalous", "anomaly_score",
+        "best_offer", "expected_incremental_value", "recommended_product_ids",
+    ]
+    write_parquet(paths.outputs / "customer_scores.parquet", scores[columns])
+    write_parquet(paths.outputs / "uplift_scores.parquet", uplift_scores)
+    write_parquet(paths.outputs / "campaign_plan.parquet", plan)
+    result.update(
+        contacted=int(((plan["group"] == "treatment") & plan["offer"].notna()).sum()),
+        holdout=int((plan["group"] == "holdout").sum()),
+        expected_incremental_profit=float(
+            plan.loc[plan["group"] == "treatment", "expected_incremental_profit"].fillna(0).sum()
+        ),
+    )
+    write_json(paths.metric("campaign"), result)
+    return result

@@ -1,0 +1,31 @@
+"""The environment the segmint command sets for itself (imports nothing heavy)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+TELEMETRY_ENV = {
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "DVC_NO_ANALYTICS": "1",
+    "DO_NOT_TRACK": "1",
+    "EVIDENTLY_DISABLE_TELEMETRY": "1",
+    "GX_ANALYTICS_ENABLED": "false",
+    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+    "PREFECT_LOGGING_LEVEL": "WARNING",
+    "PREFECT_SERVER_LOGGING_LEVEL": "WARNING",
+    "GIT_PYTHON_REFRESH": "quiet",
+    "TQDM_DISABLE": "1",
+}
+
+
+def project_environment(root: Path) -> dict[str, str]:
+    """Telemetry off and Prefect's state inside the project folder ``root``."""
+    return {**TELEMETRY_ENV, "PREFECT_HOME": str(root / ".prefect")}
+
+
+def apply_project_environment(root: Path) -> None:
+    """Set the project environment for this process; values the user already set are kept."""
+    for key, value in project_environment(root).items():
+        os.environ.setdefault(key, value)

@@ -1,0 +1,50 @@
+"""MLflow pyfunc wrappers: each holds a fitted library object and scores exactly as trained."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import mlflow.pyfunc
+import pandas as pd
+
+
+class SegmenterModel(mlflow.pyfunc.PythonModel):
+    """Customer features → segment_id, segment_name, value_tier (no refitting)."""
+
+    def __init__(self, segmenter: Any) -> None:
+        self.segmenter = segmenter
+
+    def predict(self, context: Any, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
+        return self.segmenter.assign(model_input)
+
+
+class RecommenderModel(mlflow.pyfunc.PythonModel):
+    """Customer ids (optional ``exclude`` lists) → top-N product ids with scores."""
+
+    def __init__(self, recommender: Any, top_n: int) -> None:
+        self.recommender = recommender
+        self.top_n = top_n
+
+    def predict(self, context: Any, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
+        n = int((params or {}).get("n", self.top_n))
+        ids = model_input["customer_id"].astype(str).tolist()
+        exclude = None
+        if "exclude" in model_input.columns:
+            exclude = {
+                c: list(x) for c, x in zip(ids, model_input["exclude"], strict=True) if x is not None and len(x)
+            }
+        out = self.recommender.recommend(ids, n, exclude=exclude)
+        return out.assign(
+            recommended_product_ids=out["recommended_product_ids"].map(lambda v: ",".join(map(str, v))),
+            scores=out["scores"].map(lambda v: ",".join(f"{float(s):.6g}" for s in v)),
+        )
+
+
+class UpliftPyfuncModel(mlflow.pyfunc.PythonModel):
+    """Customer features → one row per customer and offer: uplift and response probability."""
+
+    def __init__(self, uplift_model: Any) -> None:
+        self.uplift_model = uplift_model
+
+    def predict(self, context: Any, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
+        return self.uplift_model.predict(model_input)

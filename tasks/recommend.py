@@ -1,0 +1,53 @@
+"""Recommend: compare candidates on the pinned temporal split, refit the best, register it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from segmint.recommend import select_recommender
+from segmint.settings import Settings
+from tasks import tracking
+from tasks.io import read_parquet, read_tables, write_json, write_pickle
+from tasks.paths import ProjectPaths
+from tasks.pyfunc import RecommenderModel
+
+
+def skipped_model(paths: ProjectPaths, kind: str, reason: str) -> dict[str, Any]:
+    """Record a skipped model stage: a marker in place of the model, the reason in its metrics."""
+    write_json(paths.models / kind / "SKIPPED.json", {"skipped": reason})
+    model = paths.models / kind / "model.pkl"
+    if model.exists():
+        model.unlink()
+    return {"skipped": reason}
+
+
+def run_recommend(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
+    tables = read_tables(paths.validated, paths)
+    if tables.orders is None or not len(tables.orders):
+        result = skipped_model(paths, "recommender", "no orders table: nothing to learn recommendations from")
+        write_json(paths.metric("recommend"), result)
+        return result
+    segments_file = paths.segments / "segments.parquet"
+    segments = read_parquet(segments_file) if segments_file.exists() else None
+    selection = select_recommender(tables, segments, settings.recommend)
+    write_pickle(paths.models / "recommender" / "model.pkl", selection.model)
+    marker = paths.models / "recommender" / "SKIPPED.json"
+    if marker.exists():
+        marker.unlink()
+    result: dict[str, Any] = {
+        "winner": selection.name,
+        "metrics": selection.metrics,
+        "candidates": selection.candidates.to_dict(orient="records"),
+    }
+    example = pd.DataFrame({"customer_id": tables.customers["customer_id"].head(5).astype(str)})
+    result["registered_version"] = tracking.log_pyfunc(
+        RecommenderModel(selection.model, settings.recommend.top_n),
+        settings,
+        "recommender",
+        example,
+        tags={"candidate": selection.name},
+    )
+    write_json(paths.metric("recommend"), result)
+    return result

@@ -1,0 +1,57 @@
+"""Segment: fit the segmenter with model selection, assign and profile customers, register it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import mlflow
+import pandas as pd
+
+from segmint.segmentation import fit_segmenter
+from segmint.settings import Settings
+from tasks import tracking
+from tasks.features import FEATURES
+from tasks.io import read_parquet, write_json, write_parquet, write_pickle
+from tasks.paths import ProjectPaths
+from tasks.pyfunc import SegmenterModel
+
+REFERENCE_ROWS = 20_000
+
+
+def run_segment(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
+    features = read_parquet(paths.features / FEATURES)
+    segmenter = fit_segmenter(features, settings.segment)
+    segments = segmenter.assign(features)
+    profiles = segmenter.profiles
+    selection = segmenter.selection
+    write_pickle(paths.models / "segmenter" / "segmenter.pkl", segmenter)
+    write_parquet(paths.segments / "segments.parquet", segments)
+    write_parquet(paths.segments / "profiles.parquet", _flat(profiles))
+    write_parquet(paths.segments / "selection.parquet", _flat(selection))
+
+    sizes = segments.groupby("segment_name").size().sort_values(ascending=False)
+    best = selection.iloc[0].to_dict() if len(selection) else {}
+    result: dict[str, Any] = {
+        "customers": int(len(segments)),
+        "n_segments": int(segments["segment_id"].nunique()),
+        "segment_sizes": {str(k): int(v) for k, v in sizes.items()},
+        "selected": {k: v for k, v in best.items() if isinstance(v, (int, float, str))},
+        "value_tiers": {str(k): int(v) for k, v in segments["value_tier"].value_counts().items()},
+    }
+    reference = features.sample(min(REFERENCE_ROWS, len(features)), random_state=settings.segment.seed)
+    tracking.log_frame(reference, "reference", "features.parquet")
+    mlflow.log_table(_flat(profiles), artifact_file="segments/profiles.json")
+    version = tracking.log_pyfunc(SegmenterModel(segmenter), settings, "segmenter", features.head(5))
+    result["registered_version"] = version
+    write_json(paths.metric("segment"), result)
+    return result
+
+
+def _flat(frame: pd.DataFrame) -> pd.DataFrame:
+    """Plain column names and scalar cells, as parquet and MLflow tables need."""
+    out = frame.copy()
+    out.columns = [str(c) for c in out.columns]
+    for column in out.columns:
+        if out[column].dtype == object:
+            out[column] = out[column].map(lambda v: v if isinstance(v, (str, type(None))) else str(v))
+    return out.reset_index(drop=True)

@@ -1,0 +1,203 @@
+"""The training DAG: one entry per stage with its inputs, outputs and params sections.
+
+This registry is the single description of the graph: the Prefect training flow runs the stages in
+``TRAINING_ORDER`` as tasks, ``segmint stage NAME`` (what ``dvc repro`` calls) runs one of them, and a
+test checks that ``dvc.yaml`` declares exactly these deps, outs, params and metrics.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from prefect import task
+
+from segmint.settings import Settings
+from tasks import tracking
+from tasks.paths import ProjectPaths
+
+StageFn = Callable[[Settings, ProjectPaths], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    module: str
+    deps: tuple[str, ...]
+    outs: tuple[str, ...]
+    params: tuple[str, ...] = ()
+    metrics: tuple[str, ...] = ()
+    plots: tuple[str, ...] = ()
+    retries: int = 0  # only stages that touch the registry or other services retry
+
+    def function(self) -> StageFn:
+        import importlib
+
+        return getattr(importlib.import_module(self.module), f"run_{self.name}")
+
+
+STAGES: dict[str, Stage] = {
+    s.name: s
+    for s in (
+        Stage(
+            "validate",
+            "tasks.validate",
+            deps=("data/raw", "tasks/validate.py", "segmint/validation.py", "expectations"),
+            outs=("data/validated", "data/quarantine", "reports/validation"),
+            params=("validate",),
+            metrics=("metrics/validation.json",),
+        ),
+        Stage(
+            "features",
+            "tasks.features",
+            deps=("data/validated", "tasks/features.py", "segmint/features.py", "segmint/nlp.py"),
+            outs=("data/features", "models/features"),
+            params=("features",),
+            metrics=("metrics/features.json",),
+        ),
+        Stage(
+            "segment",
+            "tasks.segment",
+            deps=("data/features", "tasks/segment.py", "segmint/segmentation.py"),
+            outs=("data/segments", "models/segmenter"),
+            params=("segment",),
+            metrics=("metrics/segment.json",),
+            retries=2,
+        ),
+        Stage(
+            "anomaly",
+            "tasks.anomaly",
+            deps=("data/features", "tasks/anomaly.py", "segmint/anomaly.py"),
+            outs=("data/anomaly", "models/anomaly"),
+            params=("anomaly",),
+            metrics=("metrics/anomaly.json",),
+        ),
+        Stage(
+            "recommend",
+            "tasks.recommend",
+            deps=("data/validated", "data/segments", "tasks/recommend.py", "segmint/recommend"),
+            outs=("models/recommender",),
+            params=("recommend",),
+            metrics=("metrics/recommend.json",),
+            retries=2,
+        ),
+        Stage(
+            "uplift",
+            "tasks.uplift",
+            deps=("data/validated", "data/features", "tasks/uplift.py", "segmint/uplift.py", "segmint/clv.py"),
+            outs=("models/uplift",),
+            params=("uplift",),
+            metrics=("metrics/uplift.json",),
+            plots=("plots/qini.csv",),
+            retries=2,
+        ),
+        Stage(
+            "evaluate",
+            "tasks.evaluate",
+            deps=(
+                "data/features",
+                "data/segments",
+                "models/segmenter",
+                "models/recommender",
+                "models/uplift",
+                "tasks/evaluate.py",
+            ),
+            outs=(),
+            params=("recommend", "uplift"),
+            metrics=("metrics/evaluate.json",),
+            retries=2,
+        ),
+        Stage(
+            "gate",
+            "tasks.gate",
+            deps=("metrics/evaluate.json", "metrics/validation.json", "tasks/gate.py", "segmint/gate.py"),
+            outs=("reports/drift",),
+            params=("gate",),
+            metrics=("metrics/gate.json", "metrics/drift.json"),
+            retries=2,
+        ),
+        Stage(
+            "campaign",
+            "tasks.campaign",
+            deps=(
+                "metrics/gate.json",
+                "data/features",
+                "data/anomaly",
+                "data/validated",
+                "tasks/campaign.py",
+                "segmint/campaign.py",
+            ),
+            outs=("outputs",),
+            params=("campaign", "recommend.top_n"),
+            metrics=("metrics/campaign.json",),
+            retries=2,
+        ),
+        Stage(
+            "report",
+            "tasks.report",
+            deps=("outputs", "metrics/gate.json", "tasks/report.py"),
+            outs=("reports/report.html",),
+        ),
+    )
+}
+
+TRAINING_ORDER: tuple[str, ...] = tuple(STAGES)
+
+
+def stage_spec(name: str) -> Stage:
+    if name not in STAGES:
+        raise ValueError(f"unknown stage {name!r}; valid stages: {', '.join(STAGES)}")
+    return STAGES[name]
+
+
+def run_stage(name: str, settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
+    """Run one stage inside its own MLflow run: params, lineage of inputs, result metrics.
+
+    This undecorated function is what ``segmint stage NAME`` and ``dvc repro`` call; the Prefect
+    tasks in :data:`PREFECT_TASKS` wrap it.
+    """
+    spec = stage_spec(name)
+    fn = spec.function()
+    section_params = {}
+    dump = settings.model_dump(by_alias=True)
+    for section in spec.params:
+        head, _, tail = section.partition(".")
+        value = dump.get(head, {})
+        section_params[section] = value.get(tail) if tail else value
+    hashes = tracking.lineage(paths, spec.deps)
+    started = time.perf_counter()
+    with tracking.stage_run(name, settings, paths, section_params):
+        result = fn(settings, paths)
+        result = {**result, "stage_seconds": round(time.perf_counter() - started, 3)}
+        tracking.log_stage_result(result, hashes)
+    return result
+
+
+PREFECT_TASKS = {
+    name: task(
+        name=name,
+        retries=spec.retries,
+        retry_delay_seconds=[2, 8][: spec.retries] or 0,
+    )(run_stage)
+    for name, spec in STAGES.items()
+}
+
+
+def dvc_stages() -> dict[str, Any]:
+    """The ``stages`` mapping of dvc.yaml that mirrors :data:`STAGES` (``make dvc.yaml`` writes it)."""
+    out: dict[str, Any] = {}
+    for name in TRAINING_ORDER:
+        spec = STAGES[name]
+        entry: dict[str, Any] = {"cmd": f"segmint stage {name}", "deps": list(spec.deps)}
+        if spec.params:
+            entry["params"] = list(spec.params)
+        if spec.outs:
+            entry["outs"] = list(spec.outs)
+        if spec.metrics:
+            entry["metrics"] = [{m: {"cache": False}} for m in spec.metrics]
+        if spec.plots:
+            entry["plots"] = [{p: {"cache": False, "x": "fraction", "y": "qini"}} for p in spec.plots]
+        out[name] = entry
+    return out

@@ -1,0 +1,73 @@
+"""Uplift: response and uplift learners per offer from past randomized campaigns; Qini; CLV."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from segmint.clv import fit_clv
+from segmint.settings import Settings
+from segmint.uplift import fit_uplift
+from tasks import tracking
+from tasks.features import AT_CAMPAIGN, LABELS, TRAIN
+from tasks.io import read_parquet, read_tables, write_json, write_pickle, write_text
+from tasks.paths import ProjectPaths
+from tasks.pyfunc import UpliftPyfuncModel
+from tasks.recommend import skipped_model
+
+
+def run_uplift(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
+    tables = read_tables(paths.validated, paths)
+    result: dict[str, Any] = {}
+    result["clv"] = _fit_clv(settings, paths)
+    campaigns = tables.campaigns
+    reason = None
+    if campaigns is None or not len(campaigns):
+        reason = "no campaigns table: no past randomized campaign to learn uplift from"
+    elif not (paths.features / AT_CAMPAIGN).exists():
+        reason = "no features as of the campaign send date"
+    selection = None
+    if reason is None:
+        features = read_parquet(paths.features / AT_CAMPAIGN)
+        try:
+            selection = fit_uplift(features, campaigns, settings.uplift)
+        except ValueError as exc:  # e.g. only a control arm: a clear skip, not a crash
+            reason = str(exc)
+    if selection is None:
+        result.update(skipped_model(paths, "uplift", reason or "uplift could not be fitted"))
+        _write_qini_csv(paths, None)
+        write_json(paths.metric("uplift"), result)
+        return result
+    write_pickle(paths.models / "uplift" / "model.pkl", selection.model)
+    marker = paths.models / "uplift" / "SKIPPED.json"
+    if marker.exists():
+        marker.unlink()
+    _write_qini_csv(paths, selection.qini)
+    tracking.log_frame(selection.qini, "plots", "qini.parquet")
+    result.update(
+        winner=selection.name,
+        metrics=selection.metrics,
+        candidates=selection.candidates.to_dict(orient="records"),
+    )
+    features = read_parquet(paths.features / AT_CAMPAIGN)
+    result["registered_version"] = tracking.log_pyfunc(
+        UpliftPyfuncModel(selection.model), settings, "uplift", features.head(5), tags={"learner": selection.name}
+    )
+    write_json(paths.metric("uplift"), result)
+    return result
+
+
+def _fit_clv(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
+    train_file, labels_file = paths.features / TRAIN, paths.features / LABELS
+    if not train_file.exists() or not labels_file.exists():
+        return {"skipped": "no training features/labels"}
+    clv = fit_clv(read_parquet(train_file), read_parquet(labels_file), seed=settings.uplift.seed)
+    write_pickle(paths.models / "uplift" / "clv.pkl", clv)
+    return dict(getattr(clv, "metrics", {}) or {})
+
+
+def _write_qini_csv(paths: ProjectPaths, qini: pd.DataFrame | None) -> None:
+    """The Qini curves as the CSV that DVC plots (header only when there is no model)."""
+    frame = qini if qini is not None else pd.DataFrame(columns=["offer", "learner", "fraction", "qini"])
+    write_text(paths.plots / "qini.csv", frame.to_csv(index=False))

@@ -1,0 +1,169 @@
+"""Validate stage: raw tables → validated + quarantined tables, metrics and an HTML report.
+
+The row rules run vectorised in :mod:`segmint.validation`; the reviewed Great Expectations suites in
+``expectations/<table>.json`` are then run on a bounded, seeded sample of each accepted table as a
+post-condition (a failing expectation means the rules and the suites disagree: the run stops).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from prefect import task
+
+from segmint.contracts import TABLE_NAMES, BadInputError, Tables
+from segmint.settings import Settings, ValidateSettings
+from segmint.validation import ValidationFailure, ValidationResult, assess_tables, render_validation_report
+from tasks.io import read_json, read_tables, write_json, write_parquet, write_tables, write_text
+from tasks.paths import ProjectPaths
+
+EXPECTATIONS_DIR = Path(__file__).resolve().parents[1] / "expectations"
+
+
+def load_suite(table: str, settings: ValidateSettings, folder: Path = EXPECTATIONS_DIR) -> dict[str, Any]:
+    """The suite of ``table`` as a GX suite mapping, thresholds filled from ``settings``.
+
+    An expectation whose ``meta.settings`` maps a keyword to a validate setting takes that setting's
+    value, so the suites and ``params.yaml`` never disagree on a threshold.
+    """
+    if table not in TABLE_NAMES:
+        raise ValueError(f"unknown table {table!r}; valid tables: {', '.join(TABLE_NAMES)}")
+    suite = json.loads((folder / f"{table}.json").read_text())
+    for expectation in suite["expectations"]:
+        for kwarg, setting in expectation.get("meta", {}).get("settings", {}).items():
+            expectation["kwargs"][kwarg] = getattr(settings, setting)
+    return suite
+
+
+def run_expectation_suites(
+    tables: Tables, settings: ValidateSettings, folder: Path = EXPECTATIONS_DIR
+) -> list[dict[str, Any]]:
+    """Per-expectation results of every present table's suite on a seeded sample of its rows."""
+    import great_expectations as gx  # heavy import (seconds): only when the suites actually run
+
+    context = gx.get_context(mode="ephemeral")
+    source = context.data_sources.add_pandas("segmint")
+    rows: list[dict[str, Any]] = []
+    for name, frame in tables.items():
+        suite = context.suites.add(gx.ExpectationSuite(**load_suite(name, settings, folder)))
+        batch = source.add_dataframe_asset(name).add_batch_definition_whole_dataframe(name)
+        definition = context.validation_definitions.add(gx.ValidationDefinition(name=name, data=batch, suite=suite))
+        sample = frame
+        if len(frame) > settings.gx_sample_rows:
+            sample = frame.sample(settings.gx_sample_rows, random_state=settings.seed)
+        outcome = definition.run(batch_parameters={"dataframe": sample}, result_format="SUMMARY")
+        for r in outcome.results:
+            config = r.expectation_config
+            rows.append(
+                {
+                    "table": name,
+                    "expectation": config.type,
+                    "column": config.kwargs.get("column") or config.kwargs.get("column_list"),
+                    "rule": (config.meta or {}).get("rule"),
+                    "success": bool(r.success),
+                    "unexpected_count": r.result.get("unexpected_count"),
+                    "element_count": r.result.get("element_count", len(sample)),
+                }
+            )
+    return rows
+
+
+def _empty_quarantine(name: str, tables: Tables) -> pd.DataFrame:
+    frame = tables.get(name)
+    columns = list(frame.columns) if frame is not None else []
+    return pd.DataFrame({**{c: pd.Series(dtype=object) for c in columns}, "rule": pd.Series(dtype=object)})
+
+
+def run_validate(settings: Settings, paths: ProjectPaths) -> dict:
+    """Validate ``data/raw/`` and write validated, quarantine, metrics and report files.
+
+    Returns:
+        The summary written to ``metrics/validation.json``.
+
+    Raises:
+        BadInputError: on table-level breakage, after the report and metrics (``passed: false``) are
+            written; the error names the report.
+    """
+    cfg = settings.validate_
+    report_path = paths.reports / "validation" / "index.html"
+    metrics_path = paths.metric("validation")
+    previous = (read_json(metrics_path, {}) or {}).get("accepted_counts") or {}
+    try:
+        raw = read_tables(paths.raw, paths)
+    except BadInputError as exc:
+        failure = ValidationFailure(exc.table, exc.rule, str(exc), exc.column, exc.count)
+        result = ValidationResult(accepted=None, quarantine={}, summary={}, failure=failure)
+        _write_outcome(result, [], previous, report_path, metrics_path)
+        raise failure.error(str(report_path)) from None
+    result = assess_tables(raw, cfg, previous)
+    expectations: list[dict[str, Any]] = []
+    if result.failure is None and result.accepted is not None:
+        expectations = run_expectation_suites(result.accepted, cfg)
+        broken = [r for r in expectations if not r["success"]]
+        if broken:
+            first = broken[0]
+            failure = ValidationFailure(
+                first["table"],
+                f"expectation:{first['expectation']}",
+                f"accepted rows break a reviewed expectation the row rules do not enforce ({len(broken)} failing)",
+                str(first["column"]) if first["column"] else None,
+                first["unexpected_count"],
+            )
+            result = ValidationResult(
+                accepted=result.accepted,
+                quarantine=result.quarantine,
+                summary=result.summary,
+                checks=result.checks,
+                warnings=result.warnings,
+                failure=failure,
+            )
+    if result.failure is None and result.accepted is not None:
+        write_tables(paths.validated, result.accepted, paths)
+        for name in raw.present():
+            frame = result.quarantine.get(name)
+            write_parquet(
+                paths.table(paths.quarantine, name), frame if frame is not None else _empty_quarantine(name, raw)
+            )
+        for name in TABLE_NAMES:
+            stale = paths.table(paths.quarantine, name)
+            if name not in raw.present() and stale.exists():
+                stale.unlink()
+    metrics = _write_outcome(result, expectations, previous, report_path, metrics_path)
+    if result.failure is not None:
+        raise result.failure.error(str(report_path))
+    return metrics
+
+
+def _write_outcome(
+    result: ValidationResult,
+    expectations: list[dict[str, Any]],
+    previous: dict[str, int],
+    report_path: Path,
+    metrics_path: Path,
+) -> dict:
+    write_text(report_path, render_validation_report(result, expectations))
+    failure = result.failure
+    metrics = {
+        "passed": result.passed,
+        "tables": result.summary,
+        # A failed run keeps the last good counts so the next row-count gate compares like with like.
+        "accepted_counts": (
+            {name: s["accepted"] for name, s in result.summary.items()} if result.passed else dict(previous)
+        ),
+        "warnings": list(result.warnings),
+        "expectations_failed": sum(1 for r in expectations if not r["success"]),
+        "expectations_evaluated": len(expectations),
+        "failure": None
+        if failure is None
+        else {"table": failure.table, "column": failure.column, "rule": failure.rule, "count": failure.count,
+              "detail": failure.detail},
+        "report": str(report_path),
+    }
+    write_json(metrics_path, metrics)
+    return metrics
+
+
+validate_task = task(name="validate")(run_validate)
