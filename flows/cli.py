@@ -161,6 +161,7 @@ def _run_training(paths: ProjectPaths, stages: list[str] | None = None) -> dict[
 
     if not paths.raw.exists():
         raise BadInputError("customers", "table_required", "data/raw is empty: run `segmint ingest` first")
+    _settings(paths)  # a bad params.yaml fails here, before any orchestration starts
     progress, listener = _stage_progress(len(stages or TRAINING_ORDER))
     add_listener(listener)
     with progress:

@@ -207,7 +207,9 @@ def _events_features(
     ts = _epoch_ns(events["ts"])
     code = pop_index.get_indexer(events["customer_id"])
     keep = (code >= 0) & (ts < as_of_ns) & (ts != np.iinfo(np.int64).min)
-    etype = pd.Index(["view", "cart", "purchase"]).get_indexer(events["event_type"].to_numpy()[keep])
+    kinds = events["event_type"].to_numpy()[keep]
+    # Elementwise comparison is cheaper than hashing millions of short strings.
+    etype = np.where(kinds == "view", 0, np.where(kinds == "cart", 1, np.where(kinds == "purchase", 2, -1)))
     frame = pd.DataFrame(
         {
             "c": code[keep].astype(np.int32),
@@ -293,6 +295,12 @@ def feature_columns(settings: FeatureSettings, categories: list[str]) -> list[st
     return cols
 
 
+def _with_str_ids(frame: pd.DataFrame) -> pd.DataFrame:
+    if frame["customer_id"].dtype == object:
+        return frame
+    return frame.assign(customer_id=frame["customer_id"].astype(str))
+
+
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     num = np.asarray(num, dtype=float)
     den = np.asarray(den, dtype=float)
@@ -344,7 +352,7 @@ def customer_features(
     try:
         orders = tables.orders
         if orders is not None and len(orders):
-            orders = orders.assign(customer_id=orders["customer_id"].astype(str))
+            orders = _with_str_ids(orders)
             agg = _orders_features(
                 orders, tables.products, pop_index, signup_ns, as_of_ns, settings, categories, con
             )
@@ -390,7 +398,7 @@ def customer_features(
 
         events = tables.events
         if events is not None and len(events):
-            events = events.assign(customer_id=events["customer_id"].astype(str))
+            events = _with_str_ids(events)
             ev = _events_features(events, pop_index, as_of_ns, settings, con)
         else:
             ev = pd.DataFrame({"c": pd.Series(dtype=np.int64)})
@@ -412,7 +420,7 @@ def customer_features(
 
     reviews = tables.reviews
     if reviews is not None and len(reviews):
-        reviews = reviews.assign(customer_id=reviews["customer_id"].astype(str))
+        reviews = _with_str_ids(reviews)
         rv = _review_features(reviews, pop_index, as_of_ns, settings, sentiment)
     else:
         rv = pd.DataFrame({"c": pd.Series(dtype=np.int64)})

@@ -1,6 +1,6 @@
 """Review text: a small offline sentiment model and distinctive keywords.
 
-The sentiment model is TF-IDF (word 1–2-grams) + multinomial logistic regression trained on star
+The sentiment model is TF-IDF (word 1–2-grams) + a linear logistic-loss classifier trained on star
 ratings mapped to three classes: negative (≤ 2 stars), neutral (3) and positive (≥ 4). Its score is
 ``P(positive) − P(negative)``, a sentiment in [-1, 1]. When the training ratings hold only two of
 the classes, the model is 2-class and the score keeps the same meaning.
@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
+from sklearn.linear_model import SGDClassifier
 from sklearn.pipeline import Pipeline
 
 NEGATIVE, NEUTRAL, POSITIVE = -1, 0, 1
@@ -41,7 +41,7 @@ def _clean(texts: Sequence[str] | pd.Series | np.ndarray) -> list[str]:
 
 @dataclass(frozen=True)
 class SentimentModel:
-    """A fitted TF-IDF + logistic-regression sentiment model.
+    """A fitted TF-IDF + linear (logistic loss) sentiment model.
 
     Attributes:
         pipeline: The fitted scikit-learn pipeline (``tfidf`` → ``clf``).
@@ -88,7 +88,7 @@ def fit_sentiment_model(
     seed: int,
     max_features: int = 50_000,
 ) -> SentimentModel:
-    """Fit a TF-IDF + logistic-regression sentiment model on star-rated texts.
+    """Fit a TF-IDF + linear (logistic loss) sentiment model on star-rated texts.
 
     Classes are balanced in the loss because real review sets are mostly five-star; without it the
     model would rarely predict anything but positive.
@@ -128,7 +128,11 @@ def fit_sentiment_model(
             ),
             (
                 "clf",
-                LogisticRegression(C=4.0, class_weight="balanced", max_iter=2000, random_state=seed),
+                # SGD on the logistic loss: the same model as LogisticRegression with a fraction of the
+                # fit time on tens of thousands of reviews, and still calibrated-enough probabilities.
+                SGDClassifier(
+                    loss="log_loss", alpha=1e-5, class_weight="balanced", max_iter=50, tol=1e-4, random_state=seed
+                ),
             ),
         ]
     )

@@ -99,10 +99,10 @@ class RecommendSettings(_Section):
     recency_half_life_days: float | None = Field(None, gt=0.0)
     # item-kNN: "cosine" or "bm25" weighting of the customer × item matrix
     knn_similarity: str = "bm25"
-    bm25_k1: float = Field(100.0, gt=0.0)
-    bm25_b: float = Field(0.8, ge=0.0, le=1.0)
+    bm25_k1: float = Field(1.2, gt=0.0)
+    bm25_b: float = Field(0.75, ge=0.0, le=1.0)
     # EASE inverts a dense items × items matrix: only the most popular items take part beyond this
-    ease_max_items: int = Field(8_000, ge=10)
+    ease_max_items: int = Field(6_000, ge=10)
     # RP3beta: item-item random-walk similarity with a popularity penalty
     rp3_alpha: float = Field(1.0, gt=0.0)
     rp3_beta: float = Field(0.5, ge=0.0)
@@ -112,14 +112,13 @@ class RecommendSettings(_Section):
     als_alpha: float = Field(2.0, gt=0.0)
     als_iterations: int = Field(15, ge=1)
     als_cg_steps: int = Field(3, ge=1)
-    # torch model: multinomial variational autoencoder over purchase histories (Mult-VAE)
-    torch_hidden: int = Field(600, ge=8)
-    torch_latent: int = Field(200, ge=2)
+    # torch model: multinomial denoising autoencoder over purchase histories (Mult-DAE)
+    torch_hidden: int = Field(256, ge=8)
     torch_dropout: float = Field(0.5, ge=0.0, lt=1.0)
-    torch_beta: float = Field(0.2, ge=0.0)
-    torch_lr: float = Field(1e-3, gt=0.0)
-    torch_batch_size: int = Field(256, ge=8)
-    torch_max_epochs: int = Field(60, ge=1)
+    torch_lr: float = Field(3e-3, gt=0.0)
+    torch_weight_decay: float = Field(0.0, ge=0.0)
+    torch_batch_size: int = Field(128, ge=8)
+    torch_max_epochs: int = Field(40, ge=1)
     torch_max_seconds: float = Field(60.0, gt=0.0)
     torch_max_items: int = Field(20_000, ge=10)
     # blend: members and weights of a per-customer normalised score sum
@@ -136,6 +135,12 @@ class UpliftSettings(_Section):
     min_child_samples: int = Field(50, ge=1)
     bootstrap_rounds: int = Field(100, ge=0)
     seed: int = Field(23, ge=0)
+    subsample: float = Field(0.8, gt=0.0, le=1.0)
+    colsample_bytree: float = Field(0.8, gt=0.0, le=1.0)
+    reg_lambda: float = Field(5.0, ge=0.0)
+    logistic_c: float = Field(0.05, gt=0.0)  # inverse L2 strength of the logistic learners
+    top_share: float = Field(0.3, gt=0.0, lt=1.0)  # k of uplift@k
+    n_jobs: int = Field(2, ge=1)
 
 
 class OfferSettings(_Section):

@@ -13,10 +13,14 @@ TELEMETRY_ENV = {
     "EVIDENTLY_DISABLE_TELEMETRY": "1",
     "GX_ANALYTICS_ENABLED": "false",
     "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
-    "PREFECT_LOGGING_LEVEL": "WARNING",
+    # The CLI reports failures itself; Prefect's own copy of each traceback is noise there.
+    "PREFECT_LOGGING_LEVEL": "CRITICAL",
     "PREFECT_SERVER_LOGGING_LEVEL": "WARNING",
     "GIT_PYTHON_REFRESH": "quiet",
     "TQDM_DISABLE": "1",
+    # A local temporary API server per process (no services to start); a busy machine needs time.
+    "PREFECT_SERVER_ALLOW_EPHEMERAL_MODE": "true",
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
 }
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from segmint.adapters import ADAPTERS, load_source_with_notes
 from segmint.contracts import Tables
 from segmint.generate import generate_shop, simulate_outcomes
@@ -34,6 +36,8 @@ def write_outcomes(plan_file: Path, shop_dir: Path, settings: Settings) -> Path:
     """
     plan = read_parquet(plan_file)
     truth = {name: read_parquet(shop_dir / "truth" / f"{name}.parquet") for name in TRUTH_TABLES}
+    for frame in truth.values():
+        frame.attrs = {k: _timestamp_or_value(v) for k, v in frame.attrs.items()}
     outcomes = simulate_outcomes(plan, truth, seed=settings.generate.seed + 1)
     target = shop_dir / "outcomes" / "campaigns.parquet"
     write_parquet(target, outcomes)
@@ -56,3 +60,13 @@ def ingest_tables(name: str, path: Path | None, settings: Settings, paths: Proje
     source = {"source": name, "path": str(path) if path is not None else None, "notes": notes}
     return write_raw(tables, source, paths)
 
+
+
+def _timestamp_or_value(value: object) -> object:
+    """Timestamps come back from parquet metadata as ISO strings."""
+    if isinstance(value, str):
+        try:
+            return pd.Timestamp(value)
+        except ValueError:
+            return value
+    return value

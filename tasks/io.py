@@ -83,7 +83,10 @@ def write_text(path: Path, text: str) -> Path:
 
 
 def write_parquet(path: Path, df: pd.DataFrame) -> Path:
-    return _write_with(path, lambda tmp: df.to_parquet(tmp, index=False))
+    """Write ``df`` atomically; its ``attrs`` are kept with timestamps as ISO strings."""
+    frame = df.copy(deep=False)
+    frame.attrs = {k: v.isoformat() if isinstance(v, pd.Timestamp) else v for k, v in df.attrs.items()}
+    return _write_with(path, lambda tmp: frame.to_parquet(tmp, index=False))
 
 
 def read_parquet(path: Path) -> pd.DataFrame:

@@ -90,13 +90,17 @@ def run_validate(settings: Settings, paths: ProjectPaths) -> dict:
     cfg = settings.validate_
     report_path = paths.reports / "validation" / "index.html"
     metrics_path = paths.metric("validation")
-    previous = (read_json(metrics_path, {}) or {}).get("accepted_counts") or {}
+    last = read_json(metrics_path, {}) or {}
+    source = read_json(paths.raw / "_source.json", None)
+    # Row counts are only comparable within one source: a re-ingest from another source starts afresh.
+    same_source = last.get("source") == source
+    previous = (last.get("accepted_counts") or {}) if same_source else {}
     try:
         raw = read_tables(paths.raw, paths)
     except BadInputError as exc:
         failure = ValidationFailure(exc.table, exc.rule, str(exc), exc.column, exc.count)
         result = ValidationResult(accepted=None, quarantine={}, summary={}, failure=failure)
-        _write_outcome(result, [], previous, report_path, metrics_path)
+        _write_outcome(result, [], previous, source, report_path, metrics_path)
         raise failure.error(str(report_path)) from None
     result = assess_tables(raw, cfg, previous)
     expectations: list[dict[str, Any]] = []
@@ -131,7 +135,7 @@ def run_validate(settings: Settings, paths: ProjectPaths) -> dict:
             stale = paths.table(paths.quarantine, name)
             if name not in raw.present() and stale.exists():
                 stale.unlink()
-    metrics = _write_outcome(result, expectations, previous, report_path, metrics_path)
+    metrics = _write_outcome(result, expectations, previous, source, report_path, metrics_path)
     if result.failure is not None:
         raise result.failure.error(str(report_path))
     return metrics
@@ -141,6 +145,7 @@ def _write_outcome(
     result: ValidationResult,
     expectations: list[dict[str, Any]],
     previous: dict[str, int],
+    source: Any,
     report_path: Path,
     metrics_path: Path,
 ) -> dict:
@@ -161,6 +166,7 @@ def _write_outcome(
         else {"table": failure.table, "column": failure.column, "rule": failure.rule, "count": failure.count,
               "detail": failure.detail},
         "report": str(report_path),
+        "source": source,
     }
     write_json(metrics_path, metrics)
     return metrics

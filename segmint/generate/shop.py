@@ -444,7 +444,6 @@ def generate_shop(settings: GenerateSettings) -> GeneratedShop:
 
     purchasing_sessions, order_no = np.unique(l_sess, return_inverse=True)
     order_ids_all = _ids("O", len(purchasing_sessions), 7)
-    l_order = order_ids_all[order_no]
 
     # Returns: separate rows, same order id, a few days later; returns after the period are unseen.
     returned = rng_ret.random(len(l_cust)) < p_ret[l_cust]
@@ -484,14 +483,19 @@ def generate_shop(settings: GenerateSettings) -> GeneratedShop:
         a[keep_ev] for a in (ev_cust, ev_prod, ev_type, ev_t, ev_sess)
     )
     ev_t = np.minimum(ev_t, horizon - 1.0)
-    ev_order = np.lexsort((ev_type, ev_t, ev_cust))
+    # A log in time order; ids as categoricals keep the frame cheap to build and to coerce.
+    ev_order = np.argsort(ev_t, kind="stable")
+
+    def cat(codes: np.ndarray, labels: np.ndarray) -> pd.Categorical:
+        return pd.Categorical.from_codes(codes, categories=pd.Index(labels, dtype=object), validate=False)
+
     events = pd.DataFrame(
         {
-            "customer_id": customer_ids[ev_cust[ev_order]],
-            "product_id": product_ids[ev_prod[ev_order]],
-            "event_type": np.array(["view", "cart", "purchase"], dtype=object)[ev_type[ev_order]],
+            "customer_id": cat(ev_cust[ev_order], customer_ids),
+            "product_id": cat(ev_prod[ev_order], product_ids),
+            "event_type": cat(ev_type[ev_order], np.array(["view", "cart", "purchase"], dtype=object)),
             "ts": ts(ev_t[ev_order]),
-            "session_id": session_ids[ev_sess[ev_order]],
+            "session_id": cat(ev_sess[ev_order], session_ids),
         }
     )
 
@@ -502,9 +506,9 @@ def generate_shop(settings: GenerateSettings) -> GeneratedShop:
     o_rows, o_t, o_ret = o_rows[o_order], o_t[o_order], o_ret[o_order]
     orders = pd.DataFrame(
         {
-            "order_id": l_order[o_rows],
-            "customer_id": customer_ids[l_cust[o_rows]],
-            "product_id": product_ids[l_prod[o_rows]],
+            "order_id": cat(order_no[o_rows], order_ids_all),
+            "customer_id": cat(l_cust[o_rows], customer_ids),
+            "product_id": cat(l_prod[o_rows], product_ids),
             "quantity": l_qty[o_rows].astype(np.int64),
             "unit_price": l_price[o_rows],
             "ts": ts(o_t),

@@ -157,7 +157,7 @@ class Recommender:
             for start in range(0, len(group), batch):
                 pos = group[start : start + batch]
                 if is_warm:
-                    scores = np.asarray(self._score_rows(rows[pos]), dtype=np.float32)
+                    scores = np.array(self._score_rows(rows[pos]), dtype=np.float32)
                 else:
                     scores = np.array(self._cold_scores(seg_codes[pos]), dtype=np.float32)
                 scores = self._with_tiebreak(scores)
@@ -187,9 +187,10 @@ class Recommender:
         return df
 
     def _with_tiebreak(self, scores: np.ndarray) -> np.ndarray:
-        finite = np.where(np.isfinite(scores), np.abs(scores), 0.0)
-        scale = np.maximum(finite.max(axis=1, keepdims=True), 1e-12) * 1e-5
-        return scores + scale * self.tiebreak_[None, :]
+        # Model scores are finite here (masking comes later), so a plain max is safe and cheap.
+        scale = np.maximum(np.abs(scores).max(axis=1, keepdims=True), 1e-12) * 1e-5
+        scores += scale * self.tiebreak_[None, :]
+        return scores
 
     def _exclusion_matrix(
         self, ids: np.ndarray, exclude: dict[str, list[str]] | None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import scipy.linalg
 import scipy.sparse as sp
 
 from segmint.recommend.base import Recommender, item_block_size, row_topk_sparse
@@ -123,9 +124,10 @@ class EASERecommender(Recommender):
             cols = np.arange(n_items)
         self.cols_ = cols
         xc = self.X_[:, cols]
-        gram = np.asarray((xc.T @ xc).todense(), dtype=np.float64)
+        gram = np.asarray((xc.T @ xc).todense(), dtype=np.float32)
         gram[np.diag_indices_from(gram)] += s.ease_lambda
-        p = np.linalg.inv(gram)
+        # float32 LU inverse: the Gram matrix is well conditioned by lambda and it is twice as fast.
+        p = scipy.linalg.inv(gram.astype(np.float32), overwrite_a=True, check_finite=False)
         b = -p / np.diag(p)[None, :]
         b[np.diag_indices_from(b)] = 0.0
         self.weights_ = b.astype(np.float32)

@@ -18,9 +18,9 @@ from segmint.settings import RecommendSettings
 
 def _torch(settings: RecommendSettings) -> Recommender:
     # torch is imported only when the torch candidate is asked for: it is slow to import.
-    from segmint.recommend.torch_model import TorchVAERecommender
+    from segmint.recommend.torch_model import TorchDAERecommender
 
-    return TorchVAERecommender(settings)
+    return TorchDAERecommender(settings)
 
 
 RECOMMENDERS: dict[str, Callable[[RecommendSettings], Recommender]] = {

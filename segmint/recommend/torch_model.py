@@ -1,10 +1,11 @@
-"""A torch contender: Mult-VAE (Liang et al. 2018) over each customer's purchase history."""
+"""A torch contender: Mult-DAE (Liang et al. 2018) over each customer's purchase history."""
 
 from __future__ import annotations
 
 import time
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 from torch import nn
 
@@ -12,29 +13,40 @@ from segmint.recommend.base import Recommender
 from segmint.recommend.interactions import Interactions
 
 
-class _MultVAE(nn.Module):
-    def __init__(self, n_items: int, hidden: int, latent: int, dropout: float) -> None:
+def _sparse_batch(x: sp.csr_matrix, dropout: float, rng: np.random.Generator | None) -> torch.Tensor:
+    """Rows of ``x`` as an L2-normalised torch sparse tensor, entries dropped at rate ``dropout``."""
+    coo = x.tocoo()
+    data = coo.data.astype(np.float32)
+    if rng is not None and dropout > 0:
+        data = data * (rng.random(len(data)) >= dropout)
+    norms = np.sqrt(np.bincount(coo.row, data**2, minlength=x.shape[0]))
+    data = data / np.maximum(norms[coo.row], 1e-12)
+    idx = torch.from_numpy(np.vstack([coo.row, coo.col]).astype(np.int64))
+    return torch.sparse_coo_tensor(
+        idx, torch.from_numpy(data.astype(np.float32)), x.shape, check_invariants=False
+    )
+
+
+class _MultDAE(nn.Module):
+    def __init__(self, n_items: int, hidden: int) -> None:
         super().__init__()
-        self.drop = nn.Dropout(dropout)
-        self.enc = nn.Linear(n_items, hidden)
-        self.mu = nn.Linear(hidden, latent)
-        self.logvar = nn.Linear(hidden, latent)
-        self.dec1 = nn.Linear(latent, hidden)
-        self.dec2 = nn.Linear(hidden, n_items)
+        self.enc = nn.Parameter(torch.empty(n_items, hidden))
+        self.enc_bias = nn.Parameter(torch.zeros(hidden))
+        self.dec = nn.Linear(hidden, n_items)
+        nn.init.xavier_uniform_(self.enc)
+        nn.init.xavier_uniform_(self.dec.weight)
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        h = nn.functional.normalize(x, dim=1)
-        h = torch.tanh(self.enc(self.drop(h)))
-        mu, logvar = self.mu(h), self.logvar(h)
-        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar) if self.training else mu
-        return self.dec2(torch.tanh(self.dec1(z))), mu, logvar
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # The input is sparse (a few dozen items per customer): a sparse matmul keeps the encoder cheap.
+        h = torch.tanh(torch.sparse.mm(x, self.enc) + self.enc_bias)
+        return self.dec(h)
 
 
-class TorchVAERecommender(Recommender):
-    """Mult-VAE on CPU: multinomial likelihood over items, KL weight annealed to ``torch_beta``.
+class TorchDAERecommender(Recommender):
+    """Mult-DAE on CPU: input dropout, one tanh layer, multinomial log-likelihood over items.
 
-    Training stops at ``torch_max_epochs`` or ``torch_max_seconds``, whichever comes first; seeds
-    come from the settings. Only the ``torch_max_items`` most popular items are modelled.
+    Training stops at ``torch_max_epochs`` or after ``torch_max_seconds``, whichever comes first;
+    seeds come from the settings. Only the ``torch_max_items`` most popular items are modelled.
     """
 
     name = "torch"
@@ -50,37 +62,34 @@ class TorchVAERecommender(Recommender):
             cols = np.arange(n_items)
         self.cols_ = cols
         x = self.X_[:, cols].tocsr()
-        model = _MultVAE(len(cols), s.torch_hidden, s.torch_latent, s.torch_dropout)
-        opt = torch.optim.Adam(model.parameters(), lr=s.torch_lr)
+        target_x = (x > 0).astype(np.float32)
+        model = _MultDAE(len(cols), s.torch_hidden)
+        opt = torch.optim.Adam(model.parameters(), lr=s.torch_lr, weight_decay=s.torch_weight_decay)
         n = x.shape[0]
-        steps_per_epoch = max(1, int(np.ceil(n / s.torch_batch_size)))
-        total_steps = steps_per_epoch * s.torch_max_epochs
-        step = 0
         started = time.monotonic()
+        epochs = 0
         model.train()
         for _ in range(s.torch_max_epochs):
             order = rng.permutation(n)
             for b in range(0, n, s.torch_batch_size):
-                xb = torch.from_numpy(x[order[b : b + s.torch_batch_size]].toarray())
-                logits, mu, logvar = model(xb)
-                nll = -(torch.log_softmax(logits, dim=1) * xb).sum(dim=1).mean()
-                kl = (-0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(dim=1)).mean()
-                beta = s.torch_beta * min(1.0, step / max(1, total_steps // 2))
-                loss = nll + beta * kl
+                rows = order[b : b + s.torch_batch_size]
+                xb = _sparse_batch(x[rows], s.torch_dropout, rng)
+                target = torch.from_numpy(target_x[rows].toarray())
+                loss = -(torch.log_softmax(model(xb), dim=1) * target).sum(dim=1).mean()
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
-                step += 1
+            epochs += 1
             if time.monotonic() - started > s.torch_max_seconds:
                 break
         model.eval()
-        self.epochs_ = step // steps_per_epoch
+        self.epochs_ = epochs
         self.model_ = model
 
     def _score_rows(self, rows: np.ndarray) -> np.ndarray:
-        xb = torch.from_numpy(self.X_[rows][:, self.cols_].toarray())
+        xb = _sparse_batch(self.X_[rows][:, self.cols_].tocsr(), 0.0, None)
         with torch.no_grad():
-            logits = self.model_(xb)[0].numpy()
+            logits = self.model_(xb).numpy()
         if len(self.cols_) == self.X_.shape[1]:
             return logits
         out = np.full((len(rows), self.X_.shape[1]), -1e6, dtype=np.float32) + self.tiebreak_[None, :]

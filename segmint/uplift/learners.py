@@ -1,0 +1,232 @@
+"""Binary uplift learners (one offer against control) and the allow-list that names them.
+
+Every learner has ``fit(X, y, t) -> self`` and ``uplift(X) -> ndarray`` in probability units, so
+the campaign planner can multiply it by a conversion's value. Campaign data is randomized, so the
+propensity is the treated share of the training rows, not a fitted model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+import lightgbm as lgb
+import numpy as np
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import FunctionTransformer, StandardScaler
+
+from segmint.settings import UpliftSettings
+
+
+class BinaryUpliftLearner(Protocol):
+    def fit(self, X: np.ndarray, y: np.ndarray, t: np.ndarray) -> BinaryUpliftLearner: ...
+
+    def uplift(self, X: np.ndarray) -> np.ndarray: ...
+
+
+def _lgb_params(settings: UpliftSettings, seed_offset: int = 0) -> dict:
+    return {
+        "n_estimators": settings.n_estimators,
+        "learning_rate": settings.learning_rate,
+        "num_leaves": settings.num_leaves,
+        "min_child_samples": settings.min_child_samples,
+        "subsample": settings.subsample,
+        "subsample_freq": 1 if settings.subsample < 1.0 else 0,
+        "colsample_bytree": settings.colsample_bytree,
+        "reg_lambda": settings.reg_lambda,
+        "n_jobs": settings.n_jobs,
+        "random_state": settings.seed + seed_offset,
+        "verbose": -1,
+    }
+
+
+def lgb_classifier(settings: UpliftSettings, seed_offset: int = 0) -> lgb.LGBMClassifier:
+    """The regularised LightGBM classifier every tree learner (and the response model) uses."""
+    return lgb.LGBMClassifier(**_lgb_params(settings, seed_offset))
+
+
+def _lgb_regressor(settings: UpliftSettings, seed_offset: int = 0) -> lgb.LGBMRegressor:
+    return lgb.LGBMRegressor(**_lgb_params(settings, seed_offset))
+
+
+def _signed_log(X: np.ndarray) -> np.ndarray:
+    return np.sign(X) * np.log1p(np.abs(X))
+
+
+def _logistic(settings: UpliftSettings) -> Pipeline:
+    # Spend-like features are heavy-tailed; a signed log keeps a few big spenders from steering
+    # a linear model, and is monotone so one-hot columns are unaffected in ranking.
+    return make_pipeline(
+        SimpleImputer(strategy="median", keep_empty_features=True),
+        FunctionTransformer(_signed_log),
+        StandardScaler(),
+        LogisticRegression(C=settings.logistic_c, max_iter=2000),
+    )
+
+
+def _positive_proba(model, X: np.ndarray) -> np.ndarray:
+    if len(getattr(model, "classes_", [0, 1])) < 2:
+        return np.full(len(X), float(model.classes_[0]))
+    return model.predict_proba(X)[:, 1]
+
+
+def _fit_classifier(model, X: np.ndarray, y: np.ndarray, weight: np.ndarray | None = None):
+    if np.unique(y).size < 2:
+        # A constant arm (no conversions at all) still has a well-defined prediction.
+        return _Constant(float(y.mean()) if len(y) else 0.0)
+    if weight is None:
+        return model.fit(X, y)
+    if isinstance(model, Pipeline):
+        return model.fit(X, y, logisticregression__sample_weight=weight)
+    return model.fit(X, y, sample_weight=weight)
+
+
+class _Constant:
+    def __init__(self, value: float) -> None:
+        self.value = value
+        self.classes_ = np.array([0, 1])
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        p = np.full(len(X), self.value)
+        return np.column_stack([1.0 - p, p])
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return np.full(len(X), self.value)
+
+
+class SLearner:
+    """One model with the treatment flag as a feature; uplift = f(x, 1) − f(x, 0)."""
+
+    def __init__(self, settings: UpliftSettings) -> None:
+        self.settings = settings
+
+    def fit(self, X, y, t):
+        self.model_ = _fit_classifier(lgb_classifier(self.settings), np.column_stack([X, t]), y)
+        return self
+
+    def uplift(self, X):
+        ones, zeros = np.ones(len(X)), np.zeros(len(X))
+        return _positive_proba(self.model_, np.column_stack([X, ones])) - _positive_proba(
+            self.model_, np.column_stack([X, zeros])
+        )
+
+
+class TLearner:
+    """Separate response models for treated and control rows."""
+
+    def __init__(self, settings: UpliftSettings, make: Callable[[], object] | None = None) -> None:
+        self.settings = settings
+        self.make = make or (lambda: lgb_classifier(settings))
+
+    def fit(self, X, y, t):
+        treated = t == 1
+        self.treated_ = _fit_classifier(self.make(), X[treated], y[treated])
+        self.control_ = _fit_classifier(self.make(), X[~treated], y[~treated])
+        return self
+
+    def uplift(self, X):
+        return _positive_proba(self.treated_, X) - _positive_proba(self.control_, X)
+
+
+class LogisticTLearner(TLearner):
+    """T-learner with L2-regularised logistic regressions: few parameters, hard to overfit."""
+
+    def __init__(self, settings: UpliftSettings) -> None:
+        super().__init__(settings, make=lambda: _logistic(settings))
+
+
+class XLearner:
+    """Künzel et al.'s X-learner: T-learner outcomes impute each row's effect, second-stage
+    regressors learn it, blended by the (constant, randomized) propensity."""
+
+    def __init__(self, settings: UpliftSettings) -> None:
+        self.settings = settings
+
+    def fit(self, X, y, t):
+        treated = t == 1
+        first = TLearner(self.settings).fit(X, y, t)
+        d_treated = y[treated] - _positive_proba(first.control_, X[treated])
+        d_control = _positive_proba(first.treated_, X[~treated]) - y[~treated]
+        self.tau_treated_ = _lgb_regressor(self.settings, 1).fit(X[treated], d_treated)
+        self.tau_control_ = _lgb_regressor(self.settings, 2).fit(X[~treated], d_control)
+        self.propensity_ = float(treated.mean())
+        return self
+
+    def uplift(self, X):
+        g = self.propensity_
+        return g * self.tau_control_.predict(X) + (1.0 - g) * self.tau_treated_.predict(X)
+
+
+class ClassTransformation:
+    """Jaskowski & Jaroszewicz: predict z = 1{y == t}; with arms weighted to equal size,
+    uplift = 2·P(z = 1) − 1."""
+
+    def __init__(self, settings: UpliftSettings) -> None:
+        self.settings = settings
+
+    def fit(self, X, y, t):
+        p = float(t.mean())
+        weight = np.where(t == 1, 0.5 / p, 0.5 / (1.0 - p))
+        z = (y == t).astype(int)
+        self.model_ = _fit_classifier(lgb_classifier(self.settings), X, z, weight)
+        return self
+
+    def uplift(self, X):
+        return 2.0 * _positive_proba(self.model_, X) - 1.0
+
+
+class TransformedOutcome:
+    """Athey & Imbens: regress y·(t − p)/(p(1 − p)), whose expectation is the uplift."""
+
+    def __init__(self, settings: UpliftSettings) -> None:
+        self.settings = settings
+
+    def fit(self, X, y, t):
+        p = float(t.mean())
+        z = y * (t - p) / (p * (1.0 - p))
+        self.model_ = _lgb_regressor(self.settings).fit(X, z)
+        return self
+
+    def uplift(self, X):
+        return self.model_.predict(X)
+
+
+class Ensemble:
+    """Mean uplift of a logistic T-learner and a LightGBM X-learner: the linear model carries the
+    broad trends, the trees the interactions, and averaging cuts the variance of each."""
+
+    members = ("logistic_t_learner", "x_learner")
+
+    def __init__(self, settings: UpliftSettings) -> None:
+        self.settings = settings
+
+    def fit(self, X, y, t):
+        self.models_ = [LEARNERS[name](self.settings).fit(X, y, t) for name in self.members]
+        return self
+
+    def uplift(self, X):
+        return np.mean([m.uplift(X) for m in self.models_], axis=0)
+
+
+LEARNERS: dict[str, Callable[[UpliftSettings], BinaryUpliftLearner]] = {
+    "s_learner": SLearner,
+    "t_learner": TLearner,
+    "x_learner": XLearner,
+    "logistic_t_learner": LogisticTLearner,
+    "class_transformation": ClassTransformation,
+    "transformed_outcome": TransformedOutcome,
+    "ensemble": Ensemble,
+}
+
+
+def make_learner(name: str, settings: UpliftSettings) -> BinaryUpliftLearner:
+    """A fresh, unfitted learner from the allow-list.
+
+    Raises:
+        ValueError: ``name`` is not in :data:`LEARNERS`.
+    """
+    if name not in LEARNERS:
+        raise ValueError(f"unknown uplift learner {name!r}; valid learners: {', '.join(LEARNERS)}")
+    return LEARNERS[name](settings)

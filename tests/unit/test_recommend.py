@@ -1,0 +1,215 @@
+"""Unit tests for segmint.recommend on tiny hand-made shops."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from segmint.contracts import Tables, coerce_table
+from segmint.recommend import (
+    RECOMMENDERS,
+    interactions_from,
+    make_recommender,
+    paired_bootstrap,
+    per_customer_metrics,
+    select_recommender,
+    temporal_split,
+    top_n_indices,
+)
+from segmint.settings import RecommendSettings
+
+FAST = RecommendSettings(
+    bootstrap_rounds=20, min_item_customers=1, torch_max_epochs=3, als_iterations=5, als_factors=8, batch_size=64
+)
+
+
+def _orders(rows: list[tuple]) -> pd.DataFrame:
+    df = pd.DataFrame(rows, columns=["order_id", "customer_id", "product_id", "quantity", "ts", "is_return"])
+    return coerce_table("orders", df.assign(unit_price=1.0))
+
+
+def _tables(orders: pd.DataFrame, events: pd.DataFrame | None = None) -> Tables:
+    ids = sorted(set(orders["customer_id"]))
+    customers = pd.DataFrame(
+        {"customer_id": ids, "signup_ts": "2020-01-01", "country": "UK", "channel": "web"}
+    )
+    return Tables(customers=coerce_table("customers", customers), orders=orders, events=events)
+
+
+def _shop(n_customers: int = 60, seed: int = 0) -> Tables:
+    """Two taste groups: customers of group g buy mostly items of group g, across time."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    start = pd.Timestamp("2021-01-01", tz="UTC")
+    for c in range(n_customers):
+        group = c % 2
+        items = [f"p{group}{j}" for j in range(6)]
+        for t in range(8):
+            item = items[rng.integers(0, 6)] if rng.random() < 0.9 else f"p{1 - group}{rng.integers(0, 6)}"
+            ts = start + pd.Timedelta(days=int(rng.integers(0, 100)))
+            rows.append((f"o{c}_{t}", f"c{c}", item, 1, ts, False))
+    return _tables(_orders(rows))
+
+
+def test_interactions_net_of_returns_and_excludes_return_rows():
+    orders = _orders(
+        [
+            ("o1", "a", "x", 2, "2021-01-01", False),
+            ("o2", "a", "x", 2, "2021-01-02", True),  # fully returned: no evidence
+            ("o3", "a", "y", 1, "2021-01-03", False),
+            ("o4", "b", "y", 1, "2021-01-03", False),
+            ("o5", "b", "z", 1, "2021-01-04", True),  # a return alone is no purchase
+        ]
+    )
+    inter = interactions_from(_tables(orders), RecommendSettings())
+    dense = pd.DataFrame(inter.matrix.toarray(), index=inter.customer_ids, columns=inter.item_ids)
+    assert list(inter.item_ids) == ["y"]
+    assert dense.loc["a", "y"] == 1.0 and dense.loc["b", "y"] == 1.0
+    assert orders.shape[0] == 5  # input untouched
+
+
+def test_interactions_until_counts_and_event_weights():
+    orders = _orders(
+        [
+            ("o1", "a", "x", 1, "2021-01-01", False),
+            ("o2", "a", "x", 1, "2021-01-05", False),
+            ("o3", "a", "y", 1, "2021-02-01", False),
+        ]
+    )
+    events = coerce_table(
+        "events",
+        pd.DataFrame(
+            {"customer_id": ["b"], "product_id": ["x"], "event_type": ["cart"], "ts": ["2021-01-02"],
+             "session_id": ["s"]}
+        ),
+    )
+    s = RecommendSettings(interaction_value="count", event_weights={"purchase": 1.0, "cart": 0.5, "view": 0.0})
+    inter = interactions_from(_tables(orders, events), s, until=pd.Timestamp("2021-01-10", tz="UTC"))
+    dense = pd.DataFrame(inter.matrix.toarray(), index=inter.customer_ids, columns=inter.item_ids)
+    assert list(inter.item_ids) == ["x"]  # y was bought after `until`
+    assert dense.loc["a", "x"] == 2.0 and dense.loc["b", "x"] == 0.5
+
+
+def test_interactions_rejects_unknown_names():
+    orders = _orders([("o1", "a", "x", 1, "2021-01-01", False)])
+    with pytest.raises(ValueError, match="valid"):
+        interactions_from(_tables(orders), RecommendSettings(interaction_value="nope"))
+    with pytest.raises(ValueError, match="valid"):
+        interactions_from(_tables(orders), RecommendSettings(event_weights={"click": 1.0}))
+
+
+def test_recency_half_life_halves_value():
+    orders = _orders([("o1", "a", "x", 1, "2021-01-01", False), ("o2", "a", "y", 1, "2021-01-11", False)])
+    inter = interactions_from(_tables(orders), RecommendSettings(recency_half_life_days=10.0))
+    assert np.allclose(sorted(inter.matrix.toarray().ravel()), [0.5, 1.0])
+
+
+def test_top_n_indices_orders_best_first():
+    scores = np.array([[0.1, 0.9, 0.5, -1.0], [3.0, 2.0, 1.0, 0.0]], dtype=np.float32)
+    idx, vals = top_n_indices(scores, 2)
+    assert idx.tolist() == [[1, 2], [0, 1]]
+    assert vals[0].tolist() == pytest.approx([0.9, 0.5])
+
+
+def test_make_recommender_allow_list():
+    with pytest.raises(ValueError, match="valid: popularity"):
+        make_recommender("magic", RecommendSettings())
+
+
+@pytest.mark.parametrize("name", sorted(RECOMMENDERS))
+def test_every_candidate_recommends_in_taste_group_and_excludes_seen(name):
+    tables = _shop()
+    inter = interactions_from(tables, FAST)
+    s = FAST.model_copy(update={"blend_members": ("ease", "itemknn"), "blend_weights": (0.5, 0.5)})
+    model = make_recommender(name, s).fit(inter)
+    recs = model.recommend(["c0", "c1"], n=3)
+    assert list(recs.columns) == ["customer_id", "recommended_product_ids", "scores"]
+    seen = {c: set(tables.orders.loc[tables.orders["customer_id"] == c, "product_id"]) for c in ["c0", "c1"]}
+    for _, row in recs.iterrows():
+        assert not set(row["recommended_product_ids"]) & seen[row["customer_id"]]
+        assert row["scores"] == sorted(row["scores"], reverse=True)
+    if name != "popularity":
+        # Personalised models recommend from the customer's own taste group when it has unseen items.
+        all_recs = model.recommend([f"c{i}" for i in range(20)], n=1, exclude_seen=False)
+        own = [r[0][1] == cid_group for r, cid_group in
+               zip(all_recs["recommended_product_ids"], [str(i % 2) for i in range(20)], strict=True)]
+        assert np.mean(own) >= 0.8
+
+
+def test_cold_start_uses_segment_bestsellers_and_counts_unknown_products():
+    orders = _orders(
+        [("o1", "a", "x", 1, "2021-01-01", False), ("o2", "b", "x", 1, "2021-01-01", False),
+         ("o3", "c", "y", 1, "2021-01-01", False), ("o4", "a", "z", 1, "2021-01-01", False)]
+    )
+    inter = interactions_from(_tables(orders), RecommendSettings())
+    segments = pd.DataFrame({"customer_id": ["c", "new"], "segment_id": [1, 1]})
+    model = make_recommender("itemknn", RecommendSettings()).fit(inter, segments)
+    recs = model.recommend(["new", "stranger"], n=2, exclude={"stranger": ["x", "nope", "gone"]})
+    by_id = recs.set_index("customer_id")["recommended_product_ids"]
+    assert by_id["new"][0] == "y"  # segment 1 bought y
+    assert by_id["stranger"][0] != "x"  # overall bestseller x is excluded
+    assert model.unknown_products == 2 and recs.attrs["unknown_products"] == 2
+
+
+def test_recommend_scores_in_bounded_batches(monkeypatch):
+    inter = interactions_from(_shop(), FAST)
+    model = make_recommender("ease", FAST).fit(inter)
+    sizes = []
+    original = model._score_rows
+
+    def spy(rows):
+        sizes.append(len(rows))
+        return original(rows)
+
+    monkeypatch.setattr(model, "_score_rows", spy)
+    model.recommend([f"c{i}" for i in range(60)], n=2)
+    assert max(sizes) <= FAST.batch_size and sum(sizes) == 60
+
+
+def test_ease_cap_keeps_most_popular_items():
+    inter = interactions_from(_shop(), FAST)
+    model = make_recommender("ease", FAST.model_copy(update={"ease_max_items": 10})).fit(inter)
+    assert len(model.cols_) == 10
+    assert model.popularity_[model.cols_].min() >= np.sort(model.popularity_)[-10]
+    assert len(model.recommend(["c0"], n=5)["recommended_product_ids"][0]) == 5
+
+
+def test_metrics_on_known_ranking():
+    orders = _orders(
+        [("o1", "a", "x", 1, "2021-01-01", False), ("o2", "a", "y", 1, "2021-01-02", False),
+         ("o3", "b", "y", 1, "2021-01-02", False), ("o4", "b", "z", 1, "2021-01-02", False),
+         ("o5", "a", "z", 1, "2021-03-01", False)]
+    )
+    split = temporal_split(_tables(orders), RecommendSettings(min_item_customers=1, split_quantile=0.9))
+    assert split.test_customers.tolist() == ["a"]
+    recs = pd.DataFrame({"customer_id": ["a"], "recommended_product_ids": [["q", "z"]], "scores": [[2.0, 1.0]]})
+    per = per_customer_metrics(recs, split, k=2)
+    assert per["ndcg"].iloc[0] == pytest.approx(1 / np.log2(3))
+    assert per["recall"].iloc[0] == 1.0 and per["ap"].iloc[0] == pytest.approx(0.5)
+
+
+def test_paired_bootstrap_detects_a_real_difference():
+    ids = [f"c{i}" for i in range(200)]
+    rng = np.random.default_rng(0)
+    a = pd.DataFrame({"customer_id": ids, "ndcg": rng.random(200) * 0.2 + 0.1})
+    b = a.assign(ndcg=a["ndcg"] - 0.05)
+    res = paired_bootstrap(a, b, rounds=200, seed=1)
+    assert res["low"] > 0 and res["diff"] == pytest.approx(0.05)
+    same = paired_bootstrap(a, a, rounds=50, seed=1)
+    assert same["low"] <= 0 <= same["high"]
+
+
+def test_select_recommender_picks_best_and_refits_on_all_history():
+    tables = _shop(80)
+    s = FAST.model_copy(update={"candidates": ("popularity", "itemknn", "ease")})
+    sel = select_recommender(tables, None, s)
+    assert set(sel.candidates["name"]) == {"popularity", "itemknn", "ease"}
+    assert sel.name == sel.candidates.sort_values("ndcg", ascending=False)["name"].iloc[0]
+    assert sel.metrics["ndcg"] > sel.candidates.set_index("name").loc["popularity", "ndcg"]
+    low, high = sel.metrics["intervals"]["ndcg"]
+    assert low <= sel.metrics["ndcg"] <= high
+    # Refit on all history: every customer who ever bought is known to the final model.
+    assert len(sel.model.customer_ids_) == tables.orders["customer_id"].nunique()
+    with pytest.raises(ValueError, match="valid"):
+        select_recommender(tables, None, s.model_copy(update={"candidates": ("bogus",)}))
