@@ -18,7 +18,9 @@ from segmint.settings import ValidateSettings
 from segmint.validation import validate_tables
 
 
-def synthetic_shop(n_events: int, n_customers: int = 200_000, n_products: int = 5_000, seed: int = 0) -> Tables:
+def synthetic_shop(
+    n_events: int, n_customers: int = 200_000, n_products: int = 5_000, seed: int = 0
+) -> Tables:
     rng = np.random.default_rng(seed)
     customers = pd.DataFrame(
         {
@@ -41,8 +43,11 @@ def synthetic_shop(n_events: int, n_customers: int = 200_000, n_products: int = 
         {
             "customer_id": np.char.add("c", cust.astype(str)).astype(object),
             "product_id": np.char.add("p", rng.integers(0, n_products, n_events).astype(str)).astype(object),
-            "event_type": rng.choice(np.array(["view", "cart", "purchase", "click"], dtype=object), n_events,
-                                     p=[0.8, 0.15, 0.049, 0.001]),
+            "event_type": rng.choice(
+                np.array(["view", "cart", "purchase", "click"], dtype=object),
+                n_events,
+                p=[0.8, 0.15, 0.049, 0.001],
+            ),
             "ts": pd.to_datetime(rng.integers(1.6e9, 1.7e9, n_events), unit="s", utc=True),
             "session_id": np.char.add("s", (np.arange(n_events) // 8).astype(str)).astype(object),
         }

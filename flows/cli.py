@@ -50,6 +50,9 @@ def _guarded(fn: Callable[[], Any]) -> Any:
     """Run a command body, turning known failures into their exit codes with a clear message."""
     try:
         return fn()
+    except typer.BadParameter as exc:
+        err.print(f"[bold red]error:[/] {exc.message}", highlight=False)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
     except (BadInputError, SettingsError) as exc:
         err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
         raise typer.Exit(EXIT_BAD_INPUT) from None
@@ -142,8 +145,10 @@ def ingest(
     paths = _paths()
 
     def body() -> None:
-        from tasks.generate import ingest_tables
+        from tasks.generate import SOURCES, ingest_tables
 
+        if source not in SOURCES:
+            raise typer.BadParameter(f"unknown source {source!r}; valid sources: {', '.join(SOURCES)}")
         with console.status(f"ingesting {source}…"):
             record = ingest_tables(source, path, _settings(paths), paths)
         counts = ", ".join(f"{k}={v:,}" for k, v in record["tables"].items())
@@ -211,9 +216,10 @@ def stage(name: Annotated[str, typer.Argument(help="a stage of the training DAG 
     paths = _paths()
 
     def body() -> None:
-        from tasks.stages import run_stage, stage_spec
+        from tasks.stages import STAGES, run_stage
 
-        stage_spec(name)
+        if name not in STAGES:
+            raise typer.BadParameter(f"unknown stage {name!r}; valid stages: {', '.join(STAGES)}")
         started = time.perf_counter()
         result = run_stage(name, _settings(paths), paths)
         note = f" (skipped: {result['skipped']})" if result.get("skipped") else ""
@@ -323,21 +329,16 @@ def _print_summary(paths: ProjectPaths, results: dict[str, Any], seconds: float)
 
 def main() -> None:
     """Entry point of the ``segmint`` command."""
-    try:
-        app(standalone_mode=False)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except (typer.BadParameter, typer.Abort) as exc:
-        err.print(f"error: {exc}")
-        sys.exit(EXIT_BAD_INPUT)
-    except Exception as exc:  # click usage errors
-        import click
+    import click
 
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(EXIT_BAD_INPUT)
-        raise
-    sys.exit(EXIT_OK)
+    try:
+        code = app(standalone_mode=False)
+    except click.exceptions.ClickException as exc:  # usage errors: unknown option, bad value
+        exc.show()
+        sys.exit(EXIT_BAD_INPUT)
+    except click.exceptions.Abort:
+        sys.exit(EXIT_INTERNAL)
+    sys.exit(code if isinstance(code, int) else EXIT_OK)
 
 
 if __name__ == "__main__":

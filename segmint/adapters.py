@@ -70,25 +70,79 @@ HILLSTROM_CAMPAIGN_ID = "hillstrom_2008"
 # ones ("CHRISTMAS CANDLE" is seasonal, "CANDLE HOLDER" is lighting).
 RETAIL_CATEGORY_KEYWORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("seasonal", ("CHRISTMAS", "XMAS", "EASTER", "ADVENT", "HALLOWEEN", "SANTA", "REINDEER")),
-    ("jewellery", ("NECKLACE", "EARRINGS", "BRACELET", "RING", "CHARM", "DIAMANTE", "BEAD", "BROOCH", "HAIR")),
+    (
+        "jewellery",
+        ("NECKLACE", "EARRINGS", "BRACELET", "RING", "CHARM", "DIAMANTE", "BEAD", "BROOCH", "HAIR"),
+    ),
     ("lighting", ("CANDLE", "T-LIGHT", "LIGHT", "LANTERN", "LAMP", "HOLDER")),
     ("bags", ("BAG", "PURSE", "TOTE", "SHOPPER")),
     (
         "kitchen",
-        ("MUG", "CUP", "BOWL", "PLATE", "CAKE", "TEA", "CUTLERY", "KITCHEN", "JAR", "BOTTLE", "TRAY",
-         "LUNCH", "SPOON", "NAPKIN", "BAKING", "PANTRY", "CHOCOLATE", "TIN", "TINS"),
+        (
+            "MUG",
+            "CUP",
+            "BOWL",
+            "PLATE",
+            "CAKE",
+            "TEA",
+            "CUTLERY",
+            "KITCHEN",
+            "JAR",
+            "BOTTLE",
+            "TRAY",
+            "LUNCH",
+            "SPOON",
+            "NAPKIN",
+            "BAKING",
+            "PANTRY",
+            "CHOCOLATE",
+            "TIN",
+            "TINS",
+        ),
     ),
     (
         "stationery",
-        ("CARD", "CARDS", "PAPER", "WRAP", "NOTEBOOK", "PENCIL", "PEN", "STICKER", "LETTER", "ENVELOPE",
-         "CALENDAR", "BOOK", "TAPE"),
+        (
+            "CARD",
+            "CARDS",
+            "PAPER",
+            "WRAP",
+            "NOTEBOOK",
+            "PENCIL",
+            "PEN",
+            "STICKER",
+            "LETTER",
+            "ENVELOPE",
+            "CALENDAR",
+            "BOOK",
+            "TAPE",
+        ),
     ),
     ("toys", ("TOY", "DOLLY", "GAME", "PUZZLE", "SPACEBOY", "SOLDIER", "SKIPPING", "PLAYHOUSE", "KIT")),
     ("garden", ("GARDEN", "PLANT", "FLOWER", "POT", "BIRD", "WATERING")),
     (
         "home_decor",
-        ("SIGN", "FRAME", "CLOCK", "MIRROR", "CUSHION", "DOORMAT", "HOOK", "DECORATION", "GARLAND",
-         "HANGING", "WALL", "DRAWER", "CABINET", "STORAGE", "BOX", "TILE", "HEART", "ORNAMENT", "VASE"),
+        (
+            "SIGN",
+            "FRAME",
+            "CLOCK",
+            "MIRROR",
+            "CUSHION",
+            "DOORMAT",
+            "HOOK",
+            "DECORATION",
+            "GARLAND",
+            "HANGING",
+            "WALL",
+            "DRAWER",
+            "CABINET",
+            "STORAGE",
+            "BOX",
+            "TILE",
+            "HEART",
+            "ORNAMENT",
+            "VASE",
+        ),
     ),
     ("party", ("PARTY", "BUNTING", "BALLOON", "BIRTHDAY", "RIBBON", "RIBBONS")),
 )
@@ -96,7 +150,6 @@ RETAIL_CATEGORY_KEYWORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
 RETAIL_SERVICE_CODE = re.compile(
     r"^(POST|DOT|M|m|C2|D|S|B|PADS|CRUK|BANK CHARGES|AMAZONFEE|ADJUST\w*|TEST\w*|gift_\w+|DCGS\w*)$"
 )
-
 
 
 @dataclass(frozen=True)
@@ -251,7 +304,11 @@ def retail_categories(descriptions: pd.Series, stock_codes: pd.Series) -> pd.Ser
     Returns:
         A string Series aligned with the inputs; ``other`` when no keyword matches.
     """
-    text = " " + descriptions.fillna("").astype(str).str.upper().str.replace(r"[^A-Z0-9\-]+", " ", regex=True) + " "
+    text = (
+        " "
+        + descriptions.fillna("").astype(str).str.upper().str.replace(r"[^A-Z0-9\-]+", " ", regex=True)
+        + " "
+    )
     out = pd.Series("other", index=descriptions.index, dtype=object)
     decided = np.zeros(len(out), dtype=bool)
     for category, words in RETAIL_CATEGORY_KEYWORDS:
@@ -275,8 +332,10 @@ def _load_online_retail(path: Path) -> LoadedSource:
     missing = [c for c in ("StockCode", "Quantity", "InvoiceDate", "Country") if c not in raw.columns]
     if missing or not ({"InvoiceNo", "Invoice"} & set(raw.columns)):
         raise BadInputError(
-            "orders", "column_required", f"not an Online Retail file; found {list(raw.columns)}", missing[0]
-            if missing else "Invoice"
+            "orders",
+            "column_required",
+            f"not an Online Retail file; found {list(raw.columns)}",
+            missing[0] if missing else "Invoice",
         )
     df = raw.rename(columns=_RETAIL_COLUMNS)
     df = df.assign(
@@ -305,7 +364,10 @@ def _load_online_retail(path: Path) -> LoadedSource:
     # Products: the most frequent description names the product; price is the median positive price.
     named = df.dropna(subset=["description"])
     names = (
-        named.groupby(["stock_code", "description"], sort=False).size().rename("n").reset_index()
+        named.groupby(["stock_code", "description"], sort=False)
+        .size()
+        .rename("n")
+        .reset_index()
         .sort_values(["stock_code", "n"], ascending=[True, False], kind="stable")
         .drop_duplicates("stock_code")
         .set_index("stock_code")["description"]
@@ -322,7 +384,10 @@ def _load_online_retail(path: Path) -> LoadedSource:
     attributed = df[df["customer_id"].notna()]
     first = attributed.groupby("customer_id")["ts"].min()
     country = (
-        attributed.groupby(["customer_id", "country"], sort=False).size().rename("n").reset_index()
+        attributed.groupby(["customer_id", "country"], sort=False)
+        .size()
+        .rename("n")
+        .reset_index()
         .sort_values(["customer_id", "n"], ascending=[True, False], kind="stable")
         .drop_duplicates("customer_id")
         .set_index("customer_id")["country"]
@@ -387,7 +452,12 @@ def _load_cdnow(path: Path) -> LoadedSource:
     )
     first = df.groupby("customer_id")["ts"].min()
     customers = pd.DataFrame(
-        {"customer_id": first.index, "signup_ts": first.to_numpy(), "country": "unknown", "channel": "unknown"}
+        {
+            "customer_id": first.index,
+            "signup_ts": first.to_numpy(),
+            "country": "unknown",
+            "channel": "unknown",
+        }
     )
     price = float(unit[unit > 0].median())
     products = pd.DataFrame({"product_id": ["CD"], "category": ["music"], "price": [price], "name": ["CD"]})
@@ -410,7 +480,9 @@ def _load_hillstrom(path: Path) -> LoadedSource:
     df = pd.read_csv(file)
     missing = [c for c in ("recency", "newbie", "channel", "segment", "conversion", "spend") if c not in df]
     if missing:
-        raise BadInputError("customers", "column_required", f"not the Hillstrom file; found {list(df)}", missing[0])
+        raise BadInputError(
+            "customers", "column_required", f"not the Hillstrom file; found {list(df)}", missing[0]
+        )
     unknown = sorted(set(df["segment"].dropna()) - set(HILLSTROM_TREATMENTS))
     if unknown:
         raise BadInputError("campaigns", "treatment_domain", f"unknown segment values {unknown}", "treatment")
@@ -432,7 +504,9 @@ def _load_hillstrom(path: Path) -> LoadedSource:
             "visit": df["visit"],
         }
     )
-    tables = Tables(customers=coerce_table("customers", customers), campaigns=coerce_table("campaigns", campaigns))
+    tables = Tables(
+        customers=coerce_table("customers", customers), campaigns=coerce_table("campaigns", campaigns)
+    )
     return LoadedSource(tables, {"file": file.name, "customers": len(customers)})
 
 
@@ -465,7 +539,9 @@ def _load_amazon(path: Path) -> LoadedSource:
     content = ["reviewerID", "asin", "unixReviewTime", "overall", "summary", "reviewText"]
     duplicated = raw.duplicated(content)
     df = raw[~duplicated]
-    text = (df["summary"].fillna("").astype(str) + ". " + df["reviewText"].fillna("").astype(str)).str.strip(". ")
+    text = (df["summary"].fillna("").astype(str) + ". " + df["reviewText"].fillna("").astype(str)).str.strip(
+        ". "
+    )
     ts = pd.to_datetime(df["unixReviewTime"], unit="s", utc=True)
     review_id = df["reviewerID"] + ":" + df["asin"] + ":" + df["unixReviewTime"].astype(str)
     reviews = pd.DataFrame(
@@ -480,13 +556,25 @@ def _load_amazon(path: Path) -> LoadedSource:
     )
     first = reviews.groupby("customer_id")["ts"].min()
     customers = pd.DataFrame(
-        {"customer_id": first.index, "signup_ts": first.to_numpy(), "country": "unknown", "channel": "unknown"}
+        {
+            "customer_id": first.index,
+            "signup_ts": first.to_numpy(),
+            "country": "unknown",
+            "channel": "unknown",
+        }
     )
     catalogue = df.drop_duplicates("asin")
     products = pd.DataFrame(
-        {"product_id": catalogue["asin"], "category": catalogue["category"], "price": 1.0, "price_observed": False}
+        {
+            "product_id": catalogue["asin"],
+            "category": catalogue["category"],
+            "price": 1.0,
+            "price_observed": False,
+        }
     )
-    verified = df["verified"].fillna(False).astype(bool).to_numpy() if "verified" in df else np.ones(len(df), bool)
+    verified = (
+        df["verified"].fillna(False).astype(bool).to_numpy() if "verified" in df else np.ones(len(df), bool)
+    )
     bought = reviews[verified]
     orders = pd.DataFrame(
         {

@@ -32,8 +32,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import polars as pl
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from segmint.contracts import CONTROL, EVENT_TYPES, SCHEMAS, TABLE_NAMES, BadInputError, Tables, coerce_table
 from segmint.settings import ValidateSettings
@@ -76,7 +76,13 @@ UNATTRIBUTED_RULE = "customer_id_not_null"
 UNATTRIBUTED_TABLES: tuple[str, ...] = ("orders", "events")
 # Only columns every row must carry: a wholly null optional column is just absent information.
 _ALL_NULL_EXEMPT: dict[str, tuple[str, ...]] = {"orders": ("customer_id",), "events": ("customer_id",)}
-_TIMESTAMP_COLUMNS = {"customers": "signup_ts", "events": "ts", "orders": "ts", "reviews": "ts", "campaigns": "sent_ts"}
+_TIMESTAMP_COLUMNS = {
+    "customers": "signup_ts",
+    "events": "ts",
+    "orders": "ts",
+    "reviews": "ts",
+    "campaigns": "sent_ts",
+}
 _ID_COLUMNS = {
     "customers": ("customer_id",),
     "products": ("product_id",),
@@ -230,7 +236,9 @@ def assess_tables(
     )
 
 
-def _check(checks: list[dict], table: str, check: str, column: str | None, ok: bool, observed, threshold) -> bool:
+def _check(
+    checks: list[dict], table: str, check: str, column: str | None, ok: bool, observed, threshold
+) -> bool:
     checks.append(
         {
             "table": table,
@@ -250,8 +258,13 @@ def _fail(checks: list[dict], failure: ValidationFailure, observed=None, thresho
 
 
 def _already_canonical(name: str, df: pd.DataFrame) -> bool:
-    expected = {"str": ("object", "string"), "timestamp": ("datetime64[ns, UTC]",), "float": ("float64",),
-                "int": ("int64", "Int64"), "bool": ("bool",)}
+    expected = {
+        "str": ("object", "string"),
+        "timestamp": ("datetime64[ns, UTC]",),
+        "float": ("float64",),
+        "int": ("int64", "Int64"),
+        "bool": ("bool",),
+    }
     schema = SCHEMAS[name]
     for column in df.columns:
         kind = schema.kind_of(column)
@@ -298,13 +311,25 @@ def _coerced(name: str, frame: pd.DataFrame, checks: list[dict]) -> pd.DataFrame
     return df
 
 
-def _is_in(values: pd.Series, known: pd.Series) -> np.ndarray:
-    """``values`` found in ``known`` (nulls: False), hashing each distinct value once via Arrow."""
-    arr = pa.array(values.to_numpy(dtype=object), type=pa.string(), from_pandas=True)
-    encoded = pc.dictionary_encode(arr)
-    hit = pc.is_in(encoded.dictionary, value_set=pa.array(known.dropna().to_numpy(dtype=object), type=pa.string()))
-    taken = pc.take(hit, encoded.indices)
-    return pc.fill_null(taken, False).to_numpy(zero_copy_only=False)
+def _as_polars(df: pd.DataFrame, column: str, cache: dict[str, pl.Series]) -> pl.Series:
+    """The string column as a polars Series (converted once per table through Arrow)."""
+    if column not in cache:
+        arr = pa.array(df[column].to_numpy(dtype=object), type=pa.string(), from_pandas=True)
+        cache[column] = pl.Series(column, arr)
+    return cache[column]
+
+
+def _nulls(df: pd.DataFrame, column: str, cache: dict[str, pl.Series]) -> np.ndarray:
+    if df[column].dtype == object:
+        return _as_polars(df, column, cache).is_null().to_numpy()
+    return df[column].isna().to_numpy()
+
+
+def _is_in(df: pd.DataFrame, column: str, known: pd.Series, cache: dict[str, pl.Series]) -> np.ndarray:
+    """``df[column]`` values found in ``known`` (nulls: False); polars hashes strings faster than pandas."""
+    values = _as_polars(df, column, cache)
+    reference = pl.Series("known", pa.array(known.dropna().to_numpy(dtype=object), type=pa.string()))
+    return values.is_in(reference.implode()).fill_null(False).to_numpy()
 
 
 def _not_finite(values: pd.Series) -> np.ndarray:
@@ -323,8 +348,9 @@ def _row_rules(
     masks: dict[str, np.ndarray] = {}
     repairs: dict[str, int] = {}
     schema = SCHEMAS[name]
+    cache: dict[str, pl.Series] = {}
     for column in _ID_COLUMNS[name]:
-        masks[f"{column}_not_null"] = df[column].isna().to_numpy()
+        masks[f"{column}_not_null"] = _nulls(df, column, cache)
     ts_col = _TIMESTAMP_COLUMNS.get(name)
     if ts_col is not None:
         ts = df[ts_col]
@@ -359,7 +385,9 @@ def _row_rules(
         rating = pd.to_numeric(df["rating"], errors="coerce").astype("float64").to_numpy()
         masks["rating_finite"] = ~np.isfinite(rating)
         with np.errstate(invalid="ignore"):
-            masks["rating_domain"] = np.isfinite(rating) & ((rating < 1) | (rating > 5) | (rating != np.round(rating)))
+            masks["rating_domain"] = np.isfinite(rating) & (
+                (rating < 1) | (rating > 5) | (rating != np.round(rating))
+            )
         df, text_repairs = _repaired_text(df, settings.max_text_chars)
         repairs.update(text_repairs)
     elif name == "campaigns":
@@ -372,11 +400,11 @@ def _row_rules(
             masks["revenue_range"] = np.isfinite(revenue) & (revenue < 0)
 
     if name in ("events", "orders", "reviews", "campaigns"):
-        customer = df["customer_id"]
-        masks["customer_known"] = customer.notna().to_numpy() & ~_is_in(customer, accepted["customers"]["customer_id"])
+        known = _is_in(df, "customer_id", accepted["customers"]["customer_id"], cache)
+        masks["customer_known"] = ~masks["customer_id_not_null"] & ~known
     if name in ("events", "orders", "reviews") and "products" in accepted:
-        product = df["product_id"]
-        masks["product_known"] = product.notna().to_numpy() & ~_is_in(product, accepted["products"]["product_id"])
+        known = _is_in(df, "product_id", accepted["products"]["product_id"], cache)
+        masks["product_known"] = ~masks["product_id_not_null"] & ~known
     return {rule: masks[rule] for rule in RULES if rule in masks}, df, repairs
 
 
@@ -389,7 +417,9 @@ def _order_rules(df: pd.DataFrame, settings: ValidateSettings) -> tuple[pd.DataF
     masks["quantity_nonzero"] = quantity == 0
     masks["unit_price_finite"] = ~np.isfinite(unit_price)
     with np.errstate(invalid="ignore"):
-        masks["unit_price_range"] = np.isfinite(unit_price) & ((unit_price < 0) | (unit_price > settings.max_price))
+        masks["unit_price_range"] = np.isfinite(unit_price) & (
+            (unit_price < 0) | (unit_price > settings.max_price)
+        )
     if "discount" in df.columns:
         masks["discount_finite"] = df["discount"].notna().to_numpy() & _not_finite(df["discount"])
     is_return = df["is_return"].to_numpy(dtype=bool)
@@ -450,45 +480,89 @@ def _table_gates(
     dup = summary["rules"].get("duplicate_key", 0)
     if SCHEMAS[name].key:
         share = dup / n
-        if not _check(checks, name, "max_duplicate_key_share", key, share <= settings.max_duplicate_key_share,
-                      round(share, 6), settings.max_duplicate_key_share):
-            raise _Stop(ValidationFailure(
-                name, "max_duplicate_key_share",
-                f"{share:.1%} of rows repeat a key ({key}); at most {settings.max_duplicate_key_share:.1%} allowed",
-                key, dup,
-            ))
+        if not _check(
+            checks,
+            name,
+            "max_duplicate_key_share",
+            key,
+            share <= settings.max_duplicate_key_share,
+            round(share, 6),
+            settings.max_duplicate_key_share,
+        ):
+            raise _Stop(
+                ValidationFailure(
+                    name,
+                    "max_duplicate_key_share",
+                    f"{share:.1%} of rows repeat a key ({key}); "
+                    f"at most {settings.max_duplicate_key_share:.1%} allowed",
+                    key,
+                    dup,
+                )
+            )
     unattributed = summary["unattributed"]
     if name in UNATTRIBUTED_TABLES:
         share = unattributed / n
-        if not _check(checks, name, "max_unattributed_share", "customer_id",
-                      share <= settings.max_unattributed_share, round(share, 6), settings.max_unattributed_share):
-            raise _Stop(ValidationFailure(
-                name, "max_unattributed_share",
-                f"{share:.1%} of rows have no customer id; at most {settings.max_unattributed_share:.1%} allowed",
-                "customer_id", unattributed,
-            ))
+        if not _check(
+            checks,
+            name,
+            "max_unattributed_share",
+            "customer_id",
+            share <= settings.max_unattributed_share,
+            round(share, 6),
+            settings.max_unattributed_share,
+        ):
+            raise _Stop(
+                ValidationFailure(
+                    name,
+                    "max_unattributed_share",
+                    f"{share:.1%} of rows have no customer id; "
+                    f"at most {settings.max_unattributed_share:.1%} allowed",
+                    "customer_id",
+                    unattributed,
+                )
+            )
     counted = summary["quarantined"] - unattributed
     share = counted / n
-    if not _check(checks, name, "max_quarantine_share", None, share <= settings.max_quarantine_share,
-                  round(share, 6), settings.max_quarantine_share):
-        top = max((r for r in summary["rules"] if r != UNATTRIBUTED_RULE or unattributed == 0),
-                  key=lambda r: summary["rules"][r], default=None)
+    if not _check(
+        checks,
+        name,
+        "max_quarantine_share",
+        None,
+        share <= settings.max_quarantine_share,
+        round(share, 6),
+        settings.max_quarantine_share,
+    ):
+        top = max(
+            (r for r in summary["rules"] if r != UNATTRIBUTED_RULE or unattributed == 0),
+            key=lambda r: summary["rules"][r],
+            default=None,
+        )
         detail = ", ".join(f"{r}: {c}" for r, c in sorted(summary["rules"].items(), key=lambda x: -x[1]))
-        raise _Stop(ValidationFailure(
-            name, "max_quarantine_share",
-            f"{share:.1%} of rows quarantined ({detail}); at most {settings.max_quarantine_share:.1%} allowed",
-            RULES.get(top or "", "") or None, counted,
-        ))
+        raise _Stop(
+            ValidationFailure(
+                name,
+                "max_quarantine_share",
+                f"{share:.1%} of rows quarantined ({detail}); "
+                f"at most {settings.max_quarantine_share:.1%} allowed",
+                RULES.get(top or "", "") or None,
+                counted,
+            )
+        )
     if previous:
         ratio = summary["accepted"] / previous
         lo, hi = settings.min_row_ratio, settings.max_row_ratio
         if not _check(checks, name, "row_count_ratio", None, lo <= ratio <= hi, round(ratio, 6), [lo, hi]):
-            raise _Stop(ValidationFailure(
-                name, "row_count_ratio",
-                f"{summary['accepted']} accepted rows vs {previous} last time (ratio {ratio:.3f}, allowed "
-                f"[{lo}, {hi}])",
-                None, summary["accepted"],
-            ))
+            raise _Stop(
+                ValidationFailure(
+                    name,
+                    "row_count_ratio",
+                    f"{summary['accepted']} accepted rows vs {previous} last time "
+                    f"(ratio {ratio:.3f}, allowed "
+                    f"[{lo}, {hi}])",
+                    None,
+                    summary["accepted"],
+                )
+            )
 
 
 def _campaign_flags(campaigns: pd.DataFrame) -> list[str]:
@@ -500,9 +574,13 @@ def _campaign_flags(campaigns: pd.DataFrame) -> list[str]:
     flags = []
     for campaign_id, row in counts.iterrows():
         if row["sum"] == row["size"]:
-            flags.append(f"campaign {campaign_id!r} has only control rows: no treatment effect can be estimated")
+            flags.append(
+                f"campaign {campaign_id!r} has only control rows: no treatment effect can be estimated"
+            )
         elif row["sum"] == 0:
-            flags.append(f"campaign {campaign_id!r} has no control rows: no treatment effect can be estimated")
+            flags.append(
+                f"campaign {campaign_id!r} has no control rows: no treatment effect can be estimated"
+            )
     return flags
 
 
@@ -544,27 +622,56 @@ def render_validation_report(
     for w in result.warnings:
         parts.append(f"<p>warning: {e(w)}</p>")
     rows = [
-        [name, s["input"], s["accepted"], s["quarantined"], s["unattributed"],
-         "; ".join(f"{r}={c}" for r, c in s["rules"].items()),
-         "; ".join(f"{r}={c}" for r, c in s["repairs"].items())]
+        [
+            name,
+            s["input"],
+            s["accepted"],
+            s["quarantined"],
+            s["unattributed"],
+            "; ".join(f"{r}={c}" for r, c in s["rules"].items()),
+            "; ".join(f"{r}={c}" for r, c in s["repairs"].items()),
+        ]
         for name, s in result.summary.items()
     ]
-    parts.append("<h2>Tables</h2>" + table(
-        ["table", "input", "accepted", "quarantined", "unattributed", "rules", "repairs"], rows))
-    parts.append("<h2>Table checks</h2>" + table(
-        ["table", "check", "column", "status", "observed", "threshold"],
-        [[c["table"], c["check"], c["column"], c["status"], c["observed"], c["threshold"]] for c in result.checks],
-    ))
+    parts.append(
+        "<h2>Tables</h2>"
+        + table(["table", "input", "accepted", "quarantined", "unattributed", "rules", "repairs"], rows)
+    )
+    parts.append(
+        "<h2>Table checks</h2>"
+        + table(
+            ["table", "check", "column", "status", "observed", "threshold"],
+            [
+                [c["table"], c["check"], c["column"], c["status"], c["observed"], c["threshold"]]
+                for c in result.checks
+            ],
+        )
+    )
     if expectation_results:
-        parts.append("<h2>Expectation suites (sample of accepted rows)</h2>" + table(
-            ["table", "expectation", "column", "rule", "success", "unexpected", "rows checked"],
-            [[r.get("table"), r.get("expectation"), r.get("column"), r.get("rule"), r.get("success"),
-              r.get("unexpected_count"), r.get("element_count")] for r in expectation_results],
-        ))
+        parts.append(
+            "<h2>Expectation suites (sample of accepted rows)</h2>"
+            + table(
+                ["table", "expectation", "column", "rule", "success", "unexpected", "rows checked"],
+                [
+                    [
+                        r.get("table"),
+                        r.get("expectation"),
+                        r.get("column"),
+                        r.get("rule"),
+                        r.get("success"),
+                        r.get("unexpected_count"),
+                        r.get("element_count"),
+                    ]
+                    for r in expectation_results
+                ],
+            )
+        )
     for name, frame in result.quarantine.items():
         if len(frame):
             sample = frame.head(20).astype(str)
-            parts.append(f"<h2>Quarantine sample: {e(name)}</h2>" + table(
-                list(sample.columns), sample.to_numpy().tolist()))
+            parts.append(
+                f"<h2>Quarantine sample: {e(name)}</h2>"
+                + table(list(sample.columns), sample.to_numpy().tolist())
+            )
     parts.append("</body></html>")
     return "\n".join(parts)

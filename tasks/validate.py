@@ -50,7 +50,9 @@ def run_expectation_suites(
     for name, frame in tables.items():
         suite = context.suites.add(gx.ExpectationSuite(**load_suite(name, settings, folder)))
         batch = source.add_dataframe_asset(name).add_batch_definition_whole_dataframe(name)
-        definition = context.validation_definitions.add(gx.ValidationDefinition(name=name, data=batch, suite=suite))
+        definition = context.validation_definitions.add(
+            gx.ValidationDefinition(name=name, data=batch, suite=suite)
+        )
         sample = frame
         if len(frame) > settings.gx_sample_rows:
             sample = frame.sample(settings.gx_sample_rows, random_state=settings.seed)
@@ -112,7 +114,8 @@ def run_validate(settings: Settings, paths: ProjectPaths) -> dict:
             failure = ValidationFailure(
                 first["table"],
                 f"expectation:{first['expectation']}",
-                f"accepted rows break a reviewed expectation the row rules do not enforce ({len(broken)} failing)",
+                "accepted rows break a reviewed expectation the row rules do not enforce "
+                f"({len(broken)} failing)",
                 str(first["column"]) if first["column"] else None,
                 first["unexpected_count"],
             )
@@ -129,7 +132,8 @@ def run_validate(settings: Settings, paths: ProjectPaths) -> dict:
         for name in raw.present():
             frame = result.quarantine.get(name)
             write_parquet(
-                paths.table(paths.quarantine, name), frame if frame is not None else _empty_quarantine(name, raw)
+                paths.table(paths.quarantine, name),
+                frame if frame is not None else _empty_quarantine(name, raw),
             )
         for name in TABLE_NAMES:
             stale = paths.table(paths.quarantine, name)
@@ -163,8 +167,13 @@ def _write_outcome(
         "expectations_evaluated": len(expectations),
         "failure": None
         if failure is None
-        else {"table": failure.table, "column": failure.column, "rule": failure.rule, "count": failure.count,
-              "detail": failure.detail},
+        else {
+            "table": failure.table,
+            "column": failure.column,
+            "rule": failure.rule,
+            "count": failure.count,
+            "detail": failure.detail,
+        },
         "report": str(report_path),
         "source": source,
     }

@@ -1,4 +1,5 @@
 """The bad-input corpus: every case asserts the exact outcome and that accepted + quarantined == input."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -20,7 +21,9 @@ def base_frames() -> dict[str, pd.DataFrame]:
         "customers": pd.DataFrame(
             {
                 "customer_id": ["c1", "c2", "c3", "c4"],
-                "signup_ts": pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-03", "2024-01-04"], utc=True),
+                "signup_ts": pd.to_datetime(
+                    ["2024-01-01", "2024-01-02", "2024-01-03", "2024-01-04"], utc=True
+                ),
                 "country": ["UK", "FR", "UK", "DE"],
                 "channel": ["web", "app", "web", "web"],
             }
@@ -87,36 +90,42 @@ def _set(table: str, column: str, index: int, value):
             df[column] = df[column].astype(object)
         df.loc[index, column] = value
         frames[table] = df
+
     return mutate
 
 
 def _replace(table: str, **columns):
     def mutate(frames):
         frames[table] = frames[table].assign(**columns)
+
     return mutate
 
 
 def _append(table: str, row: dict):
     def mutate(frames):
         frames[table] = pd.concat([frames[table], pd.DataFrame([row])], ignore_index=True)
+
     return mutate
 
 
 def _drop(table: str, column: str):
     def mutate(frames):
         frames[table] = frames[table].drop(columns=[column])
+
     return mutate
 
 
 def _rename(table: str, old: str, new: str):
     def mutate(frames):
         frames[table] = frames[table].rename(columns={old: new})
+
     return mutate
 
 
 def _empty(table: str):
     def mutate(frames):
         frames[table] = frames[table].iloc[0:0]
+
     return mutate
 
 
@@ -124,88 +133,240 @@ def _chain(*mutations):
     def mutate(frames):
         for m in mutations:
             m(frames)
+
     return mutate
 
 
 def _order(i: int, **over) -> dict:
-    row = {"order_id": f"ox{i}", "customer_id": "c1", "product_id": "p1", "quantity": 1, "unit_price": 10.0,
-           "ts": pd.Timestamp("2024-03-05", tz="UTC")}
+    row = {
+        "order_id": f"ox{i}",
+        "customer_id": "c1",
+        "product_id": "p1",
+        "quantity": 1,
+        "unit_price": 10.0,
+        "ts": pd.Timestamp("2024-03-05", tz="UTC"),
+    }
     return {**row, **over}
 
 
 # (id, mutation, settings overrides, previous counts, expected)
 # expected: ("raise", table, column, rule, count) or ("quarantine", {table: sorted rule values})
 RAISE_CASES = [
-    ("missing_column", _drop("orders", "unit_price"), {}, None, ("orders", "unit_price", "column_required", None)),
-    ("renamed_column", _rename("customers", "signup_ts", "signup_date"), {}, None,
-     ("customers", "signup_ts", "column_required", None)),
-    ("wrong_dtype_price_text", _replace("products", price=["abc", "def", "ghi"]), {}, None,
-     ("products", "price", "type_float", 3)),
-    ("fractional_quantity", _set("orders", "quantity", 0, 2.5), {}, None, ("orders", "quantity", "type_int", 1)),
+    (
+        "missing_column",
+        _drop("orders", "unit_price"),
+        {},
+        None,
+        ("orders", "unit_price", "column_required", None),
+    ),
+    (
+        "renamed_column",
+        _rename("customers", "signup_ts", "signup_date"),
+        {},
+        None,
+        ("customers", "signup_ts", "column_required", None),
+    ),
+    (
+        "wrong_dtype_price_text",
+        _replace("products", price=["abc", "def", "ghi"]),
+        {},
+        None,
+        ("products", "price", "type_float", 3),
+    ),
+    (
+        "fractional_quantity",
+        _set("orders", "quantity", 0, 2.5),
+        {},
+        None,
+        ("orders", "quantity", "type_int", 1),
+    ),
     ("rating_text", _set("reviews", "rating", 0, "five"), {}, None, ("reviews", "rating", "type_int", 1)),
-    ("unparseable_timestamp", _set("orders", "ts", 1, "not a date"), {}, None,
-     ("orders", "ts", "timestamp_parseable", 1)),
-    ("all_null_category", _replace("products", category=[None, None, None]), {}, None,
-     ("products", "category", "column_not_all_null", 3)),
-    ("all_null_signup", _replace("customers", signup_ts=[None] * 4), {}, None,
-     ("customers", "signup_ts", "column_not_all_null", 4)),
+    (
+        "unparseable_timestamp",
+        _set("orders", "ts", 1, "not a date"),
+        {},
+        None,
+        ("orders", "ts", "timestamp_parseable", 1),
+    ),
+    (
+        "all_null_category",
+        _replace("products", category=[None, None, None]),
+        {},
+        None,
+        ("products", "category", "column_not_all_null", 3),
+    ),
+    (
+        "all_null_signup",
+        _replace("customers", signup_ts=[None] * 4),
+        {},
+        None,
+        ("customers", "signup_ts", "column_not_all_null", 4),
+    ),
     ("empty_events", _empty("events"), {}, None, ("events", None, "table_not_empty", 0)),
-    ("too_many_duplicate_keys", _set("customers", "customer_id", 1, "c1"), {"max_quarantine_share": 1.0}, None,
-     ("customers", "customer_id", "max_duplicate_key_share", 1)),
-    ("quarantine_share", _replace("orders", unit_price=[-1.0, -1.0, -1.0, 5.0]), {}, None,
-     ("orders", "unit_price", "max_quarantine_share", 3)),
+    (
+        "too_many_duplicate_keys",
+        _set("customers", "customer_id", 1, "c1"),
+        {"max_quarantine_share": 1.0},
+        None,
+        ("customers", "customer_id", "max_duplicate_key_share", 1),
+    ),
+    (
+        "quarantine_share",
+        _replace("orders", unit_price=[-1.0, -1.0, -1.0, 5.0]),
+        {},
+        None,
+        ("orders", "unit_price", "max_quarantine_share", 3),
+    ),
     ("row_count_drop", lambda f: None, {}, {"orders": 100}, ("orders", None, "row_count_ratio", 4)),
-    ("row_count_jump", lambda f: None, {"max_row_ratio": 2.0}, {"customers": 1}, ("customers", None, "row_count_ratio", 4)),
-    ("all_orders_unattributed", _replace("orders", customer_id=[None] * 4), {}, None,
-     ("orders", "customer_id", "max_unattributed_share", 4)),
+    (
+        "row_count_jump",
+        lambda f: None,
+        {"max_row_ratio": 2.0},
+        {"customers": 1},
+        ("customers", None, "row_count_ratio", 4),
+    ),
+    (
+        "all_orders_unattributed",
+        _replace("orders", customer_id=[None] * 4),
+        {},
+        None,
+        ("orders", "customer_id", "max_unattributed_share", 4),
+    ),
 ]
 
 QUARANTINE_CASES = [
-    ("negative_price_cascades", _set("products", "price", 2, -5.0), {},
-     {"products": ["price_range"], "orders": ["product_known"]}),
-    ("absurd_price_1e12", _set("products", "price", 2, 1e12), {},
-     {"products": ["price_range"], "orders": ["product_known"]}),
-    ("nan_price", _set("products", "price", 2, float("nan")), {},
-     {"products": ["price_finite"], "orders": ["product_known"]}),
-    ("inf_price", _set("products", "price", 2, float("inf")), {},
-     {"products": ["price_finite"], "orders": ["product_known"]}),
+    (
+        "negative_price_cascades",
+        _set("products", "price", 2, -5.0),
+        {},
+        {"products": ["price_range"], "orders": ["product_known"]},
+    ),
+    (
+        "absurd_price_1e12",
+        _set("products", "price", 2, 1e12),
+        {},
+        {"products": ["price_range"], "orders": ["product_known"]},
+    ),
+    (
+        "nan_price",
+        _set("products", "price", 2, float("nan")),
+        {},
+        {"products": ["price_finite"], "orders": ["product_known"]},
+    ),
+    (
+        "inf_price",
+        _set("products", "price", 2, float("inf")),
+        {},
+        {"products": ["price_finite"], "orders": ["product_known"]},
+    ),
     ("zero_quantity", _set("orders", "quantity", 3, 0), {}, {"orders": ["quantity_nonzero"]}),
-    ("negative_quantity_explicitly_not_return",
-     _chain(_set("orders", "quantity", 3, -2), _replace("orders", is_return=[False] * 4)), {},
-     {"orders": ["return_consistent"]}),
+    (
+        "negative_quantity_explicitly_not_return",
+        _chain(_set("orders", "quantity", 3, -2), _replace("orders", is_return=[False] * 4)),
+        {},
+        {"orders": ["return_consistent"]},
+    ),
     ("nan_unit_price", _set("orders", "unit_price", 0, float("nan")), {}, {"orders": ["unit_price_finite"]}),
     ("inf_unit_price", _set("orders", "unit_price", 0, float("inf")), {}, {"orders": ["unit_price_finite"]}),
     ("negative_unit_price", _set("orders", "unit_price", 0, -1.0), {}, {"orders": ["unit_price_range"]}),
-    ("inf_quantity", _replace("orders", quantity=[2.0, 1.0, float("inf"), 3.0]), {}, {"orders": ["quantity_finite"]}),
-    ("nan_quantity", _replace("orders", quantity=[2.0, float("nan"), 1.0, 3.0]), {}, {"orders": ["quantity_finite"]}),
+    (
+        "inf_quantity",
+        _replace("orders", quantity=[2.0, 1.0, float("inf"), 3.0]),
+        {},
+        {"orders": ["quantity_finite"]},
+    ),
+    (
+        "nan_quantity",
+        _replace("orders", quantity=[2.0, float("nan"), 1.0, 3.0]),
+        {},
+        {"orders": ["quantity_finite"]},
+    ),
     ("rating_7", _set("reviews", "rating", 0, 7), {}, {"reviews": ["rating_domain"]}),
-    ("rating_0_and_nan", _replace("reviews", rating=[0.0, float("nan"), 4.0]), {},
-     {"reviews": ["rating_domain", "rating_finite"]}),
+    (
+        "rating_0_and_nan",
+        _replace("reviews", rating=[0.0, float("nan"), 4.0]),
+        {},
+        {"reviews": ["rating_domain", "rating_finite"]},
+    ),
     ("unknown_event_type", _set("events", "event_type", 1, "click"), {}, {"events": ["event_type_domain"]}),
-    ("future_order_ts", _set("orders", "ts", 3, NOW + pd.Timedelta(days=2)), {}, {"orders": ["ts_not_future"]}),
-    ("future_signup_cascades", _set("customers", "signup_ts", 2, NOW + pd.Timedelta(days=30)), {},
-     {"customers": ["signup_ts_not_future"], "events": ["customer_known"], "orders": ["customer_known"],
-      "reviews": ["customer_known"], "campaigns": ["customer_known"]}),
+    (
+        "future_order_ts",
+        _set("orders", "ts", 3, NOW + pd.Timedelta(days=2)),
+        {},
+        {"orders": ["ts_not_future"]},
+    ),
+    (
+        "future_signup_cascades",
+        _set("customers", "signup_ts", 2, NOW + pd.Timedelta(days=30)),
+        {},
+        {
+            "customers": ["signup_ts_not_future"],
+            "events": ["customer_known"],
+            "orders": ["customer_known"],
+            "reviews": ["customer_known"],
+            "campaigns": ["customer_known"],
+        },
+    ),
     ("null_event_ts", _set("events", "ts", 0, None), {}, {"events": ["ts_not_null"]}),
-    ("duplicate_order_line", _append("orders", _order(0, order_id="o3", customer_id="c3", quantity=3,
-                                                         unit_price=9.5, ts=pd.Timestamp("2024-03-03", tz="UTC"))),
-     {}, {"orders": ["duplicate_line"]}),
+    (
+        "duplicate_order_line",
+        _append(
+            "orders",
+            _order(
+                0,
+                order_id="o3",
+                customer_id="c3",
+                quantity=3,
+                unit_price=9.5,
+                ts=pd.Timestamp("2024-03-03", tz="UTC"),
+            ),
+        ),
+        {},
+        {"orders": ["duplicate_line"]},
+    ),
     ("orphan_product_in_events", _set("events", "product_id", 2, "p99"), {}, {"events": ["product_known"]}),
-    ("orphan_customer_in_reviews", _set("reviews", "customer_id", 1, "c99"), {}, {"reviews": ["customer_known"]}),
+    (
+        "orphan_customer_in_reviews",
+        _set("reviews", "customer_id", 1, "c99"),
+        {},
+        {"reviews": ["customer_known"]},
+    ),
     ("null_customer_order", _set("orders", "customer_id", 3, None), {}, {"orders": ["customer_id_not_null"]}),
-    ("duplicate_customer_key", _append("customers", {"customer_id": "c2", "signup_ts": "2024-02-01",
-                                                      "country": "FR", "channel": "web"}),
-     LENIENT, {"customers": ["duplicate_key"]}),
-    ("duplicate_campaign_key", _append("campaigns", {"campaign_id": "k1", "customer_id": "c1", "treatment": "offer",
-                                                      "sent_ts": "2024-05-01", "converted": 1, "revenue": 3.0}),
-     LENIENT, {"campaigns": ["duplicate_key"]}),
+    (
+        "duplicate_customer_key",
+        _append(
+            "customers", {"customer_id": "c2", "signup_ts": "2024-02-01", "country": "FR", "channel": "web"}
+        ),
+        LENIENT,
+        {"customers": ["duplicate_key"]},
+    ),
+    (
+        "duplicate_campaign_key",
+        _append(
+            "campaigns",
+            {
+                "campaign_id": "k1",
+                "customer_id": "c1",
+                "treatment": "offer",
+                "sent_ts": "2024-05-01",
+                "converted": 1,
+                "revenue": 3.0,
+            },
+        ),
+        LENIENT,
+        {"campaigns": ["duplicate_key"]},
+    ),
     ("duplicate_review_key", _set("reviews", "review_id", 2, "r1"), LENIENT, {"reviews": ["duplicate_key"]}),
     ("converted_2", _set("campaigns", "converted", 1, 2), {}, {"campaigns": ["converted_domain"]}),
     ("negative_revenue", _set("campaigns", "revenue", 1, -3.0), {}, {"campaigns": ["revenue_range"]}),
     ("nan_revenue", _set("campaigns", "revenue", 1, float("nan")), {}, {"campaigns": ["revenue_finite"]}),
     ("null_treatment", _set("campaigns", "treatment", 1, None), {}, {"campaigns": ["treatment_not_null"]}),
-    ("several_rules_one_row", _chain(_set("orders", "quantity", 3, 0), _set("orders", "unit_price", 3, -1.0)), {},
-     {"orders": ["quantity_nonzero;unit_price_range"]}),
+    (
+        "several_rules_one_row",
+        _chain(_set("orders", "quantity", 3, 0), _set("orders", "unit_price", 3, -1.0)),
+        {},
+        {"orders": ["quantity_nonzero;unit_price_range"]},
+    ),
     ("null_product_id_order", _set("orders", "product_id", 1, None), {}, {"orders": ["product_id_not_null"]}),
 ]
 
@@ -309,8 +470,12 @@ def test_epoch_units_strings_and_zones_normalise_to_the_same_utc_instant():
         "epoch_ms": [seconds * 1000] * 4,
         "epoch_us": [seconds * 1_000_000] * 4,
         "iso_z": ["2024-03-01T08:00:00Z"] * 4,
-        "mixed_zones": ["2024-03-01T10:00:00+02:00", "2024-03-01T03:00:00-05:00", "2024-03-01 08:00:00",
-                        "2024-03-01T08:00:00+00:00"],
+        "mixed_zones": [
+            "2024-03-01T10:00:00+02:00",
+            "2024-03-01T03:00:00-05:00",
+            "2024-03-01 08:00:00",
+            "2024-03-01T08:00:00+00:00",
+        ],
         "naive_datetime": [pd.Timestamp("2024-03-01 08:00")] * 4,
         "tz_aware_berlin": [pd.Timestamp("2024-03-01 09:00", tz="Europe/Berlin")] * 4,
     }
@@ -436,7 +601,12 @@ def test_csv_shop_loads_and_validates(tmp_path):
     assert set(tables.present()) == set(base_frames())
     assert str(tables.orders["ts"].dtype) == "datetime64[ns, UTC]"
     result = validate_tables(tables, ValidateSettings(), None, now=NOW)
-    assert result.summary["orders"] == {**result.summary["orders"], "input": 4, "accepted": 4, "quarantined": 0}
+    assert result.summary["orders"] == {
+        **result.summary["orders"],
+        "input": 4,
+        "accepted": 4,
+        "quarantined": 0,
+    }
     _assert_counts_add_up(result, tables)
 
 

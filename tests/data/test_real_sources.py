@@ -48,7 +48,10 @@ def test_real_source_loads_and_passes_validation(name, folder, counts):
         assert set(s["rules"]) <= set(RULES)
     if name == "online_retail":
         # Every line without a customer is kept and quarantined under its reason, none disappear.
-        assert result.summary["orders"]["rules"]["customer_id_not_null"] == loaded.notes["orders_without_customer"]
+        assert (
+            result.summary["orders"]["rules"]["customer_id_not_null"]
+            == loaded.notes["orders_without_customer"]
+        )
         assert loaded.notes["orders_without_customer"] in (135_080, 107_927)
         accepted = result.accepted.orders
         assert (accepted["quantity"] > 0).all() and accepted["is_return"].any()
@@ -65,8 +68,14 @@ def test_online_retail_accepts_a_single_file_path():
 
 
 def test_suites_name_known_rules_and_take_thresholds_from_settings():
-    extra = {"column_required", "table_not_empty", "text_truncated", "country_filled_unknown",
-             "channel_filled_unknown", "category_filled_unknown"}
+    extra = {
+        "column_required",
+        "table_not_empty",
+        "text_truncated",
+        "country_filled_unknown",
+        "channel_filled_unknown",
+        "category_filled_unknown",
+    }
     for file in sorted(EXPECTATIONS_DIR.glob("*.json")):
         suite = json.loads(file.read_text())
         for expectation in suite["expectations"]:
@@ -82,8 +91,9 @@ def test_expectations_pass_on_accepted_rows_and_catch_a_breach():
     result = validate_tables(tables, ValidateSettings(), None)
     rows = run_expectation_suites(result.accepted, ValidateSettings())
     assert rows and all(r["success"] for r in rows)
-    broken = Tables(customers=result.accepted.customers,
-                    campaigns=result.accepted.campaigns.assign(revenue=-1.0))
+    broken = Tables(
+        customers=result.accepted.customers, campaigns=result.accepted.campaigns.assign(revenue=-1.0)
+    )
     failed = {r["rule"] for r in run_expectation_suites(broken, ValidateSettings()) if not r["success"]}
     assert failed == {"revenue_range"}
 

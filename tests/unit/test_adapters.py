@@ -19,7 +19,9 @@ def test_canonical_source_needs_a_path():
 
 
 def test_retail_categories_first_keyword_wins_and_service_codes():
-    descriptions = pd.Series(["CHRISTMAS CANDLE", "WHITE HANGING HEART T-LIGHT HOLDER", "JUMBO BAG RED", None, "POSTAGE"])
+    descriptions = pd.Series(
+        ["CHRISTMAS CANDLE", "WHITE HANGING HEART T-LIGHT HOLDER", "JUMBO BAG RED", None, "POSTAGE"]
+    )
     codes = pd.Series(["1", "85123A", "85099B", "9", "POST"])
     out = retail_categories(descriptions, codes)
     assert out.tolist() == ["seasonal", "lighting", "bags", "other", "service"]

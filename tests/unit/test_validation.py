@@ -12,13 +12,22 @@ NOW = pd.Timestamp("2024-06-01T00:00:00Z")
 
 def _shop() -> Tables:
     customers = pd.DataFrame(
-        {"customer_id": ["c1", "c2"], "signup_ts": pd.to_datetime(["2024-01-01"] * 2, utc=True),
-         "country": ["UK", None], "channel": ["web", "app"]}
+        {
+            "customer_id": ["c1", "c2"],
+            "signup_ts": pd.to_datetime(["2024-01-01"] * 2, utc=True),
+            "country": ["UK", None],
+            "channel": ["web", "app"],
+        }
     )
     orders = pd.DataFrame(
-        {"order_id": ["o1", "o2", "o3"], "customer_id": ["c1", "c2", "<script>"], "product_id": ["p", "p", "p"],
-         "quantity": [1, -2, 1], "unit_price": [1.0, 2.0, 3.0],
-         "ts": pd.to_datetime(["2024-02-01"] * 3, utc=True)}
+        {
+            "order_id": ["o1", "o2", "o3"],
+            "customer_id": ["c1", "c2", "<script>"],
+            "product_id": ["p", "p", "p"],
+            "quantity": [1, -2, 1],
+            "unit_price": [1.0, 2.0, 3.0],
+            "ts": pd.to_datetime(["2024-02-01"] * 3, utc=True),
+        }
     )
     return Tables(customers=customers, orders=orders)
 
