@@ -113,7 +113,6 @@ class RecommendSettings(_Section):
     als_iterations: int = Field(15, ge=1)
     als_cg_steps: int = Field(3, ge=1)
     # torch model: multinomial denoising autoencoder over purchase histories (Mult-DAE)
-    torch_architecture: str = "dae"  # "dae" (one tanh layer) or "linear" (items × items, zero diagonal)
     torch_hidden: int = Field(256, ge=8)
     torch_dropout: float = Field(0.5, ge=0.0, lt=1.0)
     torch_lr: float = Field(3e-3, gt=0.0)

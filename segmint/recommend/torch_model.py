@@ -42,27 +42,10 @@ class _MultDAE(nn.Module):
         return self.dec(h)
 
 
-class _LinearDAE(nn.Module):
-    """Items × items weights with the diagonal held at zero, so an item never predicts itself."""
-
-    def __init__(self, n_items: int) -> None:
-        super().__init__()
-        self.weight = nn.Parameter(torch.zeros(n_items, n_items))
-        self.bias = nn.Parameter(torch.zeros(n_items))
-        self.register_buffer("off_diagonal", 1.0 - torch.eye(n_items))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.sparse.mm(x, self.weight * self.off_diagonal) + self.bias
-
-
-TORCH_ARCHITECTURES: tuple[str, ...] = ("dae", "linear")
-
-
 class TorchDAERecommender(Recommender):
     """Mult-DAE on CPU: input dropout, multinomial log-likelihood over items.
 
-    ``torch_architecture`` "dae" has one tanh layer of ``torch_hidden`` units; "linear" is a
-    denoising linear autoencoder (items × items, zero diagonal) trained with the same loss.
+    One tanh layer of ``torch_hidden`` units between a sparse input and a softmax over items.
 
     Training stops at ``torch_max_epochs`` or after ``torch_max_seconds``, whichever comes first;
     seeds come from the settings. Only the ``torch_max_items`` most popular items are modelled.
@@ -82,11 +65,7 @@ class TorchDAERecommender(Recommender):
         self.cols_ = cols
         x = self.X_[:, cols].tocsr()
         target_x = (x > 0).astype(np.float32)
-        if s.torch_architecture not in TORCH_ARCHITECTURES:
-            raise ValueError(
-                f"unknown torch_architecture {s.torch_architecture!r}; valid: {', '.join(TORCH_ARCHITECTURES)}"
-            )
-        model = _MultDAE(len(cols), s.torch_hidden) if s.torch_architecture == "dae" else _LinearDAE(len(cols))
+        model = _MultDAE(len(cols), s.torch_hidden)
         opt = torch.optim.Adam(model.parameters(), lr=s.torch_lr, weight_decay=s.torch_weight_decay)
         n = x.shape[0]
         started = time.monotonic()
