@@ -50,6 +50,11 @@ dvc.yaml: install
 benchmarks: install
 	$(PY) -m benchmarks.run_all
 
+# Register infra/prefect.yaml's deployments with the Prefect server at $(PREFECT_API_URL) (e.g.
+# http://127.0.0.1:4200/api); SEGMINT_PROJECT_DIR picks the project folder (default: this checkout).
+deploy: install
+	PREFECT=$(VENV)/bin/prefect bash infra/deploy.sh
+
 clean:
 	rm -rf data/validated data/quarantine data/features data/segments data/anomaly models outputs reports plots \
 		mlflow.db mlartifacts .prefect shop

@@ -57,7 +57,9 @@ def synthetic_tables(customers: int, events: int, order_lines: int, seed: int = 
             "product_id": products["product_id"].to_numpy()[rng.integers(0, n_products, events)],
             "event_type": rng.choice(["view", "cart", "purchase"], events, p=[0.8, 0.15, 0.05]),
             "ts": start + pd.to_timedelta(rng.integers(0, span_ns, events), unit="ns"),
-            "session_id": np.char.add("s", (ev_c * 8 + rng.integers(0, 8, events)).astype(str)).astype(object),
+            "session_id": np.char.add("s", (ev_c * 8 + rng.integers(0, 8, events)).astype(str)).astype(
+                object
+            ),
         }
     )
     n_orders = order_lines // 3

@@ -42,12 +42,21 @@ def online_retail_tables(folder: Path = DATA) -> Tables:
     first = orders.groupby("customer_id")["ts"].min()
     country = raw.assign(customer_id=orders["customer_id"]).groupby("customer_id")["Country"].first()
     customers = pd.DataFrame(
-        {"customer_id": first.index, "signup_ts": first.to_numpy(), "country": country.reindex(first.index).to_numpy(),
-         "channel": "online"}
+        {
+            "customer_id": first.index,
+            "signup_ts": first.to_numpy(),
+            "country": country.reindex(first.index).to_numpy(),
+            "channel": "online",
+        }
     )
     products = (
-        orders[~orders["is_return"]].groupby("product_id")["unit_price"].median().clip(lower=0.01).rename("price")
-        .reset_index().assign(category="unknown")
+        orders[~orders["is_return"]]
+        .groupby("product_id")["unit_price"]
+        .median()
+        .clip(lower=0.01)
+        .rename("price")
+        .reset_index()
+        .assign(category="unknown")
     )
     return Tables(
         customers=coerce_table("customers", customers),

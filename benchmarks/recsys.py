@@ -37,8 +37,8 @@ TUNED = {
     "torch_hidden": 256,
     "torch_max_epochs": 40,
     "torch_max_seconds": 120.0,
-    "blend_members": ("ease", "torch", "itemknn"),
-    "blend_weights": (0.6, 0.3, 0.1),
+    "blend_members": ("ease", "itemknn", "als"),
+    "blend_weights": (0.7, 0.1, 0.2),
 }
 CANDIDATES = ("popularity", "itemknn", "rp3beta", "ease", "als", "torch", "blend")
 
@@ -70,10 +70,12 @@ def peers(settings: RecommendSettings, seed: int) -> dict[str, Recommender]:
     from implicit.nearest_neighbours import BM25Recommender
 
     return {
-        "implicit_als": ImplicitPeer(settings, "implicit_als",
-                                     lambda: AlternatingLeastSquares(factors=64, random_state=seed)),
-        "implicit_bpr": ImplicitPeer(settings, "implicit_bpr",
-                                     lambda: BayesianPersonalizedRanking(factors=64, random_state=seed)),
+        "implicit_als": ImplicitPeer(
+            settings, "implicit_als", lambda: AlternatingLeastSquares(factors=64, random_state=seed)
+        ),
+        "implicit_bpr": ImplicitPeer(
+            settings, "implicit_bpr", lambda: BayesianPersonalizedRanking(factors=64, random_state=seed)
+        ),
         "implicit_bm25": ImplicitPeer(settings, "implicit_bm25", lambda: BM25Recommender(K=100)),
         "ease_500": make_recommender("ease", settings.model_copy(update={"ease_lambda": 500.0})),
     }
@@ -98,36 +100,64 @@ def run() -> dict:
         r = evaluate_on_split(model, split, base.k)
         per[name] = r["per_customer"]
         ci = bootstrap_intervals(r["per_customer"], base.bootstrap_rounds, base.seed)
-        rows.append({"name": name, "kind": kind, "ndcg": r["ndcg"], "ndcg_ci": ci["ndcg"], "recall": r["recall"],
-                     "map": r["map"], "coverage": r["coverage"], "fit_seconds": fit,
-                     "epochs": getattr(model, "epochs_", None)})
-        print(f"{name:14s} {kind:9s} ndcg={r['ndcg']:.4f} recall={r['recall']:.4f} map={r['map']:.4f} "
-              f"cov={r['coverage']:.3f} fit={fit:.1f}s", flush=True)
+        rows.append(
+            {
+                "name": name,
+                "kind": kind,
+                "ndcg": r["ndcg"],
+                "ndcg_ci": ci["ndcg"],
+                "recall": r["recall"],
+                "map": r["map"],
+                "coverage": r["coverage"],
+                "fit_seconds": fit,
+                "epochs": getattr(model, "epochs_", None),
+            }
+        )
+        print(
+            f"{name:14s} {kind:9s} ndcg={r['ndcg']:.4f} recall={r['recall']:.4f} map={r['map']:.4f} "
+            f"cov={r['coverage']:.3f} fit={fit:.1f}s",
+            flush=True,
+        )
     best_ours = max((r for r in rows if r["kind"] == "candidate"), key=lambda r: r["ndcg"])
     best_peer = max((r for r in rows if r["kind"] == "peer"), key=lambda r: r["ndcg"])
     comparisons = {
         f"{best_ours['name']}_vs_{best_peer['name']}": paired_bootstrap(
-            per[best_ours["name"]], per[best_peer["name"]], base.bootstrap_rounds, base.seed),
-        f"torch_vs_implicit_als": paired_bootstrap(
-            per["torch"], per["implicit_als"], base.bootstrap_rounds, base.seed),
+            per[best_ours["name"]], per[best_peer["name"]], base.bootstrap_rounds, base.seed
+        ),
+        "torch_vs_implicit_als": paired_bootstrap(
+            per["torch"], per["implicit_als"], base.bootstrap_rounds, base.seed
+        ),
         f"{best_ours['name']}_vs_ease_500": paired_bootstrap(
-            per[best_ours["name"]], per["ease_500"], base.bootstrap_rounds, base.seed),
+            per[best_ours["name"]], per["ease_500"], base.bootstrap_rounds, base.seed
+        ),
     }
     print()
-    print(f"{'model':14s} {'kind':9s} {'NDCG@10':>8s} {'95% CI':>17s} {'Recall@10':>9s} {'MAP@10':>7s} "
-          f"{'coverage':>8s} {'fit s':>7s}")
+    print(
+        f"{'model':14s} {'kind':9s} {'NDCG@10':>8s} {'95% CI':>17s} {'Recall@10':>9s} {'MAP@10':>7s} "
+        f"{'coverage':>8s} {'fit s':>7s}"
+    )
     for r in sorted(rows, key=lambda r: -r["ndcg"]):
         lo, hi = r["ndcg_ci"]
-        print(f"{r['name']:14s} {r['kind']:9s} {r['ndcg']:8.4f} [{lo:.4f}, {hi:.4f}] {r['recall']:9.4f} "
-              f"{r['map']:7.4f} {r['coverage']:8.3f} {r['fit_seconds']:7.1f}")
+        print(
+            f"{r['name']:14s} {r['kind']:9s} {r['ndcg']:8.4f} [{lo:.4f}, {hi:.4f}] {r['recall']:9.4f} "
+            f"{r['map']:7.4f} {r['coverage']:8.3f} {r['fit_seconds']:7.1f}"
+        )
     print()
     for key, c in comparisons.items():
-        print(f"{key:32s} diff={c['diff']:+.4f} 95% CI [{c['low']:+.4f}, {c['high']:+.4f}] n={c['n_customers']}")
+        print(
+            f"{key:32s} diff={c['diff']:+.4f} 95% CI [{c['low']:+.4f}, {c['high']:+.4f}] n={c['n_customers']}"
+        )
     out = {
         "dataset": "online_retail_2010_2011",
-        "protocol": {"split_quantile": base.split_quantile, "min_item_customers": base.min_item_customers,
-                     "k": base.k, "cutoff": str(split_plain.cutoff), "test_customers": len(split_plain.test_customers),
-                     "items": split_plain.train.shape[1], "bootstrap_rounds": base.bootstrap_rounds},
+        "protocol": {
+            "split_quantile": base.split_quantile,
+            "min_item_customers": base.min_item_customers,
+            "k": base.k,
+            "cutoff": str(split_plain.cutoff),
+            "test_customers": len(split_plain.test_customers),
+            "items": split_plain.train.shape[1],
+            "bootstrap_rounds": base.bootstrap_rounds,
+        },
         "tuned_settings": {k: list(v) if isinstance(v, tuple) else v for k, v in TUNED.items()},
         "models": rows,
         "champion": best_ours["name"],

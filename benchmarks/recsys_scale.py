@@ -38,7 +38,8 @@ def synthetic_interactions(n_customers: int, n_items: int, per_customer: int, se
     m.sum_duplicates()
     m.data[:] = 1.0
     return Interactions(
-        m, np.array([f"c{i}" for i in range(n_customers)], dtype=object),
+        m,
+        np.array([f"c{i}" for i in range(n_customers)], dtype=object),
         np.array([f"p{j}" for j in range(n_items)], dtype=object),
     )
 
@@ -63,15 +64,28 @@ def main() -> None:
     score = time.perf_counter() - t0
     peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
     out = {
-        "customers": args.customers, "items": args.items, "nnz": int(inter.matrix.nnz), "model": args.model,
-        "n": args.n, "batch_size": settings.batch_size, "build_seconds": build, "fit_seconds": fit,
-        "recommend_seconds": score, "total_seconds": fit + score, "peak_rss_gb": peak_gb,
-        "rows_returned": len(recs), "full_lists": int((recs["recommended_product_ids"].map(len) == args.n).sum()),
+        "customers": args.customers,
+        "items": args.items,
+        "nnz": int(inter.matrix.nnz),
+        "model": args.model,
+        "n": args.n,
+        "batch_size": settings.batch_size,
+        "build_seconds": build,
+        "fit_seconds": fit,
+        "recommend_seconds": score,
+        "total_seconds": fit + score,
+        "peak_rss_gb": peak_gb,
+        "rows_returned": len(recs),
+        "full_lists": int((recs["recommended_product_ids"].map(len) == args.n).sum()),
     }
-    print(f"{'customers':>10s} {'items':>7s} {'model':>8s} {'fit s':>7s} {'recommend s':>11s} {'total s':>8s} "
-          f"{'peak GB':>7s}")
-    print(f"{args.customers:10d} {args.items:7d} {args.model:>8s} {fit:7.1f} {score:11.1f} {fit + score:8.1f} "
-          f"{peak_gb:7.2f}")
+    print(
+        f"{'customers':>10s} {'items':>7s} {'model':>8s} {'fit s':>7s} {'recommend s':>11s} {'total s':>8s} "
+        f"{'peak GB':>7s}"
+    )
+    print(
+        f"{args.customers:10d} {args.items:7d} {args.model:>8s} {fit:7.1f} {score:11.1f} {fit + score:8.1f} "
+        f"{peak_gb:7.2f}"
+    )
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     tmp = RESULTS.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(out, indent=2))

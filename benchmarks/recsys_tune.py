@@ -44,7 +44,9 @@ def validation_tables(tables: Tables, settings: RecommendSettings) -> Tables:
     """The tables cut at the outer cutoff: only the training period is left."""
     cutoff = temporal_split(tables, settings).cutoff
     assert tables.orders is not None
-    return dataclasses.replace(tables, orders=tables.orders[tables.orders["ts"] < cutoff].reset_index(drop=True))
+    return dataclasses.replace(
+        tables, orders=tables.orders[tables.orders["ts"] < cutoff].reset_index(drop=True)
+    )
 
 
 def run(grid: list[tuple[str, dict]] = GRID) -> list[dict]:
@@ -64,8 +66,11 @@ def run(grid: list[tuple[str, dict]] = GRID) -> list[dict]:
         r = evaluate_on_split(model, split, s.k)
         row = {"name": name, "params": params, "ndcg": r["ndcg"], "recall": r["recall"], "fit_seconds": fit}
         rows.append(row)
-        print(f"{name:10s} {json.dumps(params):70s} ndcg={r['ndcg']:.4f} recall={r['recall']:.4f} fit={fit:.1f}s",
-              flush=True)
+        print(
+            f"{name:10s} {json.dumps(params):70s} ndcg={r['ndcg']:.4f} "
+            f"recall={r['recall']:.4f} fit={fit:.1f}s",
+            flush=True,
+        )
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(rows, indent=2))
     return rows

@@ -243,6 +243,80 @@ def report() -> None:
 
 
 @app.command()
+def monitor() -> None:
+    """Check fresh data/raw for drift against the champion's reference; retrain when past the thresholds."""
+    paths = _paths()
+
+    def body() -> None:
+        from flows.monitoring import monitoring_flow
+        from tasks.locking import project_lock
+
+        if not paths.raw.exists():
+            raise BadInputError(
+                "customers", "table_required", "data/raw is empty: ingest fresh data first (`segmint ingest`)"
+            )
+        _settings(paths)  # a bad params.yaml fails here, before any orchestration starts
+        with project_lock(paths), console.status("validating fresh data and checking drift…"):
+            result = monitoring_flow(str(paths.root))
+        drift = result["drift"]
+        columns = ", ".join(drift["drifted_columns"][:15]) or "none"
+        console.print(
+            f"drift {'[bold red]detected[/]' if drift['drift_detected'] else 'not detected'}: "
+            f"{drift['drifted_share']:.0%} of feature columns drifted ({columns})",
+            highlight=False,
+        )
+        for reason in drift["reasons"]:
+            console.print(f"  {reason}", highlight=False, markup=False)
+        retraining = result["retraining"]
+        if retraining["triggered"]:
+            console.print(f"retraining triggered ({retraining['how']})", highlight=False)
+            if retraining.get("gate") is not None:
+                _print_gate(retraining["gate"], paths)
+        console.print("findings: metrics/drift.json, metrics/monitoring.json, reports/drift/")
+
+    _guarded(body)
+
+
+@app.command()
+def measure(
+    outcomes: Annotated[Path, typer.Option(help="outcomes of the executed plan (canonical campaigns table)")],
+) -> None:
+    """Measure the realised uplift of the executed campaign plan per segment and offer."""
+    paths = _paths()
+
+    def body() -> None:
+        from tasks.locking import project_lock
+        from tasks.measure import run_measure
+        from tasks.stages import run_stage
+
+        settings = _settings(paths)
+        with project_lock(paths):
+            result = run_measure(settings, paths, outcomes.resolve())
+            run_stage("report", settings, paths)
+        o = result["overall"]
+        console.print(
+            f"realised uplift (sent vs hold-out, all offers): {o.get('uplift', float('nan')):+.4f} "
+            f"[95% {o.get('uplift_low', float('nan')):+.4f}, {o.get('uplift_high', float('nan')):+.4f}] "
+            f"on {int(o.get('n_treated', 0)):,} sent / {int(o.get('n_holdout', 0)):,} held out",
+            highlight=False,
+        )
+        table = Table(title="realised uplift per offer")
+        for col in ("offer", "sent", "hold-out", "uplift", "95% interval"):
+            table.add_column(col)
+        for row in result["per_offer"]:
+            table.add_row(
+                str(row["offer"]), f"{row['n_treated']:,}", f"{row['n_holdout']:,}", f"{row['uplift']:+.4f}",
+                f"[{row['uplift_low']:+.4f}, {row['uplift_high']:+.4f}]",
+            )
+        console.print(table)
+        console.print(
+            "written: metrics/measure.json, outputs/measurement.parquet; report: reports/report.html"
+        )
+
+    _guarded(body)
+
+
+@app.command()
 def demo(
     customers: Annotated[int, typer.Option(help="customers in the generated shop")] = 20_000,
     seed: Annotated[int, typer.Option(help="random seed of the generated shop")] = 7,

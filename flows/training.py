@@ -8,10 +8,10 @@ from typing import Any
 
 from prefect import flow
 
-from segmint.settings import load_settings
+from segmint.settings import RuntimeSettings, Settings, load_settings
 from tasks import tracking
 from tasks.paths import ProjectPaths
-from tasks.stages import PREFECT_TASKS, TRAINING_ORDER
+from tasks.stages import PREFECT_TASKS, STAGES, TRAINING_ORDER
 
 StageListener = Callable[[str, str, dict[str, Any] | None], None]
 _listeners: list[StageListener] = []
@@ -36,8 +36,77 @@ def training_flow(project_dir: str = ".", stages: list[str] | None = None) -> di
     results: dict[str, Any] = {}
     with tracking.flow_run("training", settings, paths) as run_id:
         results["mlflow_run_id"] = run_id
+        if settings.runtime.task_runner == "dask":
+            results.update(_run_on_dask(chosen, settings, paths))
+        else:
+            for name in chosen:
+                _notify(name, "start")
+                results[name] = PREFECT_TASKS[name](name, settings, paths)
+                _notify(name, "end", results[name])
+    return results
+
+
+def _producers(chosen: list[str]) -> dict[str, list[str]]:
+    """For each chosen stage, the chosen stages whose outputs it reads (from the stage registry)."""
+    made_by: dict[str, str] = {}
+    for name in chosen:
+        for out in (*STAGES[name].outs, *STAGES[name].metrics, *STAGES[name].plots):
+            made_by[out] = name
+    graph: dict[str, list[str]] = {}
+    for name in chosen:
+        graph[name] = sorted(
+            {
+                producer
+                for dep in STAGES[name].deps
+                for out, producer in made_by.items()
+                if producer != name and (dep == out or dep.startswith(out + "/") or out.startswith(dep + "/"))
+            }
+        )
+    return graph
+
+
+def dask_task_runner(runtime: RuntimeSettings) -> Any:
+    """Prefect's Dask task runner: the cluster at ``dask_address``, else a local threaded cluster.
+
+    Local workers are threads (``processes=False``): each process worker would otherwise start its own
+    temporary Prefect API server, and stage runs would lose their MLflow parent run. Their HTTP
+    endpoints (which Dask opens even without a dashboard) listen on loopback only.
+    """
+    from prefect_dask import DaskTaskRunner
+
+    if runtime.dask_address:
+        return DaskTaskRunner(address=runtime.dask_address)
+    return DaskTaskRunner(
+        cluster_class="distributed.LocalCluster",
+        cluster_kwargs={
+            "n_workers": runtime.dask_workers,
+            "threads_per_worker": 1,
+            "processes": False,
+            "dashboard_address": None,
+            "worker_dashboard_address": "127.0.0.1:0",
+            "scheduler_kwargs": {"dashboard": False, "dashboard_address": "127.0.0.1:0"},
+        },
+    )
+
+
+def _run_on_dask(chosen: list[str], settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
+    """Submit the chosen stages to Dask, each waiting only for the stages it reads from.
+
+    Independent stages (segment, anomaly, uplift) then run side by side on the cluster's workers; the
+    results are collected and reported in DAG order, so callers see the same sequence as locally.
+    """
+    graph = _producers(chosen)
+    results: dict[str, Any] = {}
+    with dask_task_runner(settings.runtime) as runner:
+        futures: dict[str, Any] = {}
         for name in chosen:
             _notify(name, "start")
-            results[name] = PREFECT_TASKS[name](name, settings, paths)
+            futures[name] = runner.submit(
+                PREFECT_TASKS[name],
+                parameters={"name": name, "settings": settings, "paths": paths},
+                wait_for=[futures[p] for p in graph[name]],
+            )
+        for name in chosen:
+            results[name] = futures[name].result()
             _notify(name, "end", results[name])
     return results

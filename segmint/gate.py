@@ -6,9 +6,13 @@ the champion, drift). Every decision carries a non-empty list of reasons.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
-from segmint.settings import GateRule
+import numpy as np
+import pandas as pd
+
+from segmint.settings import GateRule, GateSettings
 
 PROMOTE, KEEP_CHALLENGER, REJECT, REVIEW = "promote", "keep_challenger", "reject", "needs_review"
 DECISIONS = (PROMOTE, KEEP_CHALLENGER, REJECT, REVIEW)
@@ -46,6 +50,10 @@ class Decision:
     def promotes(self) -> bool:
         return self.decision == PROMOTE
 
+    @property
+    def needs_review(self) -> bool:
+        return self.decision == REVIEW
+
 
 def decide(inputs: GateInputs, rule: GateRule) -> Decision:
     """The promotion decision for one challenger against its champion under ``rule``."""
@@ -58,7 +66,8 @@ def decide(inputs: GateInputs, rule: GateRule) -> Decision:
     q_new = float(inputs.challenger_quality)
     if inputs.champion_quality is None:
         return Decision(
-            PROMOTE, [f"no champion yet: the first model becomes champion ({inputs.quality_name}={q_new:.4f})"]
+            PROMOTE,
+            [f"no champion yet: the first model becomes champion ({inputs.quality_name}={q_new:.4f})"],
         )
     q_old = float(inputs.champion_quality)
     floor = q_old - rule.quality_tolerance
@@ -83,8 +92,89 @@ def decide(inputs: GateInputs, rule: GateRule) -> Decision:
             return Decision(
                 REVIEW, [*reasons, "data drifted and segments moved: kept as challenger, flagged for review"]
             )
+    if inputs.drift_detected:
+        reasons.append("the input data drifted from the champion's reference")
     if q_new == q_old and inputs.stability is None:
         reasons.append("challenger is not worse than the champion")
     else:
         reasons.append("challenger is at least as good as the champion within tolerance")
     return Decision(PROMOTE, reasons)
+
+
+def gate_record(inputs: GateInputs, decision: Decision) -> dict[str, Any]:
+    """The decision with every input it was made from, as a JSON-ready mapping."""
+    return {"decision": decision.decision, "reasons": list(decision.reasons), "inputs": asdict(inputs)}
+
+
+@dataclass(frozen=True)
+class ShareShift:
+    """How the shares of a categorical prediction (e.g. segments) moved between two populations.
+
+    Attributes:
+        shares: one row per category: ``category``, ``reference_share``, ``current_share``, ``change``.
+        psi: population stability index (0 = identical; > 0.2 is commonly read as a real shift).
+        total_variation: half the L1 distance between the share vectors, in [0, 1].
+    """
+
+    shares: pd.DataFrame
+    psi: float
+    total_variation: float
+
+
+def share_shift(reference: pd.Series, current: pd.Series, floor: float = 1e-4) -> ShareShift:
+    """Shares of each category in ``reference`` and ``current`` and how far they moved.
+
+    Args:
+        reference: category per reference row (e.g. the champion's segment of each reference customer).
+        current: category per current row.
+        floor: share given to a category absent on one side, so the PSI stays finite.
+    """
+    ref = reference.astype(str).value_counts(normalize=True)
+    cur = current.astype(str).value_counts(normalize=True)
+    categories = sorted(set(ref.index) | set(cur.index))
+    r = ref.reindex(categories, fill_value=0.0).to_numpy(dtype=np.float64)
+    c = cur.reindex(categories, fill_value=0.0).to_numpy(dtype=np.float64)
+    rf, cf = np.clip(r, floor, None), np.clip(c, floor, None)
+    psi = float(np.sum((cf - rf) * np.log(cf / rf))) if categories else 0.0
+    frame = pd.DataFrame({"category": categories, "reference_share": r, "current_share": c, "change": c - r})
+    return ShareShift(frame, psi, float(0.5 * np.abs(c - r).sum()))
+
+
+def catalogue_coverage(recommended: pd.Series, n_items: int) -> float:
+    """Share of the catalogue that appears in at least one customer's recommendation list."""
+    if n_items <= 0:
+        return 0.0
+    items = {item for row in recommended for item in (row if row is not None else [])}
+    return len(items) / n_items
+
+
+def retraining_needed(drift: dict[str, Any], settings: GateSettings) -> tuple[bool, list[str]]:
+    """Whether monitoring findings call for retraining, with the reasons either way.
+
+    Args:
+        drift: the drift findings (``drift_detected``, ``drifted_share``, ``drifted_columns`` and
+            optionally ``predictions.segments.psi``).
+        settings: the gate section (thresholds and the ``retrain_on_drift`` switch).
+    """
+    reasons = []
+    share = float(drift.get("drifted_share", 0.0) or 0.0)
+    features_drifted = bool(drift.get("drift_detected", False))
+    named = ", ".join(drift.get("drifted_columns", [])[:10]) or "none"
+    reasons.append(
+        f"feature drift: {share:.0%} of columns drifted (threshold {settings.drift_share_threshold:.0%}); "
+        f"drifted: {named}"
+    )
+    psi = (drift.get("predictions") or {}).get("segments", {}).get("psi")
+    segments_moved = psi is not None and float(psi) >= settings.prediction_psi_threshold
+    if psi is not None:
+        reasons.append(
+            f"segment shares PSI {float(psi):.3f} (threshold {settings.prediction_psi_threshold:g})"
+        )
+    if drift.get("note"):
+        reasons.append(str(drift["note"]))
+    drifted = features_drifted or segments_moved
+    if not drifted:
+        return False, [*reasons, "no drift past the thresholds: no retraining"]
+    if not settings.retrain_on_drift:
+        return False, [*reasons, "drift detected but gate.retrain_on_drift is off: no retraining"]
+    return True, [*reasons, "drift detected: retraining triggered"]

@@ -51,7 +51,7 @@ class ValidateSettings(_Section):
 class FeatureSettings(_Section):
     label_window_days: int = Field(90, ge=7)
     recency_windows_days: tuple[int, ...] = (30, 90)
-    top_categories: int = Field(8, ge=1, le=50)
+    top_categories: int = Field(12, ge=1, le=50)
     sentiment_min_reviews: int = Field(200, ge=10)
     keywords_per_customer: int = Field(3, ge=0, le=20)
     onehot_max_levels: int = Field(8, ge=0, le=100)
@@ -66,6 +66,10 @@ class SegmentSettings(_Section):
     sample_size: int = Field(20_000, ge=500)
     bootstrap_rounds: int = Field(3, ge=0, le=50)
     n_init: int = Field(4, ge=1)
+    eval_sample_size: int = Field(3_000, ge=200)
+    min_stability: float = Field(0.8, ge=0.0, le=1.0)
+    pca_variance: float | None = Field(None, gt=0.0, le=1.0)
+    include_attributes: bool = False
     seed: int = Field(13, ge=0)
 
     @model_validator(mode="after")
@@ -78,6 +82,13 @@ class SegmentSettings(_Section):
 class AnomalySettings(_Section):
     contamination: float = Field(0.04, gt=0.0, lt=0.5)
     n_estimators: int = Field(200, ge=10)
+    sample_size: int = Field(50_000, ge=500)
+    refund_min_orders: int = Field(3, ge=1)
+    refund_min_return_rate: float = Field(0.6, gt=0.0, le=1.0)
+    bot_min_views_per_session: float = Field(30.0, gt=0.0)
+    bot_max_purchase_rate: float = Field(0.02, ge=0.0, le=1.0)
+    burst_min_orders: int = Field(5, ge=1)
+    max_basket_quantity: float = Field(500.0, gt=0.0)
     seed: int = Field(17, ge=0)
 
 
@@ -127,7 +138,7 @@ class RecommendSettings(_Section):
 
 
 class UpliftSettings(_Section):
-    learners: tuple[str, ...] = ("t_learner",)
+    learners: tuple[str, ...] = ("t_learner", "x_learner", "logistic_t_learner")
     test_share: float = Field(0.3, gt=0.0, lt=0.9)
     n_estimators: int = Field(200, ge=10)
     learning_rate: float = Field(0.05, gt=0.0, le=1.0)
@@ -140,13 +151,18 @@ class UpliftSettings(_Section):
     reg_lambda: float = Field(5.0, ge=0.0)
     logistic_c: float = Field(0.05, gt=0.0)  # inverse L2 strength of the logistic learners
     top_share: float = Field(0.3, gt=0.0, lt=1.0)  # k of uplift@k
-    n_jobs: int = Field(2, ge=1)
+    tree_max_leaves: int = Field(3, ge=2)  # uplift_tree learner
+    tree_min_leaf_share: float = Field(0.05, gt=0.0, lt=0.5)
+    n_jobs: int = Field(1, ge=1)  # one thread: OpenMP threads thrash when the cores are shared
 
 
 class OfferSettings(_Section):
     cost: float = Field(1.0, ge=0.0)
     value: float | None = Field(None, ge=0.0)  # None: the customer's predicted order value
     max_contacts: int | None = Field(None, ge=0)
+    # Share of the order value given away on every redeemed order (e.g. 0.1 for a 10 % discount),
+    # paid on conversions that would have happened anyway too.
+    redemption_share: float = Field(0.0, ge=0.0, le=1.0)
 
 
 class CampaignSettings(_Section):
@@ -170,6 +186,13 @@ class GateRule(_Section):
 
 class GateSettings(_Section):
     drift_share_threshold: float = Field(0.3, gt=0.0, le=1.0)
+    # segment shares (reference vs current, champion's assignment): population stability index
+    prediction_psi_threshold: float = Field(0.2, gt=0.0)
+    drift_sample_rows: int = Field(20_000, ge=100)
+    # monitoring: retrain when drift is detected; through this deployment when it exists
+    retrain_on_drift: bool = True
+    training_deployment: str | None = "training/training-weekly"
+    seed: int = Field(37, ge=0)
     segmenter: GateRule = GateRule(quality_tolerance=0.02, min_stability=0.7)
     recommender: GateRule = GateRule(quality_tolerance=0.0)
     uplift: GateRule = GateRule(quality_tolerance=0.0)

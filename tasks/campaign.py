@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from segmint.campaign import compare_strategies, plan_campaign
-from segmint.contracts import CONTROL
+from segmint.contracts import CONTROL, latest_timestamp
 from segmint.settings import Settings
 from segmint.value import customer_value
 from tasks import tracking
@@ -67,8 +67,9 @@ def run_campaign(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
         contacts = customer_contacts(tables.customers, tables.campaigns)
         info = scores[["customer_id", "segment_id", "is_anomalous"]].merge(contacts, on="customer_id", how="left")
         info["expected_value"] = customer_value(features, tables.campaigns).reindex(info["customer_id"]).to_numpy()
-        info["as_of"] = pd.Timestamp.now(tz="UTC")
-        planned = plan_campaign(uplift_scores, info, settings.campaign)
+        # The plan is made as of the end of the observed data, which contact rules count back from.
+        as_of = latest_timestamp(tables) or pd.Timestamp.now(tz="UTC")
+        planned = plan_campaign(uplift_scores, info, settings.campaign, as_of=as_of)
         plan = planned.plan[list(PLAN_COLUMNS)]
         best = plan[plan["group"] == "treatment"][["customer_id", "offer", "expected_incremental_profit"]]
         scores = scores.merge(
@@ -77,7 +78,7 @@ def run_campaign(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
             how="left",
         )
         result["plan"] = planned.summary
-        result["strategies"] = compare_strategies(uplift_scores, info, settings.campaign).to_dict(orient="records")
+        result["strategies"] = compare_strategies(uplift_scores, info, settings.campaign, as_of=as_of).to_dict(orient="records")
     else:
         uplift_scores, plan = _empty(UPLIFT_COLUMNS), _empty(PLAN_COLUMNS)
         scores["best_offer"] = None

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import mlflow
+
 from segmint.evaluation import segmentation_silhouette
 from segmint.recommend import evaluate_recommender, make_recommender, paired_bootstrap, temporal_split
 from segmint.segmentation import segment_stability
 from segmint.settings import Settings
-from segmint.uplift import evaluate_uplift
+from segmint.uplift import fit_uplift
 from tasks import tracking
 from tasks.features import AT_CAMPAIGN, FEATURES
 from tasks.io import read_parquet, read_pickle, read_tables, write_json
@@ -32,6 +34,15 @@ def _versions(settings: Settings, kind: str) -> dict[str, str | None]:
     }
 
 
+def _labels(assigned) -> Any:
+    """Segment label per customer: the name, with the id when two segments share a name."""
+    frame = assigned.set_index("customer_id")
+    names = frame["segment_name"].astype(str)
+    if frame.groupby(names)["segment_id"].nunique().max() > 1:
+        return names + " #" + frame["segment_id"].astype(str)
+    return names
+
+
 def evaluate_segmenter(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
     out: dict[str, Any] = {"quality_name": "silhouette", **_versions(settings, "segmenter")}
     challenger, skipped = _challenger(paths, "segmenter", "segmenter.pkl")
@@ -46,13 +57,15 @@ def evaluate_segmenter(settings: Settings, paths: ProjectPaths) -> dict[str, Any
         return {**out, "champion_quality": None}
     old = champion.segmenter.assign(features)
     out["champion_quality"] = segmentation_silhouette(features, old["segment_id"], SILHOUETTE_SAMPLE, seed)
-    stability = segment_stability(old["segment_name"], new["segment_name"])
+    stability = segment_stability(_labels(old), _labels(new))
     out["stability"] = {"ari": stability.ari, "nmi": stability.nmi}
-    migration = stability.migration
+    matrix = stability.migration.pivot_table(
+        index="from_segment", columns="to_segment", values="customers", aggfunc="sum", fill_value=0
+    ).astype(int)
     out["migration"] = {
-        "rows": [str(i) for i in migration.index],
-        "columns": [str(c) for c in migration.columns],
-        "counts": migration.to_numpy().astype(int).tolist(),
+        "rows": [str(i) for i in matrix.index],
+        "columns": [str(c) for c in matrix.columns],
+        "counts": matrix.to_numpy().tolist(),
     }
     return out
 
@@ -88,6 +101,15 @@ def evaluate_recommender_pair(settings: Settings, paths: ProjectPaths) -> dict[s
     return out
 
 
+def uplift_holdout_quality(name: str, features, campaigns, settings: Settings) -> dict[str, Any]:
+    """Held-out metrics of uplift configuration ``name`` refit on the training part of the uplift
+    split (seeded by ``uplift.seed``), so every configuration is scored on the same held-out rows."""
+    section = settings.uplift.model_copy(update={"learners": (name,), "bootstrap_rounds": 0})
+    selection = fit_uplift(features, campaigns, section)
+    overall = selection.metrics["overall"]
+    return {"learner": name, **{k: float(v) for k, v in overall.items()}}
+
+
 def evaluate_uplift_pair(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
     out: dict[str, Any] = {"quality_name": "qini_auc", **_versions(settings, "uplift")}
     challenger, skipped = _challenger(paths, "uplift", "model.pkl")
@@ -95,13 +117,18 @@ def evaluate_uplift_pair(settings: Settings, paths: ProjectPaths) -> dict[str, A
         return {**out, "skipped": skipped}
     tables = read_tables(paths.validated, paths)
     features = read_parquet(paths.features / AT_CAMPAIGN)
-    new = evaluate_uplift(challenger, features, tables.campaigns, settings.uplift)
+    # A model fit on every campaign row has seen any hold-out: like the recommender, each
+    # configuration is refit on the same training part and scored on the same held-out part.
+    new = uplift_holdout_quality(challenger.name, features, tables.campaigns, settings)
     out["challenger_quality"] = new["qini_auc"]
     out["challenger"] = new
     champion = tracking.load_alias(settings, "uplift", tracking.CHAMPION)
     if champion is None:
         return {**out, "champion_quality": None}
-    old = evaluate_uplift(champion.uplift_model, features, tables.campaigns, settings.uplift)
+    try:
+        old = uplift_holdout_quality(champion.uplift_model.name, features, tables.campaigns, settings)
+    except ValueError as exc:  # e.g. the champion's learner is no longer offered
+        return {**out, "champion_quality": None, "champion_note": str(exc)}
     out["champion_quality"] = old["qini_auc"]
     out["champion"] = old
     return out
@@ -115,5 +142,9 @@ def run_evaluate(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
         "uplift": evaluate_uplift_pair(settings, paths),
     }
     write_json(paths.metric("evaluate"), result)
+    if mlflow.active_run() is not None:
+        mlflow.log_dict(result, "evaluate/evaluate.json")
+        mlflow.set_tags(
+            {f"evaluate.{kind}.quality_name": str(v.get("quality_name")) for kind, v in result.items()}
+        )
     return result
-

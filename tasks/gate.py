@@ -1,44 +1,29 @@
-"""Gate: drift + quality + stability → a recorded promotion decision per model, applied atomically."""
+"""Gate: drift + quality + stability → a recorded promotion decision per model, applied atomically.
+
+Every decision is made first; only then are the versions tagged and the ``champion`` aliases moved,
+and a failure while moving restores the aliases already moved, so the registry never holds a
+half-applied promotion. A rejected promotion is a recorded outcome, not an error.
+"""
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import mlflow
 
-from segmint.gate import Decision, GateInputs, decide
+from segmint.gate import REVIEW, Decision, GateInputs, decide, gate_record
 from segmint.settings import Settings
 from tasks import tracking
-from tasks.drift import drift_report
-from tasks.features import FEATURES
-from tasks.io import read_json, read_parquet, write_json
+from tasks.drift import record_drift
+from tasks.io import read_json, write_json
 from tasks.paths import ProjectPaths
 
 
-def feature_drift(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
-    """Drift of the current features against the data the champion segmenter was trained on."""
-    version = tracking.alias_version(settings, "segmenter", tracking.CHAMPION)
-    if version is None:
-        return {
-            "drift_detected": False,
-            "drifted_share": 0.0,
-            "drifted_columns": [],
-            "columns": {},
-            "note": "no champion yet: nothing to compare against",
-        }
-    run_id = tracking.version_run_id(settings, "segmenter", version)
-    reference = tracking.load_run_frame(run_id, "reference/features.parquet")
-    if reference is None:
-        return {"drift_detected": False, "drifted_share": 0.0, "drifted_columns": [], "columns": {},
-                "note": f"champion version {version} has no reference data"}
-    current = read_parquet(paths.features / FEATURES)
-    html = paths.reports / "drift" / "features.html"
-    result = drift_report(reference, current, settings.gate.drift_share_threshold, html, settings.project.seed)
-    result.update(reference_version=version, report=str(html.relative_to(paths.root)))
-    return result
-
-
-def gate_inputs(kind: str, evaluation: dict[str, Any], drift: dict[str, Any], validation_passed: bool) -> GateInputs:
+def gate_inputs(
+    kind: str, evaluation: dict[str, Any], drift: dict[str, Any], validation_passed: bool
+) -> GateInputs:
+    """What the gate weighs for model ``kind``, from the evaluation and drift findings."""
     stability = evaluation.get("stability", {}).get("ari") if kind == "segmenter" else None
     return GateInputs(
         quality_name=evaluation.get("quality_name", "quality"),
@@ -51,62 +36,112 @@ def gate_inputs(kind: str, evaluation: dict[str, Any], drift: dict[str, Any], va
     )
 
 
-def apply_decisions(settings: Settings, decisions: dict[str, tuple[Decision, dict[str, Any]]]) -> None:
-    """Move the ``champion`` aliases; on any failure restore the ones already moved, then re-raise."""
+def version_tags(decision: Decision, inputs: GateInputs, run_id: str | None) -> dict[str, str]:
+    """The tags a model version carries after the gate: decision, reasons, inputs, review flag."""
+    tags = {
+        "gate.decision": decision.decision,
+        "gate.reasons": " | ".join(decision.reasons),
+        "gate.review": str(decision.decision == REVIEW).lower(),
+        "gate.quality": f"{inputs.quality_name}: challenger={inputs.challenger_quality} "
+        f"champion={inputs.champion_quality}",
+        "gate.stability": str(inputs.stability),
+        "gate.drift_detected": str(inputs.drift_detected).lower(),
+        "gate.validation_passed": str(inputs.validation_passed).lower(),
+    }
+    if run_id:
+        tags["gate.run_id"] = run_id
+    return tags
+
+
+def apply_decisions(
+    settings: Settings,
+    decisions: dict[str, tuple[Decision, dict[str, Any]]],
+    tags: dict[str, dict[str, str]] | None = None,
+) -> None:
+    """Tag the challenger versions, then move the ``champion`` aliases of the promoted ones.
+
+    On any failure the aliases already moved are restored (or removed when there was no champion)
+    before the error is re-raised, so the registry is never left half-promoted.
+    """
+    tags = tags or {}
+    for kind, (decision, evaluation) in decisions.items():
+        version = evaluation.get("challenger_version")
+        if version is not None:
+            tracking.tag_version(
+                settings,
+                kind,
+                version,
+                tags.get(
+                    kind, {"gate.decision": decision.decision, "gate.reasons": " | ".join(decision.reasons)}
+                ),
+            )
     moved: list[tuple[str, str | None]] = []
     try:
         for kind, (decision, evaluation) in decisions.items():
             version = evaluation.get("challenger_version")
-            if version is None:
+            if version is None or not decision.promotes:
                 continue
-            tracking.tag_version(
-                settings, kind, version,
-                {"gate.decision": decision.decision, "gate.reasons": " | ".join(decision.reasons)},
-            )
-            if decision.promotes:
-                previous = tracking.alias_version(settings, kind, tracking.CHAMPION)
-                tracking.set_alias(settings, kind, tracking.CHAMPION, version)
-                moved.append((kind, previous))
+            previous = tracking.alias_version(settings, kind, tracking.CHAMPION)
+            moved.append((kind, previous))
+            tracking.set_alias(settings, kind, tracking.CHAMPION, version)
     except Exception:
         client = mlflow.tracking.MlflowClient()
         for kind, previous in reversed(moved):
             name = tracking.registered_name(settings, kind)
             if previous is None:
-                client.delete_registered_model_alias(name, tracking.CHAMPION)
+                # The failed move may never have set it.
+                with contextlib.suppress(mlflow.exceptions.MlflowException):
+                    client.delete_registered_model_alias(name, tracking.CHAMPION)
             else:
                 client.set_registered_model_alias(name, tracking.CHAMPION, previous)
         raise
 
 
 def run_gate(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
+    """Decide and apply the promotion of each challenger; write ``metrics/gate.json`` and ``drift.json``."""
     tracking.configure_mlflow(settings, paths)
     evaluation = read_json(paths.metric("evaluate"), {})
     validation = read_json(paths.metric("validation"), {})
     validation_passed = bool(validation.get("passed", False))
-    drift = feature_drift(settings, paths)
-    write_json(paths.metric("drift"), drift)
-    if (paths.reports / "drift" / "features.html").exists():
-        mlflow.log_artifact(str(paths.reports / "drift" / "features.html"), artifact_path="reports")
+    drift = record_drift(settings, paths)
+    active = mlflow.active_run()
+    run_id = active.info.run_id if active is not None else None
     decisions: dict[str, tuple[Decision, dict[str, Any]]] = {}
+    inputs: dict[str, GateInputs] = {}
     for kind in tracking.MODEL_KINDS:
         ev = evaluation.get(kind, {"skipped": "not evaluated"})
         rule = getattr(settings.gate, kind)
-        decisions[kind] = (decide(gate_inputs(kind, ev, drift, validation_passed), rule), ev)
-    apply_decisions(settings, decisions)
+        inputs[kind] = gate_inputs(kind, ev, drift, validation_passed)
+        decisions[kind] = (decide(inputs[kind], rule), ev)
+    apply_decisions(
+        settings, decisions, {k: version_tags(d, inputs[k], run_id) for k, (d, _) in decisions.items()}
+    )
+    drift_summary = {
+        "drift_detected": drift["drift_detected"],
+        "drifted_share": drift["drifted_share"],
+        "drifted_columns": drift["drifted_columns"],
+        "segments_psi": drift.get("predictions", {}).get("segments", {}).get("psi"),
+    }
     result = {
         kind: {
-            "decision": d.decision,
-            "reasons": d.reasons,
+            **gate_record(inputs[kind], d),
+            "review": d.decision == REVIEW,
+            "rule": getattr(settings.gate, kind).model_dump(),
             "challenger_version": ev.get("challenger_version"),
             "champion_version_before": ev.get("champion_version"),
             "champion_version": tracking.alias_version(settings, kind, tracking.CHAMPION),
             "challenger_quality": ev.get("challenger_quality"),
             "champion_quality": ev.get("champion_quality"),
+            "quality_name": ev.get("quality_name"),
+            "stability": ev.get("stability"),
+            "drift": drift_summary,
+            "mlflow_run_id": run_id,
         }
         for kind, (d, ev) in decisions.items()
     }
     write_json(paths.metric("gate"), result)
-    mlflow.set_tags({f"gate.{k}": v["decision"] for k, v in result.items()})
+    if active is not None:
+        mlflow.set_tags({f"gate.{k}": v["decision"] for k, v in result.items()})
     return {
         "drift_detected": drift["drift_detected"],
         "drifted_share": drift["drifted_share"],

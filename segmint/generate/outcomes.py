@@ -66,8 +66,8 @@ def campaign_truth(
     fs[m] = 0.03 + 1.6 * np.clip(p_cart[m], 0.0, 0.1)
     d10[m] = 0.02
     m = arch == "new"
-    d10[m] = -0.09 + 0.0015 * np.minimum(tenure[m], 60.0)
-    fs[m] = -0.06 + 0.001 * np.minimum(tenure[m], 60.0)
+    d10[m] = -0.13 + 0.0015 * np.minimum(tenure[m], 60.0)
+    fs[m] = -0.10 + 0.001 * np.minimum(tenure[m], 60.0)
     m = arch == "bulk_reseller"
     d10[m] = -0.05 - 0.003 * np.clip(qty[m] - 1.0, 0.0, 25.0)
     fs[m] = d10[m]

@@ -123,25 +123,25 @@ class _Archetype:
 
 _SPECS: dict[str, _Archetype] = {
     "loyal": _Archetype(0.12, 3.5, 16, 4.0, 0.38, 0.75, 1.3, 0.04, 0.025, 0.28, 1.0, 48,
-                        {"home_kitchen": 3, "beauty": 2.5, "books": 2.5, "pet_supplies": 1.5},
+                        {"home_kitchen": 3, "beauty": 3, "books": 1},
                         (0.35, 0.1, 0.05, 0.35, 0.1, 0.05), (0.4, 0.5, 0.1)),
     "bargain_hunter": _Archetype(0.17, 1.5, 12, 6.0, 0.3, 0.5, 1.6, 0.8, 0.10, 0.1, 0.0, 35,
-                                 {"fashion": 3, "grocery": 2.5, "toys": 2.0, "beauty": 1.0},
+                                 {"fashion": 3, "grocery": 3, "toys": 1},
                                  (0.15, 0.2, 0.25, 0.1, 0.05, 0.25), (0.65, 0.3, 0.05)),
     "new": _Archetype(0.11, 0.0, 40, 5.0, 0.28, 0.5, 1.1, 0.45, 0.06, 0.15, 0.3, 30,
-                      {"fashion": 2, "beauty": 2, "electronics": 2, "sports": 1.5},
+                      {"sports": 3, "beauty": 1.5, "fashion": 1.5},
                       (0.2, 0.3, 0.3, 0.02, 0.13, 0.05), (0.7, 0.25, 0.05)),
     "lapsing": _Archetype(0.14, 2.5, 26, 5.0, 0.3, 0.55, 1.2, 0.12, 0.06, 0.1, -0.6, 44,
-                          {"sports": 2.5, "garden": 2.5, "electronics": 1.5, "books": 1.0},
+                          {"garden": 3, "electronics": 1.5, "sports": 1.5},
                           (0.3, 0.2, 0.1, 0.2, 0.1, 0.1), (0.45, 0.45, 0.1)),
     "window_shopper": _Archetype(0.17, 1.2, 14, 8.0, 0.05, 0.35, 1.0, 0.15, 0.18, 0.2, -0.2, 29,
-                                 {"electronics": 3, "jewelry": 2.5, "fashion": 2.0, "home_kitchen": 1.0},
+                                 {"electronics": 3, "jewelry": 3, "fashion": 1},
                                  (0.3, 0.15, 0.35, 0.05, 0.1, 0.05), (0.8, 0.15, 0.05)),
     "bulk_reseller": _Archetype(0.08, 2.5, 12, 3.0, 0.6, 0.85, 12.0, 0.3, 0.02, 0.03, 0.2, 42,
-                                {"office": 3, "toys": 2.5, "grocery": 2.0, "pet_supplies": 1.0},
+                                {"office": 3, "toys": 2.5, "grocery": 1},
                                 (0.2, 0.4, 0.02, 0.1, 0.18, 0.1), (0.1, 0.85, 0.05)),
-    "casual": _Archetype(0.21, 1.5, 5, 4.0, 0.25, 0.55, 1.2, 0.12, 0.05, 0.12, 0.3, 40,
-                         {c: 1.0 for c in _CAT_NAMES},
+    "casual": _Archetype(0.21, 1.5, 8, 4.0, 0.25, 0.6, 1.2, 0.12, 0.05, 0.12, 0.3, 40,
+                         {"books": 2.5, "pet_supplies": 2.5, "home_kitchen": 1, "garden": 1},
                          (0.35, 0.2, 0.15, 0.1, 0.15, 0.05), (0.55, 0.35, 0.1)),
 }
 
@@ -288,7 +288,7 @@ def generate_shop(settings: GenerateSettings) -> GeneratedShop:
     ln = rng_cust.lognormal
     is_new = arch == ARCHETYPES.index("new")
     tenure_days = per("tenure_years") * 365.0 * ln(0.0, 0.35, size=n)
-    tenure_days = np.where(is_new, rng_cust.uniform(1.0, 120.0, size=n), np.maximum(tenure_days, 130.0))
+    tenure_days = np.where(is_new, rng_cust.uniform(10.0, 120.0, size=n), np.maximum(tenure_days, 130.0))
     signup = horizon - tenure_days * _DAY  # seconds from period start; negative = before the period
     sess_rate = per("sessions_per_year") * ln(0.0, 0.35, size=n)
     vps = per("views_per_session") * ln(0.0, 0.25, size=n)
@@ -345,8 +345,9 @@ def generate_shop(settings: GenerateSettings) -> GeneratedShop:
                          sess_rate)
     p_cart = np.where(bot, 0.002, p_cart)
     p_buy = np.where(bot, 0.2, p_buy)
-    p_ret = np.where(refund, rng_anom.uniform(0.7, 0.9, size=n), p_ret)
-    p_buy = np.where(refund, np.maximum(p_buy, 0.6), p_buy)
+    p_ret = np.where(refund, rng_anom.uniform(0.8, 0.95, size=n), p_ret)
+    p_buy = np.where(refund, np.maximum(p_buy, 0.7), p_buy)
+    sess_rate = np.where(refund, np.maximum(sess_rate, 20.0), sess_rate)
 
     # ---- sessions -----------------------------------------------------------------------------
     active_years = (act_end - act_start) / _YEAR

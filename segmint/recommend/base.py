@@ -145,9 +145,13 @@ class Recommender:
         rows = self.customer_index_.get_indexer(ids) if len(ids) else np.empty(0, dtype=np.int64)
         excl, unknown = self._exclusion_matrix(ids, exclude)
         self.unknown_products = unknown
-        seg_codes = np.array(
-            [self.segment_of_.get(c, len(self.segment_popularity_) - 1) for c in ids], dtype=np.int64
-        ) if len(ids) else np.empty(0, dtype=np.int64)
+        seg_codes = (
+            np.array(
+                [self.segment_of_.get(c, len(self.segment_popularity_) - 1) for c in ids], dtype=np.int64
+            )
+            if len(ids)
+            else np.empty(0, dtype=np.int64)
+        )
         out_items = np.full((len(ids), min(n, n_items)), -1, dtype=np.int64)
         out_scores = np.full(out_items.shape, -np.inf, dtype=np.float32)
         batch = self.settings.batch_size
@@ -179,7 +183,8 @@ class Recommender:
             {
                 "customer_id": ids.astype(str),
                 "recommended_product_ids": [a.tolist() for a in np.split(flat_items, splits)]
-                if len(ids) else [],
+                if len(ids)
+                else [],
                 "scores": [a.tolist() for a in np.split(flat_scores, splits)] if len(ids) else [],
             }
         )

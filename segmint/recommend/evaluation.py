@@ -75,9 +75,7 @@ def temporal_split(tables: Tables, settings: RecommendSettings) -> Split:
     return Split(train, rel, test, cutoff)
 
 
-def per_customer_metrics(
-    recommended: pd.DataFrame, split: Split, k: int
-) -> pd.DataFrame:
+def per_customer_metrics(recommended: pd.DataFrame, split: Split, k: int) -> pd.DataFrame:
     """NDCG@k, Recall@k (hits / min(k, relevant)) and AP@k for each test customer.
 
     Returns:
@@ -115,9 +113,7 @@ def per_customer_metrics(
     )
 
 
-def evaluate_on_split(
-    model: Recommender, split: Split, k: int, segments: pd.DataFrame | None = None
-) -> dict:
+def evaluate_on_split(model: Recommender, split: Split, k: int, segments: pd.DataFrame | None = None) -> dict:
     """Score ``model`` (fitted on ``split.train``) on the split's test customers.
 
     Returns:
@@ -204,8 +200,13 @@ def paired_bootstrap(
     m = a[["customer_id", metric]].merge(b[["customer_id", metric]], on="customer_id", suffixes=("_a", "_b"))
     d = (m[f"{metric}_a"] - m[f"{metric}_b"]).to_numpy(dtype=np.float64)
     if not len(d) or rounds == 0:
-        return {"diff": float(d.mean()) if len(d) else float("nan"), "low": float("nan"),
-                "high": float("nan"), "share_not_above_zero": float("nan"), "n_customers": len(d)}
+        return {
+            "diff": float(d.mean()) if len(d) else float("nan"),
+            "low": float("nan"),
+            "high": float("nan"),
+            "share_not_above_zero": float("nan"),
+            "n_customers": len(d),
+        }
     rng = np.random.default_rng(seed)
     n = len(d)
     means = np.array([np.bincount(rng.integers(0, n, n), minlength=n) @ d / n for _ in range(rounds)])

@@ -91,7 +91,8 @@ def interactions_from(
     """
     if settings.interaction_value not in INTERACTION_VALUES:
         raise ValueError(
-            f"unknown interaction_value {settings.interaction_value!r}; valid: {', '.join(INTERACTION_VALUES)}"
+            f"unknown interaction_value {settings.interaction_value!r}; "
+            f"valid: {', '.join(INTERACTION_VALUES)}"
         )
     unknown = sorted(set(settings.event_weights) - set(EVENT_TYPES))
     if unknown:
@@ -118,17 +119,24 @@ def interactions_from(
                 g = e.groupby(["customer_id", "product_id"], sort=False)["ts"].max().rename("last_ts")
                 parts.append(g.reset_index().assign(value=float(weight)))
     if not parts:
-        return Interactions(sp.csr_matrix((0, 0), dtype=np.float32), np.array([], dtype=object),
-                            np.array([], dtype=object), until)
+        return Interactions(
+            sp.csr_matrix((0, 0), dtype=np.float32),
+            np.array([], dtype=object),
+            np.array([], dtype=object),
+            until,
+        )
     pairs = pd.concat(parts, ignore_index=True)
-    pairs = pairs.groupby(["customer_id", "product_id"], sort=False).agg(
-        value=("value", "max"), last_ts=("last_ts", "max")
-    ).reset_index()
+    pairs = (
+        pairs.groupby(["customer_id", "product_id"], sort=False)
+        .agg(value=("value", "max"), last_ts=("last_ts", "max"))
+        .reset_index()
+    )
     end = until if until is not None else pairs["last_ts"].max()
     if settings.recency_half_life_days is not None:
         age_days = (end - pairs["last_ts"]).dt.total_seconds().to_numpy() / 86_400.0
-        pairs["value"] = pairs["value"].to_numpy() * np.power(0.5, np.clip(age_days, 0, None)
-                                                                / settings.recency_half_life_days)
+        pairs["value"] = pairs["value"].to_numpy() * np.power(
+            0.5, np.clip(age_days, 0, None) / settings.recency_half_life_days
+        )
     cust = pd.Index(np.sort(pairs["customer_id"].astype(str).unique()))
     items = pd.Index(np.sort(pairs["product_id"].astype(str).unique()))
     rows = cust.get_indexer(pairs["customer_id"].astype(str))

@@ -65,7 +65,9 @@ class ItemKNNRecommender(Recommender):
     def _fit(self, interactions: Interactions) -> None:
         s = self.settings
         if s.knn_similarity not in KNN_SIMILARITIES:
-            raise ValueError(f"unknown knn_similarity {s.knn_similarity!r}; valid: {', '.join(KNN_SIMILARITIES)}")
+            raise ValueError(
+                f"unknown knn_similarity {s.knn_similarity!r}; valid: {', '.join(KNN_SIMILARITIES)}"
+            )
         x = self.X_
         if s.knn_similarity == "bm25":
             w = bm25_weighted(x, s.bm25_k1, s.bm25_b)

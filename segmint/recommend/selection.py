@@ -81,7 +81,10 @@ def select_recommender(
     metrics["intervals"] = bootstrap_intervals(win["per_customer"], settings.bootstrap_rounds, settings.seed)
     if "popularity" in results and best != "popularity":
         metrics["vs_popularity"] = paired_bootstrap(
-            win["per_customer"], results["popularity"]["per_customer"], settings.bootstrap_rounds, settings.seed
+            win["per_customer"],
+            results["popularity"]["per_customer"],
+            settings.bootstrap_rounds,
+            settings.seed,
         )
     full = interactions_from(tables, settings)
     full = full.restrict_items(popular_items_mask(full, settings.min_item_customers))

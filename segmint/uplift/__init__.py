@@ -151,7 +151,9 @@ def _split(frame: pd.DataFrame, settings: UpliftSettings) -> tuple[np.ndarray, n
     counts = strata.map(strata.value_counts())
     # Stratify only when every stratum can appear on both sides; otherwise a plain random split.
     stratify = strata if counts.min() >= 2 else None
-    train, test = train_test_split(idx, test_size=settings.test_share, random_state=settings.seed, stratify=stratify)
+    train, test = train_test_split(
+        idx, test_size=settings.test_share, random_state=settings.seed, stratify=stratify
+    )
     return np.sort(train), np.sort(test)
 
 
@@ -212,12 +214,16 @@ def fit_uplift(
                 {"learner": name, "offer": offer, **uplift_metrics(y[te], scores, t_te, settings.top_share)}
             )
             grid, values = qini_points(y[te], scores, t_te)
-            qini_rows.append(pd.DataFrame({"offer": offer, "learner": name, "fraction": grid, "qini": values}))
+            qini_rows.append(
+                pd.DataFrame({"offer": offer, "learner": name, "fraction": grid, "qini": values})
+            )
     for offer in offers:
         te = _pair(frame, offer, test)
         t_te = (treatment[te] == offer).astype(np.float64)
         x_all, v_all = qini_points(y[te], np.zeros(len(te)), t_te)
-        qini_rows.append(pd.DataFrame({"offer": offer, "learner": "random", "fraction": x_all, "qini": v_all}))
+        qini_rows.append(
+            pd.DataFrame({"offer": offer, "learner": "random", "fraction": x_all, "qini": v_all})
+        )
 
     candidates = pd.DataFrame(candidate_rows)
     ranking = candidates.groupby("learner", sort=False)[list(METRIC_NAMES)].mean()
@@ -270,7 +276,9 @@ def _segment_metrics(
     treatment: np.ndarray,
     settings: UpliftSettings,
 ) -> pd.DataFrame:
-    seg = segments.assign(customer_id=segments["customer_id"].astype(str)).set_index("customer_id")["segment_id"]
+    seg = segments.assign(customer_id=segments["customer_id"].astype(str)).set_index("customer_id")[
+        "segment_id"
+    ]
     seg_of_row = frame["customer_id"].map(seg).to_numpy()
     rows = []
     for offer in offers:

@@ -66,9 +66,8 @@ def uplift_curve(y_true, uplift, treatment) -> tuple[np.ndarray, np.ndarray]:
     return _start_at_origin(num_all, (rate_t - rate_c) * num_all)
 
 
-def _normalised_area(curve, y: np.ndarray, t: np.ndarray, u: np.ndarray) -> float:
-    # The perfect ranking puts treated responders first and control responders last.
-    x_p, y_p = curve(y, y * t - y * (1.0 - t), t)
+def _normalised_area(curve, y: np.ndarray, t: np.ndarray, u: np.ndarray, perfect_score: np.ndarray) -> float:
+    x_p, y_p = curve(y, perfect_score, t)
     x_a, y_a = curve(y, u, t)
     baseline = np.trapezoid([0.0, y_p[-1]], [0.0, x_p[-1]])
     perfect = np.trapezoid(y_p, x_p) - baseline
@@ -81,13 +80,19 @@ def qini_auc(y_true, uplift, treatment) -> float:
     """Area under the Qini curve relative to random, normalised by the perfect model's (sklift's
     ``qini_auc_score`` with ``negative_effect=True``)."""
     y, u, t = _as_arrays(y_true, uplift, treatment)
-    return _normalised_area(qini_curve, y, t, u)
+    # The perfect ranking puts treated responders first and control responders last.
+    return _normalised_area(qini_curve, y, t, u, y * t - y * (1.0 - t))
 
 
 def auuc(y_true, uplift, treatment) -> float:
     """Normalised area under the uplift curve (sklift's ``uplift_auc_score``)."""
     y, u, t = _as_arrays(y_true, uplift, treatment)
-    return _normalised_area(uplift_curve, y, t, u)
+    # sklift's perfect uplift ordering: rows where outcome equals arm first, then by the larger
+    # of the "control responders" / "treated non-responders" groups.
+    control_responders = np.sum((y == 1) & (t == 0))
+    treated_non_responders = np.sum((y == 0) & (t == 1))
+    summand = y if control_responders > treated_non_responders else t
+    return _normalised_area(uplift_curve, y, t, u, 2.0 * (y == t) + summand)
 
 
 def uplift_at_k(y_true, uplift, treatment, k: float = 0.3) -> float:

@@ -96,3 +96,91 @@ def test_rfm_alone_does_not_recover_archetypes_but_rich_features_do(shop: Genera
     x = StandardScaler().fit_transform(rich.loc[rfm.index])
     gmm_pred = GaussianMixture(k, covariance_type="full", n_init=2, random_state=0).fit_predict(x)
     assert adjusted_rand_score(labels, gmm_pred) >= 0.9
+
+
+def _best_uplift_by_archetype(shop: GeneratedShop) -> pd.Series:
+    truth = shop.truth["customers_truth"][["customer_id", "archetype"]]
+    eff = shop.truth["effects"].merge(truth, on="customer_id")
+    return eff.groupby(["archetype", "offer"])["true_uplift"].mean().unstack().max(axis=1)
+
+
+def test_planted_uplift_ranks_persuadables_above_do_not_disturb(shop: GeneratedShop) -> None:
+    best = _best_uplift_by_archetype(shop)
+    for persuadable in ("bargain_hunter", "lapsing", "window_shopper"):
+        assert best[persuadable] > 0.08
+        for dnd in ("new", "bulk_reseller"):
+            assert best[persuadable] > best[dnd] + 0.08
+    assert best["new"] < 0 and best["bulk_reseller"] < 0
+    assert abs(best["loyal"]) < 0.01 and abs(best["casual"]) < 0.03
+    base = shop.truth["customers_truth"].groupby("archetype")["baseline_conversion"].mean()
+    assert base["loyal"] > 2 * base["casual"]  # sure things vs lost causes
+
+
+def test_realised_wave1_shows_the_planted_effect_signs(shop: GeneratedShop) -> None:
+    truth = shop.truth["customers_truth"][["customer_id", "archetype"]]
+    c = shop.tables.campaigns.merge(truth, on="customer_id")
+    rate = c.groupby(["archetype", "treatment"])["converted"].mean().unstack()
+    treated = c[c["treatment"] != "control"].groupby("archetype")["converted"].mean()
+    assert rate.loc["bargain_hunter", "discount_10"] - rate.loc["bargain_hunter", "control"] > 0.05
+    assert rate.loc["lapsing", "discount_10"] - rate.loc["lapsing", "control"] > 0.05
+    assert rate.loc["window_shopper", "free_shipping"] - rate.loc["window_shopper", "control"] > 0.03
+    assert treated["bulk_reseller"] < rate.loc["bulk_reseller", "control"]
+    assert treated["new"] < rate.loc["new", "control"]
+    # Offers move different customers.
+    assert rate.loc["window_shopper", "free_shipping"] > rate.loc["window_shopper", "discount_10"]
+    assert rate.loc["bargain_hunter", "discount_10"] > rate.loc["bargain_hunter", "free_shipping"]
+
+
+def test_anomalous_customers_are_extreme_on_their_signals(shop: GeneratedShop) -> None:
+    truth = shop.truth["customers_truth"].set_index("customer_id")
+    normal = truth.index[~truth["is_anomalous"]]
+    ev = shop.tables.events
+    views = ev[ev["event_type"] == "view"].groupby("customer_id").size()
+    sessions = ev.groupby("customer_id")["session_id"].nunique()
+    vps = (views / sessions).reindex(truth.index).fillna(0)
+    bots = truth.index[truth["anomaly_type"] == "bot"]
+    assert vps[bots].median() > 3 * vps[normal].quantile(0.99)
+
+    o = shop.tables.orders
+    bought = o[~o["is_return"]]
+    lines = bought.groupby("customer_id").size()
+    ret_rate = (o[o["is_return"]].groupby("customer_id").size() / lines).fillna(0)
+    abusers = truth.index[truth["anomaly_type"] == "refund_abuse"]
+    regular = normal.intersection(lines.index[lines >= 4])  # rates of one or two lines are noise
+    assert ret_rate.reindex(abusers).fillna(0).median() > ret_rate[regular].quantile(0.99)
+
+    value = (bought["quantity"] * bought["unit_price"]).groupby(bought["customer_id"]).sum()
+    tenure_days = (shop.tables.orders["ts"].max() - shop.tables.customers.set_index("customer_id")["signup_ts"])
+    spend_rate = (value.reindex(truth.index).fillna(0) / tenure_days.dt.days.clip(lower=1)).fillna(0)
+    fraud = truth.index[truth["anomaly_type"] == "fraud"]
+    assert spend_rate[fraud].median() > spend_rate[normal].quantile(0.99)
+    huge = bought.loc[bought["quantity"] >= 500, "customer_id"]
+    assert len(huge) >= 1 and truth.loc[huge, "is_anomalous"].all()
+
+
+def test_review_text_carries_sentiment_but_not_perfectly(shop: GeneratedShop) -> None:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import train_test_split
+
+    r = shop.tables.reviews
+    r = r[r["rating"] != 3]
+    y = (r["rating"] >= 4).astype(int)
+    x_tr, x_te, y_tr, y_te = train_test_split(r["text"], y, test_size=0.3, random_state=0, stratify=y)
+    vec = TfidfVectorizer(ngram_range=(1, 2), min_df=2)
+    clf = LogisticRegression(max_iter=1000).fit(vec.fit_transform(x_tr), y_tr)
+    acc = clf.score(vec.transform(x_te), y_te)
+    assert 0.8 < acc < 0.995
+
+
+def test_realistic_volumes(shop: GeneratedShop) -> None:
+    t, n = shop.tables, len(shop.tables.customers)
+    counts = t.events["event_type"].value_counts()
+    assert counts["view"] > 3 * counts["cart"] and counts["cart"] > counts["purchase"]
+    assert 35 < len(t.events) / n < 80 and 6 < len(t.orders) / n < 15
+    assert 0.04 < t.orders["is_return"].mean() < 0.11
+    bought = t.orders[~t.orders["is_return"]]
+    spend = (bought["quantity"] * bought["unit_price"]).groupby(bought["customer_id"]).sum()
+    assert spend.mean() > 1.5 * spend.median()  # heavy-tailed
+    month = t.orders["ts"].dt.month.value_counts()
+    assert month[[11, 12]].mean() > 1.2 * month[[2, 3, 4, 5]].mean()  # gift-season peak

@@ -1,7 +1,21 @@
 """Promotion rules: every decision has reasons; quality, stability and drift decide."""
 
-from segmint.gate import KEEP_CHALLENGER, PROMOTE, REJECT, REVIEW, GateInputs, decide
-from segmint.settings import GateRule
+import pandas as pd
+import pytest
+
+from segmint.gate import (
+    KEEP_CHALLENGER,
+    PROMOTE,
+    REJECT,
+    REVIEW,
+    GateInputs,
+    catalogue_coverage,
+    decide,
+    gate_record,
+    retraining_needed,
+    share_shift,
+)
+from segmint.settings import GateRule, GateSettings
 
 RULE = GateRule(quality_tolerance=0.02, min_stability=0.7, promote_on_drift=False)
 
@@ -42,3 +56,47 @@ def test_failed_validation_or_skipped_stage_rejects():
     d = decide(_inputs(skipped="no orders"), RULE)
     assert d.decision == REJECT and "no orders" in d.reasons[0]
     assert decide(_inputs(challenger_quality=None), RULE).decision == REJECT
+
+
+def test_drift_is_named_in_the_reasons_of_a_promotion():
+    d = decide(_inputs(drift_detected=True), RULE)
+    assert d.decision == PROMOTE and any("drifted" in r for r in d.reasons)
+
+
+def test_gate_record_carries_the_inputs_of_the_decision():
+    inputs = _inputs(stability=0.4, drift_detected=True)
+    record = gate_record(inputs, decide(inputs, RULE))
+    assert record["decision"] == REVIEW and record["reasons"]
+    assert record["inputs"]["stability"] == 0.4 and record["inputs"]["drift_detected"] is True
+
+
+def test_share_shift_is_zero_for_identical_shares_and_grows_with_the_move():
+    same = share_shift(pd.Series(list("aabbc")), pd.Series(list("abcab")))
+    assert same.psi == pytest.approx(0.0) and same.total_variation == pytest.approx(0.0)
+    moved = share_shift(pd.Series(["a"] * 50 + ["b"] * 50), pd.Series(["a"] * 90 + ["c"] * 10))
+    assert moved.psi > 0.2 and moved.total_variation == pytest.approx(0.5)
+    shares = moved.shares.set_index("category")
+    assert shares.loc["c", "reference_share"] == 0.0 and shares.loc["c", "current_share"] == pytest.approx(
+        0.1
+    )
+
+
+def test_catalogue_coverage_counts_distinct_recommended_items():
+    recs = pd.Series([["p1", "p2"], ["p2", "p3"], []])
+    assert catalogue_coverage(recs, 10) == pytest.approx(0.3)
+    assert catalogue_coverage(recs, 0) == 0.0
+
+
+def test_retraining_needed_follows_thresholds_and_switch():
+    settings = GateSettings(drift_share_threshold=0.3, prediction_psi_threshold=0.2)
+    calm = {"drift_detected": False, "drifted_share": 0.1, "drifted_columns": ["recency_days"]}
+    retrain, reasons = retraining_needed(calm, settings)
+    assert not retrain and any("recency_days" in r for r in reasons) and "no retraining" in reasons[-1]
+    drifted = {"drift_detected": True, "drifted_share": 0.5, "drifted_columns": ["monetary", "frequency"]}
+    retrain, reasons = retraining_needed(drifted, settings)
+    assert retrain and "monetary" in reasons[0] and "triggered" in reasons[-1]
+    moved = {**calm, "predictions": {"segments": {"psi": 0.5}}}
+    assert retraining_needed(moved, settings)[0]
+    off = GateSettings(retrain_on_drift=False)
+    retrain, reasons = retraining_needed(drifted, off)
+    assert not retrain and "retrain_on_drift is off" in reasons[-1]

@@ -20,7 +20,12 @@ from segmint.recommend import (
 from segmint.settings import RecommendSettings
 
 FAST = RecommendSettings(
-    bootstrap_rounds=20, min_item_customers=1, torch_max_epochs=3, als_iterations=5, als_factors=8, batch_size=64
+    bootstrap_rounds=20,
+    min_item_customers=1,
+    torch_max_epochs=3,
+    als_iterations=5,
+    als_factors=8,
+    batch_size=64,
 )
 
 
@@ -80,11 +85,18 @@ def test_interactions_until_counts_and_event_weights():
     events = coerce_table(
         "events",
         pd.DataFrame(
-            {"customer_id": ["b"], "product_id": ["x"], "event_type": ["cart"], "ts": ["2021-01-02"],
-             "session_id": ["s"]}
+            {
+                "customer_id": ["b"],
+                "product_id": ["x"],
+                "event_type": ["cart"],
+                "ts": ["2021-01-02"],
+                "session_id": ["s"],
+            }
         ),
     )
-    s = RecommendSettings(interaction_value="count", event_weights={"purchase": 1.0, "cart": 0.5, "view": 0.0})
+    s = RecommendSettings(
+        interaction_value="count", event_weights={"purchase": 1.0, "cart": 0.5, "view": 0.0}
+    )
     inter = interactions_from(_tables(orders, events), s, until=pd.Timestamp("2021-01-10", tz="UTC"))
     dense = pd.DataFrame(inter.matrix.toarray(), index=inter.customer_ids, columns=inter.item_ids)
     assert list(inter.item_ids) == ["x"]  # y was bought after `until`
@@ -132,15 +144,23 @@ def test_every_candidate_recommends_in_taste_group_and_excludes_seen(name):
     if name != "popularity":
         # Personalised models recommend from the customer's own taste group when it has unseen items.
         all_recs = model.recommend([f"c{i}" for i in range(20)], n=1, exclude_seen=False)
-        own = [r[0][1] == cid_group for r, cid_group in
-               zip(all_recs["recommended_product_ids"], [str(i % 2) for i in range(20)], strict=True)]
+        own = [
+            r[0][1] == cid_group
+            for r, cid_group in zip(
+                all_recs["recommended_product_ids"], [str(i % 2) for i in range(20)], strict=True
+            )
+        ]
         assert np.mean(own) >= 0.8
 
 
 def test_cold_start_uses_segment_bestsellers_and_counts_unknown_products():
     orders = _orders(
-        [("o1", "a", "x", 1, "2021-01-01", False), ("o2", "b", "x", 1, "2021-01-01", False),
-         ("o3", "c", "y", 1, "2021-01-01", False), ("o4", "a", "z", 1, "2021-01-01", False)]
+        [
+            ("o1", "a", "x", 1, "2021-01-01", False),
+            ("o2", "b", "x", 1, "2021-01-01", False),
+            ("o3", "c", "y", 1, "2021-01-01", False),
+            ("o4", "a", "z", 1, "2021-01-01", False),
+        ]
     )
     inter = interactions_from(_tables(orders), RecommendSettings())
     segments = pd.DataFrame({"customer_id": ["c", "new"], "segment_id": [1, 1]})
@@ -177,13 +197,19 @@ def test_ease_cap_keeps_most_popular_items():
 
 def test_metrics_on_known_ranking():
     orders = _orders(
-        [("o1", "a", "x", 1, "2021-01-01", False), ("o2", "a", "y", 1, "2021-01-02", False),
-         ("o3", "b", "y", 1, "2021-01-02", False), ("o4", "b", "z", 1, "2021-01-02", False),
-         ("o5", "a", "z", 1, "2021-03-01", False)]
+        [
+            ("o1", "a", "x", 1, "2021-01-01", False),
+            ("o2", "a", "y", 1, "2021-01-02", False),
+            ("o3", "b", "y", 1, "2021-01-02", False),
+            ("o4", "b", "z", 1, "2021-01-02", False),
+            ("o5", "a", "z", 1, "2021-03-01", False),
+        ]
     )
     split = temporal_split(_tables(orders), RecommendSettings(min_item_customers=1, split_quantile=0.9))
     assert split.test_customers.tolist() == ["a"]
-    recs = pd.DataFrame({"customer_id": ["a"], "recommended_product_ids": [["q", "z"]], "scores": [[2.0, 1.0]]})
+    recs = pd.DataFrame(
+        {"customer_id": ["a"], "recommended_product_ids": [["q", "z"]], "scores": [[2.0, 1.0]]}
+    )
     per = per_customer_metrics(recs, split, k=2)
     assert per["ndcg"].iloc[0] == pytest.approx(1 / np.log2(3))
     assert per["recall"].iloc[0] == 1.0 and per["ap"].iloc[0] == pytest.approx(0.5)

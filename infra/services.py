@@ -1,0 +1,234 @@
+"""Start segmint's production services on loopback for tests and benchmarks, and stop them for sure.
+
+Every service binds to 127.0.0.1 on a free port, runs in its own process group and is killed with that
+group when its context ends. Nothing here is imported by the library, the tasks or the flows.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+HOST = "127.0.0.1"
+TELEMETRY_OFF = {
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "DVC_NO_ANALYTICS": "1",
+    "DO_NOT_TRACK": "1",
+    "EVIDENTLY_DISABLE_TELEMETRY": "1",
+    "GX_ANALYTICS_ENABLED": "false",
+    "TQDM_DISABLE": "1",
+}
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def base_env(**extra: str) -> dict[str, str]:
+    """This process's environment with telemetry off, without any inherited Prefect/MLflow target."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PREFECT_API_URL", "MLFLOW_TRACKING_URI")}
+    env.update(TELEMETRY_OFF)
+    env.update(extra)
+    return env
+
+
+def start(cmd: list[str], log: Path, env: Mapping[str, str], cwd: Path | None = None) -> subprocess.Popen:
+    """Start ``cmd`` in a new process group (so that its children die with it), output to ``log``."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    handle = open(log, "ab")  # noqa: SIM115 - owned by the child for its lifetime
+    return subprocess.Popen(
+        cmd, stdout=handle, stderr=subprocess.STDOUT, env=dict(env), cwd=cwd, start_new_session=True
+    )
+
+
+def stop(proc: subprocess.Popen | None, grace: float = 10.0) -> None:
+    """Terminate ``proc``'s whole process group; kill it when it outlives ``grace`` seconds."""
+    if proc is None or proc.poll() is not None and not _group_alive(proc.pid):
+        return
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, sig)
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            if proc.poll() is not None and not _group_alive(proc.pid):
+                return
+            time.sleep(0.2)
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
+def wait_http(
+    url: str, timeout: float, proc: subprocess.Popen | None = None, log: Path | None = None
+) -> None:
+    """Wait until ``url`` answers 200, failing early when ``proc`` exits (its log tail in the message)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"{url}: the server exited ({proc.returncode}): {tail(log)}")
+        try:
+            with urllib.request.urlopen(url, timeout=5) as resp:
+                if resp.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+            pass
+        time.sleep(0.5)
+    raise TimeoutError(f"{url} did not answer within {timeout:.0f}s: {tail(log)}")
+
+
+def tail(log: Path | None, chars: int = 3000) -> str:
+    if log is None or not log.exists():
+        return ""
+    return log.read_text(errors="replace")[-chars:]
+
+
+# ----------------------------------------------------------------------------------------- Prefect
+
+
+@dataclass(frozen=True)
+class PrefectServer:
+    api_url: str
+    home: Path
+    env: dict[str, str]  # what a client or worker of this server needs
+
+
+@contextlib.contextmanager
+def prefect_server(home: Path, timeout: float = 240.0) -> Iterator[PrefectServer]:
+    """A Prefect server on 127.0.0.1 with its own SQLite database under ``home``."""
+    home.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    env = base_env(PREFECT_HOME=str(home), PREFECT_SERVER_LOGGING_LEVEL="WARNING")
+    log = home / "server.log"
+    proc = start([str(BIN / "prefect"), "server", "start", "--host", HOST, "--port", str(port)], log, env)
+    try:
+        api = f"http://{HOST}:{port}/api"
+        wait_http(f"{api}/health", timeout, proc, log)
+        yield PrefectServer(api, home, {**env, "PREFECT_API_URL": api})
+    finally:
+        stop(proc)
+
+
+@contextlib.contextmanager
+def prefect_worker(server: PrefectServer, pool: str, cwd: Path = ROOT) -> Iterator[subprocess.Popen]:
+    """A process worker polling ``pool`` of ``server`` (flow runs start as its children)."""
+    cmd = [str(BIN / "prefect"), "worker", "start", "--pool", pool, "--type", "process"]
+    proc = start(cmd, server.home / "worker.log", {**server.env, "PATH": f"{BIN}:{os.environ['PATH']}"}, cwd)
+    try:
+        yield proc
+    finally:
+        stop(proc)
+
+
+# -------------------------------------------------------------------------------------- PostgreSQL
+
+
+@dataclass(frozen=True)
+class Postgres:
+    port: int
+    version: str
+    cluster: str
+
+
+def postgres_cluster() -> Postgres | None:
+    """The Debian PostgreSQL cluster, started when it is down (as root); None when not installed."""
+    if shutil.which("pg_lsclusters") is None or shutil.which("pg_ctlcluster") is None:
+        return None
+    listed = subprocess.run(["pg_lsclusters", "--no-header"], capture_output=True, text=True, check=False)
+    rows = [line.split() for line in listed.stdout.splitlines() if line.strip()]
+    if not rows:
+        return None
+    version, cluster, port, status = rows[0][:4]
+    if status != "online":
+        started = subprocess.run(
+            ["pg_ctlcluster", version, cluster, "start"], capture_output=True, text=True, check=False
+        )
+        if started.returncode != 0:
+            return None
+    return Postgres(int(port), version, cluster)
+
+
+def _psql(pg: Postgres, sql: str) -> None:
+    cmd = ["psql", "-p", str(pg.port), "-v", "ON_ERROR_STOP=1", "-q", "-c", sql]
+    if os.geteuid() == 0:
+        cmd = ["runuser", "-u", "postgres", "--", *cmd]
+    subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=60)
+
+
+@contextlib.contextmanager
+def postgres_database(pg: Postgres, prefix: str = "segmint_test") -> Iterator[str]:
+    """A fresh database and owner with a random password; yields its SQLAlchemy URI, then drops both."""
+    name = f"{prefix}_{secrets.token_hex(4)}"
+    password = secrets.token_urlsafe(16)
+    _psql(pg, f"CREATE ROLE {name} LOGIN PASSWORD '{password}'")
+    _psql(pg, f"CREATE DATABASE {name} OWNER {name}")
+    try:
+        yield f"postgresql+psycopg2://{name}:{password}@{HOST}:{pg.port}/{name}"
+    finally:
+        with contextlib.suppress(subprocess.SubprocessError):
+            _psql(pg, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            _psql(pg, f"DROP ROLE IF EXISTS {name}")
+
+
+# ------------------------------------------------------------------------------------------ MLflow
+
+
+@contextlib.contextmanager
+def mlflow_server(backend_uri: str, artifacts: Path, log: Path, timeout: float = 300.0) -> Iterator[str]:
+    """An MLflow tracking server (and registry) on 127.0.0.1 that proxies artifacts to ``artifacts``."""
+    port = free_port()
+    cmd = [
+        str(BIN / "mlflow"), "server",
+        "--backend-store-uri", backend_uri,
+        "--artifacts-destination", str(artifacts),
+        "--host", HOST, "--port", str(port), "--workers", "1",
+    ]  # fmt: skip
+    proc = start(cmd, log, base_env())
+    try:
+        url = f"http://{HOST}:{port}"
+        wait_http(f"{url}/health", timeout, proc, log)
+        yield url
+    finally:
+        stop(proc)
+
+
+@contextlib.contextmanager
+def model_server(
+    model_uri: str, tracking: str, log: Path, cwd: Path, timeout: float = 300.0
+) -> Iterator[str]:
+    """``mlflow models serve`` of ``model_uri`` in this environment (no new env built), on 127.0.0.1."""
+    port = free_port()
+    cmd = [
+        str(BIN / "mlflow"), "models", "serve", "-m", model_uri,
+        "--env-manager", "local", "-h", HOST, "-p", str(port), "-w", "1",
+    ]  # fmt: skip
+    env = base_env(MLFLOW_TRACKING_URI=tracking, PATH=f"{BIN}:{os.environ['PATH']}")
+    proc = start(cmd, log, env, cwd)
+    try:
+        url = f"http://{HOST}:{port}"
+        wait_http(f"{url}/ping", timeout, proc, log)
+        yield url
+    finally:
+        stop(proc)

@@ -1,0 +1,465 @@
+"""Budget-constrained campaign planning on predicted uplift, and measurement against the hold-out.
+
+Semantics of a plan row (one per customer passed in):
+
+* ``group == "treatment"`` and an offer: send that offer;
+* ``group == "holdout"`` and an offer: the customer would have been sent that offer but is kept
+  back at random for measurement — do not send;
+* offer ``None`` (group ``"treatment"``): not selected, nothing is sent.
+
+Hold-out customers are drawn among the would-be-treated within each segment and offer, so the
+treated and hold-out groups are comparable; the budget they would have used is not re-spent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from segmint.settings import CampaignSettings
+
+GROUPS: tuple[str, ...] = ("treatment", "holdout")
+STRATEGIES: tuple[str, ...] = ("uplift", "response", "random")
+_Z95 = 1.959963984540054
+
+
+@dataclass(frozen=True)
+class CampaignPlan:
+    """A plan with its summary.
+
+    Attributes:
+        plan: ``[customer_id, offer, group, expected_incremental_profit]``, one row per customer.
+        summary: per offer (and ``"total"``): sent, holdout, spend, expected incremental
+            conversions and profit of the sends.
+        exclusions: customers excluded by each rule (a customer may break several).
+    """
+
+    plan: pd.DataFrame
+    summary: pd.DataFrame
+    exclusions: dict[str, int]
+
+
+def _offer_names(uplift_scores: pd.DataFrame, settings: CampaignSettings) -> list[str]:
+    offers = sorted(uplift_scores["offer"].astype(str).unique())
+    unknown = sorted(set(settings.offers) - set(offers))
+    if unknown:
+        raise ValueError(
+            f"campaign.offers names unknown offer(s) {unknown}; valid offers: {', '.join(offers)}"
+        )
+    return offers
+
+
+def eligible_customers(
+    customers: pd.DataFrame, settings: CampaignSettings, as_of: pd.Timestamp | None = None
+) -> tuple[pd.Series, dict[str, int]]:
+    """Which customers may be contacted, and how many each exclusion rule removed.
+
+    Args:
+        customers: ``customer_id`` plus optional ``is_anomalous``, ``opted_out``, ``last_contact_ts``.
+        settings: campaign section (``min_days_between_contacts``).
+        as_of: the planning time; required when any ``last_contact_ts`` is set.
+
+    Returns:
+        Boolean Series aligned with ``customers`` and the exclusion counts.
+    """
+    n = len(customers)
+    anomalous = (
+        customers.get("is_anomalous", pd.Series(False, index=customers.index)).fillna(False).astype(bool)
+    )
+    opted_out = customers.get("opted_out", pd.Series(False, index=customers.index)).fillna(False).astype(bool)
+    recent = pd.Series(False, index=customers.index)
+    if "last_contact_ts" in customers.columns and customers["last_contact_ts"].notna().any():
+        if as_of is None:
+            raise ValueError("plan_campaign needs as_of when customers carry last_contact_ts")
+        last = pd.to_datetime(customers["last_contact_ts"], utc=True)
+        now = pd.Timestamp(as_of)
+        now = now.tz_localize("UTC") if now.tzinfo is None else now.tz_convert("UTC")
+        days = (now - last).dt.total_seconds() / 86_400.0
+        recent = (days < settings.min_days_between_contacts).fillna(False)
+    exclusions = {
+        "anomalous": int(anomalous.sum()),
+        "opted_out": int(opted_out.sum()),
+        "recently_contacted": int(recent.sum()),
+    }
+    ok = ~(anomalous | opted_out | recent)
+    exclusions["eligible"] = int(ok.sum())
+    exclusions["customers"] = n
+    return ok, exclusions
+
+
+def select_contacts(
+    candidates: pd.DataFrame,
+    budget: float = float("inf"),
+    caps: dict[str, int | None] | None = None,
+) -> pd.DataFrame:
+    """At most one offer per customer, best ``priority`` first, under a budget and per-offer caps.
+
+    Greedy on (customer, offer) pairs ordered by ``priority``: the standard heuristic for this
+    multiple-choice knapsack, exact when the budget or caps do not bind.
+
+    Args:
+        candidates: ``[customer_id, offer, priority, cost]`` (other columns are carried along).
+        budget: maximum sum of ``cost`` over the chosen pairs.
+        caps: maximum pairs per offer (``None`` or a missing offer: unlimited).
+
+    Returns:
+        The chosen rows of ``candidates`` in the order they were chosen.
+    """
+    if candidates.empty:
+        return candidates.iloc[0:0].copy()
+    caps = caps or {}
+    order = np.lexsort((candidates["customer_id"].astype(str).to_numpy(), -candidates["priority"].to_numpy()))
+    ranked = candidates.iloc[order]
+    cust_codes, _ = pd.factorize(ranked["customer_id"])
+    offer_codes, offer_names = pd.factorize(ranked["offer"].astype(str))
+    cost = ranked["cost"].to_numpy(dtype=np.float64)
+    left = np.array(
+        [np.inf if caps.get(o) is None else float(caps[o]) for o in offer_names], dtype=np.float64
+    )
+    taken = np.zeros(cust_codes.max() + 1, dtype=bool)
+    chosen = np.zeros(len(ranked), dtype=bool)
+    remaining = float(budget)
+    for i in range(len(ranked)):
+        c, o = cust_codes[i], offer_codes[i]
+        if taken[c] or left[o] <= 0 or cost[i] > remaining:
+            continue
+        taken[c] = chosen[i] = True
+        left[o] -= 1
+        remaining -= cost[i]
+        if remaining <= 0 and not (left > 0).any():
+            break
+    return ranked[chosen]
+
+
+def _pairs(
+    uplift_scores: pd.DataFrame, customers: pd.DataFrame, settings: CampaignSettings, eligible: pd.Series
+) -> pd.DataFrame:
+    offers = _offer_names(uplift_scores, settings)
+    info = customers.loc[eligible.to_numpy(), ["customer_id"]].assign(
+        customer_id=lambda d: d["customer_id"].astype(str),
+        expected_value=customers.loc[eligible.to_numpy(), "expected_value"].to_numpy(dtype=np.float64)
+        if "expected_value" in customers.columns
+        else np.nan,
+    )
+    scores = uplift_scores.assign(
+        customer_id=uplift_scores["customer_id"].astype(str), offer=uplift_scores["offer"].astype(str)
+    )
+    pairs = scores.merge(info, on="customer_id", how="inner")
+    fixed_value = pairs["offer"].map({o: settings.offer(o).value for o in offers}).astype(np.float64)
+    value = fixed_value.fillna(pairs["expected_value"])
+    if value.isna().any():
+        missing = sorted(pairs.loc[value.isna(), "offer"].unique())
+        raise ValueError(
+            f"offer(s) {missing} have no fixed value and customers lack expected_value; "
+            "set campaign.offers.<name>.value or pass expected_value"
+        )
+    cost = pairs["offer"].map({o: settings.offer(o).cost for o in offers}).astype(np.float64)
+    share = pairs["offer"].map({o: settings.offer(o).redemption_share for o in offers}).astype(np.float64)
+    response = (
+        pairs["response_probability"] if "response_probability" in pairs else pairs["uplift"].clip(lower=0)
+    )
+    profit = (
+        pairs["uplift"].to_numpy(dtype=np.float64) * value.to_numpy()
+        - share.to_numpy() * response.to_numpy(dtype=np.float64) * value.to_numpy()
+        - cost.to_numpy()
+    )
+    return pairs.assign(value=value.to_numpy(), cost=cost.to_numpy(), expected_incremental_profit=profit)
+
+
+def _caps(settings: CampaignSettings, offers) -> dict[str, int | None]:
+    return {o: settings.offer(o).max_contacts for o in offers}
+
+
+def strategy_contacts(
+    strategy: str,
+    uplift_scores: pd.DataFrame,
+    customers: pd.DataFrame,
+    settings: CampaignSettings,
+    as_of: pd.Timestamp | None = None,
+) -> pd.DataFrame:
+    """The contacts one targeting strategy picks under the campaign's budget, caps and exclusions.
+
+    Args:
+        strategy: ``"uplift"`` (highest expected incremental profit per unit cost, positive only),
+            ``"response"`` (highest response probability, each customer's likeliest offer), or
+            ``"random"`` (seeded random customers and offers).
+        uplift_scores: ``[customer_id, offer, uplift, response_probability]``.
+        customers: see :func:`plan_campaign`.
+        settings: campaign section.
+        as_of: planning time for the contact-spacing rule.
+
+    Returns:
+        ``[customer_id, offer, uplift, cost, value, expected_incremental_profit]`` of the contacts.
+
+    Raises:
+        ValueError: unknown strategy.
+    """
+    if strategy not in STRATEGIES:
+        raise ValueError(f"unknown strategy {strategy!r}; valid strategies: {', '.join(STRATEGIES)}")
+    ok, _ = eligible_customers(customers, settings, as_of)
+    pairs = _pairs(uplift_scores, customers, settings, ok)
+    caps = _caps(settings, pairs["offer"].unique())
+    if strategy == "uplift":
+        pairs = pairs[pairs["expected_incremental_profit"] > 0]
+        cost = pairs["cost"].to_numpy()
+        profit = pairs["expected_incremental_profit"].to_numpy()
+        # Profit per unit of budget; free offers rank above all paid ones, by profit.
+        ratio = np.where(cost > 0, profit / np.where(cost > 0, cost, 1.0), np.inf)
+        priority = np.where(np.isinf(ratio), 1e12 + profit, ratio)
+        pairs = pairs.assign(priority=priority)
+    elif strategy == "response":
+        best = pairs.sort_values(["customer_id", "response_probability"], ascending=[True, False])
+        pairs = best.drop_duplicates("customer_id").assign(priority=lambda d: d["response_probability"])
+    else:
+        rng = np.random.default_rng(settings.seed + 1)
+        pairs = pairs.assign(priority=rng.random(len(pairs)))
+    chosen = select_contacts(pairs, settings.budget, caps)
+    keep = ["customer_id", "offer", "uplift", "cost", "value", "expected_incremental_profit"]
+    return chosen[keep].reset_index(drop=True)
+
+
+def _holdout_mask(contacts: pd.DataFrame, share: float, seed: int) -> np.ndarray:
+    if share <= 0 or contacts.empty:
+        return np.zeros(len(contacts), dtype=bool)
+    rng = np.random.default_rng(seed)
+    keyed = contacts[["segment_id", "offer"]].assign(_u=rng.random(len(contacts)))
+    rank = keyed.groupby(["segment_id", "offer"], dropna=False)["_u"].rank(method="first") - 1
+    size = keyed.groupby(["segment_id", "offer"], dropna=False)["_u"].transform("size")
+    return (rank < np.round(share * size)).to_numpy()
+
+
+def plan_campaign(
+    uplift_scores: pd.DataFrame,
+    customers: pd.DataFrame,
+    settings: CampaignSettings,
+    as_of: pd.Timestamp | None = None,
+) -> CampaignPlan:
+    """At most one offer per customer, maximising expected incremental profit under the budget.
+
+    Expected incremental profit of a pair = uplift × value − redemption_share × response_probability
+    × value − cost, where value is the offer's configured ``value`` or else the customer's
+    ``expected_value`` (the second term is a discount paid on every redeemed order). Anomalous, opted-out and
+    recently contacted customers are excluded; only positive expected profit is sent. A seeded
+    random ``holdout_share`` of the selected customers in each segment and offer is held back.
+
+    Args:
+        uplift_scores: ``[customer_id, offer, uplift, response_probability]`` (``UpliftModel.predict``).
+        customers: ``customer_id`` plus ``segment_id``, ``is_anomalous``, ``opted_out``,
+            ``last_contact_ts`` (NaT if never) and ``expected_value``; missing flags mean False.
+        settings: campaign section (budget, offers, hold-out share, contact spacing, seed).
+        as_of: planning time, needed when ``last_contact_ts`` is set.
+
+    Returns:
+        :class:`CampaignPlan`.
+    """
+    ok, exclusions = eligible_customers(customers, settings, as_of)
+    contacts = strategy_contacts("uplift", uplift_scores, customers, settings, as_of)
+    ids = customers["customer_id"].astype(str)
+    segment = (
+        customers["segment_id"]
+        if "segment_id" in customers.columns
+        else pd.Series("all", index=customers.index)
+    )
+    contacts = contacts.merge(
+        pd.DataFrame({"customer_id": ids.to_numpy(), "segment_id": segment.to_numpy()}),
+        on="customer_id",
+        how="left",
+    )
+    holdout = _holdout_mask(contacts, settings.holdout_share, settings.seed)
+    contacts = contacts.assign(
+        group=np.where(holdout, "holdout", "treatment"),
+        expected_incremental_profit=np.where(holdout, 0.0, contacts["expected_incremental_profit"]),
+    )
+    plan = (
+        pd.DataFrame({"customer_id": ids.to_numpy()})
+        .merge(
+            contacts[["customer_id", "offer", "group", "expected_incremental_profit"]],
+            on="customer_id",
+            how="left",
+        )
+        .assign(
+            offer=lambda d: d["offer"].astype(object).where(d["offer"].notna(), None),
+            group=lambda d: d["group"].fillna("treatment"),
+            expected_incremental_profit=lambda d: d["expected_incremental_profit"].fillna(0.0),
+        )
+    )
+    sent = contacts[~holdout]
+    per_offer = (
+        contacts.assign(sent=~holdout, held=holdout, conv=np.where(holdout, 0.0, contacts["uplift"]))
+        .assign(spend=lambda d: d["cost"] * d["sent"])
+        .groupby("offer")
+        .agg(
+            sent=("sent", "sum"),
+            holdout=("held", "sum"),
+            spend=("spend", "sum"),
+            expected_incremental_conversions=("conv", "sum"),
+            expected_incremental_profit=("expected_incremental_profit", "sum"),
+        )
+        .reset_index()
+    )
+    total = {
+        "offer": "total",
+        "sent": int(len(sent)),
+        "holdout": int(holdout.sum()),
+        "spend": float(sent["cost"].sum()),
+        "expected_incremental_conversions": float(sent["uplift"].sum()),
+        "expected_incremental_profit": float(sent["expected_incremental_profit"].sum()),
+    }
+    summary = pd.concat([per_offer, pd.DataFrame([total])], ignore_index=True)
+    return CampaignPlan(plan=plan, summary=summary, exclusions=exclusions)
+
+
+def compare_strategies(
+    uplift_scores: pd.DataFrame,
+    customers: pd.DataFrame,
+    settings: CampaignSettings,
+    as_of: pd.Timestamp | None = None,
+    valuation: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """The same budget spent by uplift, highest-response and random targeting, side by side.
+
+    Args:
+        uplift_scores, customers, settings, as_of: as for :func:`plan_campaign`.
+        valuation: optional ``[customer_id, offer, uplift]`` to value the contacts with (e.g. known
+            true effects); by default the predicted uplift values them.
+
+    Returns:
+        ``[strategy, contacts, spend, incremental_conversions, incremental_profit]``.
+    """
+    rows = []
+    for strategy in STRATEGIES:
+        contacts = strategy_contacts(strategy, uplift_scores, customers, settings, as_of)
+        uplift = contacts["uplift"].to_numpy(dtype=np.float64)
+        if valuation is not None:
+            truth = valuation.assign(
+                customer_id=valuation["customer_id"].astype(str), offer=valuation["offer"].astype(str)
+            )
+            uplift = (
+                contacts[["customer_id", "offer"]]
+                .merge(truth[["customer_id", "offer", "uplift"]], on=["customer_id", "offer"], how="left")[
+                    "uplift"
+                ]
+                .fillna(0.0)
+                .to_numpy()
+            )
+        profit = uplift * contacts["value"].to_numpy() - contacts["cost"].to_numpy()
+        rows.append(
+            {
+                "strategy": strategy,
+                "contacts": int(len(contacts)),
+                "spend": float(contacts["cost"].sum()),
+                "incremental_conversions": float(uplift.sum()),
+                "incremental_profit": float(profit.sum()),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def measure_campaign(
+    plan: pd.DataFrame, outcomes: pd.DataFrame, segments: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """Realised uplift per segment and offer: sent minus hold-out conversion and revenue, with 95 %
+    normal-approximation intervals.
+
+    Args:
+        plan: ``[customer_id, offer, group]`` as planned.
+        outcomes: campaign rows of the wave (``customer_id``, ``converted``, ``revenue``); planned
+            customers without a row count as not converted.
+        segments: optional ``[customer_id, segment_id]``; without it every row is segment ``"all"``.
+
+    Returns:
+        One row per segment and offer plus segment ``"all"`` per offer: ``n_treated``,
+        ``n_holdout``, conversion rates, ``uplift`` with ``uplift_low``/``uplift_high``,
+        ``revenue_uplift`` with bounds.
+    """
+    planned = plan.loc[plan["offer"].notna(), ["customer_id", "offer", "group"]].assign(
+        customer_id=lambda d: d["customer_id"].astype(str)
+    )
+    result = (
+        outcomes.assign(customer_id=outcomes["customer_id"].astype(str))
+        .groupby("customer_id")[["converted", "revenue"]]
+        .max()
+        .reset_index()
+    )
+    rows = planned.merge(result, on="customer_id", how="left").fillna({"converted": 0, "revenue": 0.0})
+    if segments is not None:
+        seg = segments.assign(customer_id=segments["customer_id"].astype(str))[["customer_id", "segment_id"]]
+        rows = rows.merge(seg, on="customer_id", how="left")
+    else:
+        rows = rows.assign(segment_id="all")
+    both = [rows] if segments is None else [rows, rows.assign(segment_id="all")]
+    stacked = pd.concat(both, ignore_index=True).assign(
+        treated=lambda d: d["group"] == "treatment", converted=lambda d: d["converted"].astype(np.float64)
+    )
+    stacked["revenue_sq"] = stacked["revenue"] ** 2
+    stats = stacked.groupby(["segment_id", "offer", "treated"]).agg(
+        n=("converted", "size"),
+        conv=("converted", "mean"),
+        rev=("revenue", "mean"),
+        rev_sq=("revenue_sq", "mean"),
+    )
+    stats = stats.unstack("treated")
+    out = pd.DataFrame(index=stats.index)
+    for arm, flag in (("treated", True), ("holdout", False)):
+        for col in ("n", "conv", "rev", "rev_sq"):
+            out[f"{col}_{arm}"] = stats[(col, flag)] if (col, flag) in stats.columns else np.nan
+    n_t, n_h = out["n_treated"].fillna(0), out["n_holdout"].fillna(0)
+    p_t, p_h = out["conv_treated"], out["conv_holdout"]
+    se = np.sqrt(p_t * (1 - p_t) / n_t.where(n_t > 0) + p_h * (1 - p_h) / n_h.where(n_h > 0))
+    var_t = (out["rev_sq_treated"] - out["rev_treated"] ** 2) * n_t / (n_t - 1).where(n_t > 1)
+    var_h = (out["rev_sq_holdout"] - out["rev_holdout"] ** 2) * n_h / (n_h - 1).where(n_h > 1)
+    se_rev = np.sqrt(var_t / n_t.where(n_t > 0) + var_h / n_h.where(n_h > 0))
+    uplift = p_t - p_h
+    rev_uplift = out["rev_treated"] - out["rev_holdout"]
+    return pd.DataFrame(
+        {
+            "n_treated": n_t.astype(int),
+            "n_holdout": n_h.astype(int),
+            "conversion_treated": p_t,
+            "conversion_holdout": p_h,
+            "uplift": uplift,
+            "uplift_low": uplift - _Z95 * se,
+            "uplift_high": uplift + _Z95 * se,
+            "revenue_uplift": rev_uplift,
+            "revenue_uplift_low": rev_uplift - _Z95 * se_rev,
+            "revenue_uplift_high": rev_uplift + _Z95 * se_rev,
+        }
+    ).reset_index()
+
+
+def next_wave_allocation(measurement: pd.DataFrame, seed: int, draws: int = 4000) -> pd.DataFrame:
+    """Thompson-sampling shares for the next wave: per segment, how often each offer has the highest
+    sampled uplift under Beta posteriors of the treated and hold-out conversion rates.
+
+    Args:
+        measurement: output of :func:`measure_campaign`.
+        seed: random seed for the posterior draws.
+        draws: posterior samples per segment.
+
+    Returns:
+        ``[segment_id, offer, share, prob_positive]``; shares sum to 1 within a segment.
+    """
+    rng = np.random.default_rng(seed)
+    rows = []
+    for segment_id, part in measurement.groupby("segment_id", sort=True):
+        samples = []
+        for _, r in part.iterrows():
+            succ_t = r["conversion_treated"] * r["n_treated"] if r["n_treated"] else 0.0
+            succ_h = r["conversion_holdout"] * r["n_holdout"] if r["n_holdout"] else 0.0
+            a = rng.beta(1 + succ_t, 1 + r["n_treated"] - succ_t, draws)
+            b = rng.beta(1 + succ_h, 1 + r["n_holdout"] - succ_h, draws)
+            samples.append(a - b)
+        sampled = np.vstack(samples)
+        wins = np.bincount(sampled.argmax(axis=0), minlength=len(part)) / draws
+        for j, (_, r) in enumerate(part.iterrows()):
+            rows.append(
+                {
+                    "segment_id": segment_id,
+                    "offer": r["offer"],
+                    "share": float(wins[j]),
+                    "prob_positive": float((sampled[j] > 0).mean()),
+                }
+            )
+    return pd.DataFrame(rows)

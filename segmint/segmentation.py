@@ -1,0 +1,473 @@
+"""Customer segmentation with model selection, RFM value tiers, readable names and profiles.
+
+Pipeline: feature columns (behavioural columns; one-hot/attribute columns only with
+``include_attributes``) → signed ``log1p`` of heavy-tailed columns (|skew| > 1 at fit time) →
+standard scaling, clipped to ±5 so a handful of extreme customers cannot own a cluster → optional
+PCA (``pca_variance``).
+
+Candidates: every algorithm in ``settings.algorithms`` (allow-list :data:`ALGORITHMS`) for every k in
+``[k_min, k_max]`` (HDBSCAN picks its own k, so it is one candidate). Each is fitted on a sample of
+``sample_size`` customers (agglomerative and HDBSCAN on at most :data:`QUADRATIC_SAMPLE`); the rest
+are assigned by ``predict`` (k-means, GMM) or the nearest cluster centroid (agglomerative, HDBSCAN).
+
+Selection rule: on an evaluation sample of ``eval_sample_size`` customers compute silhouette (↑),
+Davies–Bouldin (↓), Calinski–Harabasz (↑), BIC for GMM, and bootstrap stability (↑, mean ARI between
+the candidate and ``bootstrap_rounds`` refits on resamples of its fit sample, compared on the
+evaluation sample). Candidates whose stability is below ``min_stability`` are dropped (unless none
+pass); the rest are ranked by the mean of their percentile ranks on silhouette, Davies–Bouldin and
+stability; ties go to the smaller k. Within GMM, only the k with the lowest BIC competes.
+The rule-based RFM segments are scored on the same sample and reported as a baseline row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.cluster import HDBSCAN, AgglomerativeClustering, KMeans
+from sklearn.decomposition import PCA
+from sklearn.metrics import (
+    adjusted_rand_score,
+    calinski_harabasz_score,
+    davies_bouldin_score,
+    normalized_mutual_info_score,
+    silhouette_score,
+)
+from sklearn.mixture import GaussianMixture
+
+from segmint.settings import SegmentSettings
+
+ALGORITHMS: tuple[str, ...] = ("kmeans", "gmm", "hdbscan", "agglomerative")
+QUADRATIC_SAMPLE = 5_000
+RFM_COLUMNS: tuple[str, str, str] = ("recency_days", "frequency", "monetary")
+VALUE_TIERS: tuple[str, str, str] = ("low", "mid", "high")
+_CLIP = 5.0
+
+
+@dataclass(frozen=True)
+class StabilityResult:
+    """Agreement between two assignments of the same customers.
+
+    Attributes:
+        ari: Adjusted Rand index.
+        nmi: Normalised mutual information.
+        migration: ``[from_segment, to_segment, customers, share_of_from]``, one row per pair seen.
+    """
+
+    ari: float
+    nmi: float
+    migration: pd.DataFrame
+
+
+@dataclass(frozen=True)
+class _Preprocessor:
+    columns: tuple[str, ...]
+    log_columns: tuple[str, ...]
+    mean: np.ndarray
+    scale: np.ndarray
+    pca: PCA | None
+
+    def transform(self, features: pd.DataFrame) -> np.ndarray:
+        missing = [c for c in self.columns if c not in features.columns]
+        if missing:
+            raise ValueError(f"features lack columns the segmenter was fitted on: {missing}")
+        x = features.loc[:, list(self.columns)].to_numpy(dtype=float, copy=True)
+        x = np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)
+        log_idx = [self.columns.index(c) for c in self.log_columns]
+        if log_idx:
+            x[:, log_idx] = np.sign(x[:, log_idx]) * np.log1p(np.abs(x[:, log_idx]))
+        z = np.clip((x - self.mean) / self.scale, -_CLIP, _CLIP)
+        return self.pca.transform(z) if self.pca is not None else z
+
+
+def _is_attribute(column: str) -> bool:
+    return "__" in column or column.startswith("attr_")
+
+
+def segment_feature_columns(features: pd.DataFrame, include_attributes: bool = False) -> list[str]:
+    """The numeric columns the segmenter clusters on (constant columns and attributes left out)."""
+    cols = []
+    for c in features.columns:
+        if c == "customer_id" or not pd.api.types.is_numeric_dtype(features[c].dtype):
+            continue
+        if _is_attribute(c) and not include_attributes:
+            continue
+        cols.append(c)
+    return cols
+
+
+def _fit_preprocessor(features: pd.DataFrame, settings: SegmentSettings, rng: np.random.Generator) -> _Preprocessor:
+    cols = segment_feature_columns(features, settings.include_attributes)
+    x = features[cols].to_numpy(dtype=float)
+    x = np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)
+    keep = np.nanstd(x, axis=0) > 0
+    cols = [c for c, k in zip(cols, keep, strict=True) if k]
+    if not cols:
+        raise ValueError("no non-constant numeric feature columns to segment on")
+    x = x[:, keep]
+    skew = pd.DataFrame(x).skew().to_numpy()
+    log_mask = np.abs(np.nan_to_num(skew)) > 1.0
+    x[:, log_mask] = np.sign(x[:, log_mask]) * np.log1p(np.abs(x[:, log_mask]))
+    mean, scale = x.mean(axis=0), x.std(axis=0)
+    scale[scale == 0] = 1.0
+    pca = None
+    if settings.pca_variance is not None and settings.pca_variance < 1.0:
+        z = np.clip((x - mean) / scale, -_CLIP, _CLIP)
+        sample = z[rng.choice(len(z), min(len(z), settings.sample_size), replace=False)]
+        pca = PCA(n_components=settings.pca_variance, random_state=settings.seed).fit(sample)
+    return _Preprocessor(tuple(cols), tuple(c for c, m in zip(cols, log_mask, strict=True) if m), mean, scale, pca)
+
+
+@dataclass(frozen=True)
+class _Model:
+    algorithm: str
+    k: int
+    estimator: Any
+    centroids: np.ndarray
+
+    def predict(self, z: np.ndarray) -> np.ndarray:
+        if self.algorithm in ("kmeans", "gmm"):
+            return np.asarray(self.estimator.predict(z), dtype=int)
+        return _nearest(z, self.centroids)
+
+
+def _nearest(z: np.ndarray, centroids: np.ndarray, batch: int = 200_000) -> np.ndarray:
+    out = np.empty(len(z), dtype=int)
+    c2 = (centroids**2).sum(axis=1)
+    for start in range(0, len(z), batch):
+        block = z[start : start + batch]
+        out[start : start + batch] = np.argmin(c2[None, :] - 2.0 * block @ centroids.T, axis=1)
+    return out
+
+
+def _centroids(z: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    ids = np.unique(labels[labels >= 0])
+    return np.vstack([z[labels == i].mean(axis=0) for i in ids])
+
+
+def _fit_model(algorithm: str, k: int, z: np.ndarray, settings: SegmentSettings, seed: int) -> _Model:
+    if algorithm == "kmeans":
+        est = KMeans(n_clusters=k, n_init=settings.n_init, random_state=seed).fit(z)
+        return _Model(algorithm, k, est, est.cluster_centers_)
+    if algorithm == "gmm":
+        est = GaussianMixture(
+            n_components=k, covariance_type="full", n_init=1, init_params="k-means++", random_state=seed, reg_covar=1e-4
+        ).fit(z)
+        return _Model(algorithm, k, est, est.means_)
+    if algorithm == "agglomerative":
+        labels = AgglomerativeClustering(n_clusters=k, linkage="ward").fit_predict(z)
+        return _Model(algorithm, k, None, _centroids(z, labels))
+    if algorithm == "hdbscan":
+        min_size = max(10, len(z) // 100)
+        labels = HDBSCAN(min_cluster_size=min_size, min_samples=10, copy=True).fit_predict(z)
+        if (labels >= 0).sum() == 0 or len(np.unique(labels[labels >= 0])) < 2:
+            labels = np.zeros(len(z), dtype=int)
+            labels[: len(z) // 2] = 1
+        cents = _centroids(z, labels)
+        return _Model(algorithm, len(cents), None, cents)
+    raise ValueError(f"unknown algorithm {algorithm!r}; valid algorithms: {', '.join(ALGORITHMS)}")
+
+
+def _rfm_scores(features: pd.DataFrame, edges: dict[str, np.ndarray]) -> pd.DataFrame:
+    out = {}
+    for col in RFM_COLUMNS:
+        values = features[col].to_numpy(dtype=float) if col in features else np.zeros(len(features))
+        # Recency: fewer days is better, so the score runs against the value.
+        s = np.searchsorted(edges[col], values, side="right") + 1
+        out[col] = 6 - s if col == "recency_days" else s
+    return pd.DataFrame(out, index=features.index)
+
+
+def _rfm_edges(features: pd.DataFrame) -> dict[str, np.ndarray]:
+    edges = {}
+    for col in RFM_COLUMNS:
+        values = features[col].to_numpy(dtype=float) if col in features else np.zeros(len(features))
+        edges[col] = np.unique(np.quantile(values, [0.2, 0.4, 0.6, 0.8]))
+    return edges
+
+
+def rfm_rule_segments(scores: pd.DataFrame) -> np.ndarray:
+    """Classic rule-based RFM segments from 1–5 R/F/M scores (the baseline)."""
+    r, f, m = (scores[c].to_numpy() for c in RFM_COLUMNS)
+    conditions = [
+        (r >= 4) & (f >= 4),
+        (r <= 2) & (f >= 3),
+        (r >= 4) & (f <= 2),
+        (f >= 3) & (m >= 3),
+        (r <= 2) & (f <= 2),
+    ]
+    names = np.array(["champions", "at risk", "new or promising", "loyal", "hibernating"], dtype=object)
+    out = np.full(len(r), "need attention", dtype=object)
+    for cond, name in zip(reversed(conditions), reversed(names), strict=True):
+        out[cond] = name
+    return out
+
+
+# (feature, direction, label): the rule whose signed z-score stands out most (above NAME_THRESHOLD)
+# names the segment; earlier rules win ties.
+NAME_RULES: tuple[tuple[str, int, str], ...] = (
+    ("quantity_per_order", 1, "bulk buyers"),
+    ("tenure_days", -1, "newcomers"),
+    ("discount_share", 1, "bargain hunters"),
+    ("view_to_cart", -1, "window shoppers"),
+    ("return_rate", 1, "serial returners"),
+    ("recency_days", 1, "lapsing"),
+    ("frequency", 1, "loyal regulars"),
+    ("mean_unit_price", 1, "premium buyers"),
+    ("views_per_session", 1, "browsers"),
+    ("review_count", 1, "reviewers"),
+    ("frequency", -1, "occasional buyers"),
+)
+NAME_THRESHOLD = 0.5
+
+
+def _segment_names(zscores: pd.DataFrame) -> dict[int, str]:
+    """Readable, unique names from which features stand out in each segment (rules on z-scores)."""
+    names: dict[int, str] = {}
+    used: dict[str, int] = {}
+    for seg in zscores.index:
+        row = zscores.loc[seg]
+        label, best = "average customers", NAME_THRESHOLD
+        for feature, direction, text in NAME_RULES:
+            value = direction * float(row.get(feature, 0.0))
+            if value > best:
+                label, best = text, value
+        money = row.get("monetary", 0.0)
+        if money > NAME_THRESHOLD and "value" not in label:
+            label = f"high-value {label}" if label != "average customers" else "high-value customers"
+        elif money < -NAME_THRESHOLD and label in ("average customers", "lapsing", "occasional buyers"):
+            label = f"low-value {label}"
+        used[label] = used.get(label, 0) + 1
+        names[int(seg)] = label if used[label] == 1 else f"{label} {used[label]}"
+    return names
+
+
+@dataclass(frozen=True)
+class Segmenter:
+    """A fitted segmentation: preprocessing, clusterer, names, RFM tier edges and reports.
+
+    Attributes:
+        feature_columns: Columns used (before PCA), in order.
+        selection: One row per candidate with its criteria and whether it was chosen, plus the
+            ``rfm_rules`` baseline row.
+        profiles: One row per segment: size, share, name, mean and z-score per feature
+            (``mean_<col>``, ``z_<col>``), top categories and review keywords when given.
+        names: Segment id → name.
+        algorithm: Chosen algorithm.
+        k: Chosen number of segments.
+    """
+
+    feature_columns: tuple[str, ...]
+    selection: pd.DataFrame
+    profiles: pd.DataFrame
+    names: dict[int, str]
+    algorithm: str
+    k: int
+    _pre: _Preprocessor = field(repr=False)
+    _model: _Model = field(repr=False)
+    _relabel: np.ndarray = field(repr=False)
+    _rfm_edges: dict[str, np.ndarray] = field(repr=False)
+    _tier_edges: np.ndarray = field(repr=False)
+
+    def segment_ids(self, features: pd.DataFrame) -> np.ndarray:
+        """Segment id per row of ``features`` (0 = the largest segment at fit time)."""
+        return self._relabel[self._model.predict(self._pre.transform(features))]
+
+    def value_tiers(self, features: pd.DataFrame) -> np.ndarray:
+        """RFM value tier (``low``/``mid``/``high``) per row, from the fit-time score quantiles."""
+        score = _rfm_scores(features, self._rfm_edges).sum(axis=1).to_numpy()
+        return np.array(VALUE_TIERS, dtype=object)[np.searchsorted(self._tier_edges, score, side="right")]
+
+    def assign(self, features: pd.DataFrame) -> pd.DataFrame:
+        """Segments of (new) customers without refitting.
+
+        Returns:
+            ``[customer_id, segment_id, segment_name, value_tier]``.
+        """
+        ids = self.segment_ids(features)
+        return pd.DataFrame(
+            {
+                "customer_id": features["customer_id"].to_numpy(),
+                "segment_id": ids.astype(int),
+                "segment_name": np.array([self.names[int(i)] for i in range(len(self.names))], dtype=object)[ids],
+                "value_tier": self.value_tiers(features),
+            }
+        )
+
+
+def _criteria(z: np.ndarray, labels: np.ndarray, seed: int) -> dict[str, float]:
+    if len(np.unique(labels)) < 2:
+        return {"silhouette": float("nan"), "davies_bouldin": float("nan"), "calinski_harabasz": float("nan")}
+    return {
+        "silhouette": float(silhouette_score(z, labels, random_state=seed)),
+        "davies_bouldin": float(davies_bouldin_score(z, labels)),
+        "calinski_harabasz": float(calinski_harabasz_score(z, labels)),
+    }
+
+
+def _select(table: pd.DataFrame, min_stability: float) -> int:
+    cands = table[table["algorithm"] != "rfm_rules"].copy()
+    if (cands["algorithm"] == "gmm").any():
+        gmm = cands[cands["algorithm"] == "gmm"]
+        best_bic = gmm["bic"].idxmin()
+        cands = cands[(cands["algorithm"] != "gmm") | (cands.index == best_bic)]
+    stable = cands[cands["stability"].fillna(1.0) >= min_stability]
+    if len(stable):
+        cands = stable
+    ranks = pd.concat(
+        [
+            cands["silhouette"].rank(pct=True),
+            cands["davies_bouldin"].rank(pct=True, ascending=False),
+            cands["stability"].fillna(1.0).rank(pct=True),
+        ],
+        axis=1,
+    ).mean(axis=1)
+    order = pd.DataFrame({"score": ranks, "k": cands["k"]}).sort_values(["score", "k"], ascending=[False, True])
+    return int(order.index[0])
+
+
+def fit_segmenter(
+    features: pd.DataFrame, settings: SegmentSettings, reviews: pd.DataFrame | None = None
+) -> Segmenter:
+    """Fit candidate clusterings, pick one by the documented rule, name and profile its segments.
+
+    Args:
+        features: Output of :func:`segmint.features.customer_features`.
+        settings: The ``segment`` settings section.
+        reviews: Optional reviews (``customer_id``, ``text``) for per-segment keywords in the profiles.
+
+    Returns:
+        The fitted :class:`Segmenter`.
+
+    Raises:
+        ValueError: an unknown algorithm name, or fewer customers than ``k_min``.
+    """
+    unknown = [a for a in settings.algorithms if a not in ALGORITHMS]
+    if unknown or not settings.algorithms:
+        raise ValueError(f"unknown algorithms {unknown}; valid algorithms: {', '.join(ALGORITHMS)}")
+    if len(features) < max(settings.k_min * 2, 10):
+        raise ValueError(f"need at least {max(settings.k_min * 2, 10)} customers to segment, got {len(features)}")
+    rng = np.random.default_rng(settings.seed)
+    pre = _fit_preprocessor(features, settings, rng)
+    z_all = pre.transform(features)
+    n = len(z_all)
+    fit_idx = np.sort(rng.choice(n, min(n, settings.sample_size), replace=False))
+    eval_idx = np.sort(rng.choice(n, min(n, settings.eval_sample_size), replace=False))
+    z_fit, z_eval = z_all[fit_idx], z_all[eval_idx]
+
+    rows: list[dict[str, Any]] = []
+    models: list[_Model] = []
+    for algorithm in settings.algorithms:
+        ks = [0] if algorithm == "hdbscan" else list(range(settings.k_min, settings.k_max + 1))
+        quad = algorithm in ("agglomerative", "hdbscan")
+        for k in ks:
+            z_train = z_fit[: QUADRATIC_SAMPLE] if quad else z_fit
+            model = _fit_model(algorithm, k, z_train, settings, settings.seed)
+            labels = model.predict(z_eval)
+            stabilities = []
+            for b in range(settings.bootstrap_rounds):
+                boot_rng = np.random.default_rng(settings.seed + 1000 + b)
+                boot = z_train[boot_rng.integers(0, len(z_train), len(z_train))]
+                refit = _fit_model(algorithm, k, boot, settings, settings.seed + 1 + b)
+                stabilities.append(adjusted_rand_score(labels, refit.predict(z_eval)))
+            row: dict[str, Any] = {"algorithm": algorithm, "k": model.k}
+            row.update(_criteria(z_eval, labels, settings.seed))
+            row["bic"] = float(model.estimator.bic(z_fit)) if algorithm == "gmm" else float("nan")
+            row["stability"] = float(np.mean(stabilities)) if stabilities else float("nan")
+            rows.append(row)
+            models.append(model)
+
+    edges = _rfm_edges(features)
+    eval_rfm = rfm_rule_segments(_rfm_scores(features.iloc[eval_idx], edges))
+    baseline = {"algorithm": "rfm_rules", "k": int(len(np.unique(eval_rfm)))}
+    baseline.update(_criteria(z_eval, pd.factorize(eval_rfm)[0], settings.seed))
+    baseline.update(bic=float("nan"), stability=1.0)
+    table = pd.DataFrame(rows + [baseline])
+    chosen = _select(table, settings.min_stability)
+    table["chosen"] = table.index == chosen
+    model = models[chosen]
+
+    raw = model.predict(z_all)
+    counts = np.bincount(raw, minlength=model.k)
+    # Segment ids follow size (0 = largest) so they are stable across equivalent fits.
+    order = np.lexsort((np.arange(model.k), -counts))
+    relabel = np.empty(model.k, dtype=int)
+    relabel[order] = np.arange(model.k)
+    ids = relabel[raw]
+
+    score = _rfm_scores(features, edges).sum(axis=1).to_numpy()
+    tier_edges = np.quantile(score, [1 / 3, 2 / 3])
+    profiles, names = _profiles(features, ids, pre.columns, reviews)
+    return Segmenter(
+        feature_columns=pre.columns,
+        selection=table,
+        profiles=profiles,
+        names=names,
+        algorithm=model.algorithm,
+        k=model.k,
+        _pre=pre,
+        _model=model,
+        _relabel=relabel,
+        _rfm_edges=edges,
+        _tier_edges=tier_edges,
+    )
+
+
+def _profiles(
+    features: pd.DataFrame, ids: np.ndarray, columns: tuple[str, ...], reviews: pd.DataFrame | None
+) -> tuple[pd.DataFrame, dict[int, str]]:
+    data = features[list(columns)].astype(float)
+    means = data.groupby(ids).mean()
+    mu, sd = data.mean(), data.std(ddof=0).replace(0, 1.0)
+    z = (means - mu) / sd
+    names = _segment_names(z)
+    sizes = pd.Series(ids).value_counts().sort_index()
+    prof = pd.DataFrame(
+        {
+            "segment_id": means.index.astype(int),
+            "segment_name": [names[int(i)] for i in means.index],
+            "size": sizes.reindex(means.index).to_numpy(),
+            "share": (sizes.reindex(means.index) / len(ids)).to_numpy(),
+        }
+    )
+    cat_cols = [c for c in columns if c.startswith("cat_share_") and c != "cat_share_other"]
+    if cat_cols:
+        prof["top_categories"] = [
+            ", ".join(c.removeprefix("cat_share_") for c in means.loc[i, cat_cols].sort_values(ascending=False).index[:3])
+            for i in means.index
+        ]
+    else:
+        prof["top_categories"] = ""
+    prof["top_keywords"] = ""
+    if reviews is not None and len(reviews) and {"customer_id", "text"} <= set(reviews.columns):
+        from segmint.nlp import review_keywords
+
+        seg_of = pd.Series(ids, index=features["customer_id"].to_numpy())
+        tagged = reviews.assign(segment_id=reviews["customer_id"].map(seg_of)).dropna(subset=["segment_id"])
+        if len(tagged):
+            kw = review_keywords(tagged.assign(segment_id=tagged["segment_id"].astype(int)), n=5, by="segment_id")
+            prof["top_keywords"] = prof["segment_id"].map(kw.set_index("segment_id")["keywords"]).fillna("")
+    extra = pd.concat([means.add_prefix("mean_"), z.add_prefix("z_")], axis=1).reset_index(drop=True)
+    return pd.concat([prof, extra], axis=1), names
+
+
+def segment_stability(a: pd.Series, b: pd.Series) -> StabilityResult:
+    """Compare two segment assignments of the same customers (e.g. champion vs challenger).
+
+    Args:
+        a: Segment per customer, indexed by customer id (the reference, e.g. champion).
+        b: Segment per customer, indexed by customer id (e.g. challenger).
+
+    Returns:
+        :class:`StabilityResult` on the customers present in both.
+    """
+    joined = pd.concat([a.rename("from_segment"), b.rename("to_segment")], axis=1, join="inner")
+    if joined.empty:
+        raise ValueError("the two assignments share no customers")
+    ari = float(adjusted_rand_score(joined["from_segment"], joined["to_segment"]))
+    nmi = float(normalized_mutual_info_score(joined["from_segment"], joined["to_segment"]))
+    mig = joined.groupby(["from_segment", "to_segment"]).size().rename("customers").reset_index()
+    mig["share_of_from"] = mig["customers"] / mig.groupby("from_segment")["customers"].transform("sum")
+    return StabilityResult(ari=ari, nmi=nmi, migration=mig)

@@ -1,0 +1,100 @@
+"""Measure: the realised uplift of an executed campaign plan, from its outcomes and its hold-out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import numpy as np
+import pandas as pd
+
+from segmint.campaign import measure_campaign, next_wave_allocation
+from segmint.contracts import BadInputError, coerce_table
+from segmint.settings import Settings
+from tasks import tracking
+from tasks.io import read_parquet, write_json, write_parquet
+from tasks.paths import ProjectPaths
+
+ALL_OFFERS = "any_offer"
+PLAN_FILE = "campaign_plan.parquet"
+SCORES_FILE = "customer_scores.parquet"
+
+
+def read_outcomes(path: Path) -> pd.DataFrame:
+    """The outcomes table (canonical campaigns rows; the plan's hold-out appears as ``control``).
+
+    Raises:
+        BadInputError: the file is missing or does not hold a canonical campaigns table.
+    """
+    if not path.exists():
+        raise BadInputError("campaigns", "file_exists", f"outcomes file {path} does not exist")
+    frame = pd.read_parquet(path) if path.suffix != ".csv" else pd.read_csv(path)
+    return coerce_table("campaigns", frame)
+
+
+def pooled_measurement(plan: pd.DataFrame, outcomes: pd.DataFrame) -> dict[str, Any]:
+    """Treated-vs-hold-out over every offer together: the campaign's overall realised uplift."""
+    pooled = plan.assign(offer=np.where(plan["offer"].notna(), ALL_OFFERS, None))
+    rows = measure_campaign(pooled, outcomes)
+    return rows.drop(columns=["segment_id", "offer"]).iloc[0].to_dict() if len(rows) else {}
+
+
+def run_measure(settings: Settings, paths: ProjectPaths, outcomes_file: Path) -> dict[str, Any]:
+    """Measure the executed plan in ``outputs/`` against ``outcomes_file``; writes ``metrics/measure.json``.
+
+    Logs to its own MLflow run tagged ``segmint.flow=measure``.
+    """
+    plan_file = paths.outputs / PLAN_FILE
+    if not plan_file.exists():
+        raise BadInputError(
+            "campaigns", "plan_exists", "no outputs/campaign_plan.parquet: run a campaign first"
+        )
+    plan = read_parquet(plan_file)
+    outcomes = read_outcomes(outcomes_file)
+    planned_ids = set(plan.loc[plan["offer"].notna(), "customer_id"].astype(str))
+    matched = outcomes["customer_id"].astype(str).isin(planned_ids)
+    if not matched.any():
+        raise BadInputError(
+            "campaigns",
+            "matches_plan",
+            f"no outcome row in {outcomes_file} belongs to a customer of the plan",
+            column="customer_id",
+            count=int(len(outcomes)),
+        )
+    scores_file = paths.outputs / SCORES_FILE
+    segments = None
+    if scores_file.exists():
+        scores = read_parquet(scores_file)
+        # Mixed int/str keys cannot be sorted: the library adds a segment "all".
+        segments = scores[["customer_id", "segment_id", "segment_name"]].astype({"segment_id": str})
+    seg_ids = segments[["customer_id", "segment_id"]] if segments is not None else None
+    per_segment = measure_campaign(plan, outcomes, seg_ids)
+    if segments is not None:
+        names = segments.drop_duplicates("segment_id").set_index("segment_id")["segment_name"]
+        per_segment = per_segment.assign(
+            segment_name=per_segment["segment_id"].map(names).fillna(per_segment["segment_id"].astype(str))
+        )
+    overall = pooled_measurement(plan, outcomes)
+    by_segment = (
+        per_segment[per_segment["segment_id"].astype(str) != "all"] if segments is not None else per_segment
+    )
+    allocation = next_wave_allocation(by_segment, settings.campaign.seed)
+    result: dict[str, Any] = {
+        "outcomes_file": str(outcomes_file),
+        "outcome_rows": int(len(outcomes)),
+        "outcome_rows_outside_plan": int((~matched).sum()),
+        "overall": overall,
+        "per_offer": per_segment[per_segment["segment_id"].astype(str) == "all"].to_dict(orient="records"),
+        "per_segment": per_segment.to_dict(orient="records"),
+        "next_wave_allocation": allocation.to_dict(orient="records"),
+    }
+    write_parquet(paths.outputs / "measurement.parquet", per_segment)
+    tracking.configure_mlflow(settings, paths)
+    with mlflow.start_run(run_name="measure", tags={"segmint.flow": "measure"}) as run:
+        mlflow.log_param("outcomes_file", str(outcomes_file))
+        mlflow.log_metrics(tracking.flat_metrics({"overall": overall}))
+        tracking.log_frame(per_segment, "measure", "measurement.parquet")
+        result["mlflow_run_id"] = run.info.run_id
+    write_json(paths.metric("measure"), result)
+    return result

@@ -1,0 +1,123 @@
+"""Campaign planning rules: budget, caps, exclusions, hold-out, strategies and measurement."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from segmint.campaign import compare_strategies, measure_campaign, next_wave_allocation, plan_campaign
+from segmint.settings import CampaignSettings, OfferSettings
+
+AS_OF = pd.Timestamp("2024-06-01", tz="UTC")
+
+
+def _inputs(n: int = 200) -> tuple[pd.DataFrame, pd.DataFrame]:
+    rng = np.random.default_rng(0)
+    ids = [f"c{i}" for i in range(n)]
+    scores = pd.DataFrame(
+        {
+            "customer_id": np.repeat(ids, 2),
+            "offer": np.tile(["A", "B"], n),
+            "uplift": rng.uniform(-0.05, 0.3, 2 * n),
+            "response_probability": rng.uniform(0, 1, 2 * n),
+        }
+    )
+    customers = pd.DataFrame(
+        {
+            "customer_id": ids,
+            "segment_id": np.arange(n) % 2,
+            "is_anomalous": np.arange(n) % 50 == 0,
+            "opted_out": np.arange(n) % 40 == 1,
+            "last_contact_ts": [AS_OF - pd.Timedelta(days=3) if i % 30 == 2 else pd.NaT for i in range(n)],
+            "expected_value": 20.0,
+        }
+    )
+    return scores, customers
+
+
+def test_plan_respects_budget_caps_exclusions_and_one_offer() -> None:
+    scores, customers = _inputs()
+    settings = CampaignSettings(
+        budget=60.0,
+        holdout_share=0.0,
+        offers={"A": OfferSettings(cost=1.0, max_contacts=20), "B": OfferSettings()},
+    )
+    before = customers.copy()
+    result = plan_campaign(scores, customers, settings, as_of=AS_OF)
+    pd.testing.assert_frame_equal(customers, before)
+    plan = result.plan
+    assert len(plan) == len(customers) and plan["customer_id"].is_unique
+    sent = plan[plan["offer"].notna()]
+    assert len(sent) == 60  # budget binds at cost 1
+    assert (sent["offer"] == "A").sum() <= 20
+    excluded = customers[
+        customers["is_anomalous"] | customers["opted_out"] | customers["last_contact_ts"].notna()
+    ]
+    assert not set(sent["customer_id"]) & set(excluded["customer_id"])
+    assert (sent["expected_incremental_profit"] > 0).all()
+    assert set(plan["group"]) <= {"treatment", "holdout"}
+    assert result.exclusions["anomalous"] == 4
+    total = result.summary.set_index("offer").loc["total"]
+    assert total["spend"] == pytest.approx(60.0)
+
+
+def test_only_positive_profit_is_sent() -> None:
+    scores, customers = _inputs()
+    settings = CampaignSettings(budget=1e9, holdout_share=0.0, default_offer=OfferSettings(cost=3.0))
+    plan = plan_campaign(scores, customers, settings, as_of=AS_OF).plan
+    joined = plan.dropna(subset=["offer"]).merge(scores, on=["customer_id", "offer"])
+    assert (joined["uplift"] * 20.0 - 3.0 > 0).all()
+    best = scores.assign(p=scores["uplift"] * 20 - 3).groupby("customer_id")["p"].max()
+    eligible = customers.loc[
+        ~(customers["is_anomalous"] | customers["opted_out"] | customers["last_contact_ts"].notna()),
+        "customer_id",
+    ]
+    assert set(joined["customer_id"]) == set(best[best > 0].index) & set(eligible)
+
+
+def test_holdout_is_random_share_per_segment_and_seeded() -> None:
+    scores, customers = _inputs(2000)
+    settings = CampaignSettings(budget=1e9, holdout_share=0.2, seed=1)
+    a = plan_campaign(scores, customers, settings, as_of=AS_OF).plan
+    b = plan_campaign(scores, customers, settings, as_of=AS_OF).plan
+    pd.testing.assert_frame_equal(a, b)
+    chosen = a[a["offer"].notna()].merge(customers[["customer_id", "segment_id"]], on="customer_id")
+    share = chosen.groupby("segment_id")["group"].apply(lambda g: (g == "holdout").mean())
+    assert np.allclose(share, 0.2, atol=0.01)
+    assert (a.loc[a["group"] == "holdout", "expected_incremental_profit"] == 0).all()
+
+
+def test_needs_as_of_with_contact_history_and_rejects_unknown_offer() -> None:
+    scores, customers = _inputs()
+    with pytest.raises(ValueError, match="as_of"):
+        plan_campaign(scores, customers, CampaignSettings())
+    with pytest.raises(ValueError, match="valid offers: A, B"):
+        plan_campaign(scores, customers, CampaignSettings(offers={"Z": OfferSettings()}), as_of=AS_OF)
+
+
+def test_uplift_strategy_beats_response_and_random_on_expected_profit() -> None:
+    scores, customers = _inputs(1000)
+    table = compare_strategies(scores, customers, CampaignSettings(budget=100.0), as_of=AS_OF).set_index(
+        "strategy"
+    )
+    assert table.loc["uplift", "incremental_profit"] > table.loc["response", "incremental_profit"]
+    assert table.loc["uplift", "incremental_profit"] > table.loc["random", "incremental_profit"]
+    assert (table["spend"] <= 100.0).all()
+
+
+def test_measure_campaign_recovers_planted_lift_with_interval() -> None:
+    rng = np.random.default_rng(5)
+    n = 20_000
+    group = np.where(rng.random(n) < 0.5, "holdout", "treatment")
+    plan = pd.DataFrame({"customer_id": [f"c{i}" for i in range(n)], "offer": "A", "group": group})
+    converted = (rng.random(n) < np.where(group == "treatment", 0.15, 0.10)).astype(int)
+    outcomes = pd.DataFrame(
+        {"customer_id": plan["customer_id"], "converted": converted, "revenue": converted * 30.0}
+    )
+    m = measure_campaign(plan, outcomes).set_index(["segment_id", "offer"]).loc[("all", "A")]
+    assert m["uplift_low"] < 0.05 < m["uplift_high"]
+    assert m["uplift_low"] > 0
+    assert m["revenue_uplift"] == pytest.approx(30 * m["uplift"])
+    alloc = next_wave_allocation(measure_campaign(plan, outcomes).reset_index(drop=True), seed=0)
+    assert alloc["share"].sum() == pytest.approx(1.0) and alloc["prob_positive"].iloc[0] > 0.99
