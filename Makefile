@@ -17,7 +17,7 @@ $(STAMP): requirements/lock.txt requirements/constraints.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@echo "installing into $(VENV) (torch first, then the pinned rest)…"
 	@$(PY) -m pip install -q torch==2.13.0 2>&1 | grep -v "is ignored" || true
-	@$(PY) -m pip install -q -c requirements/constraints.txt -r requirements/lock.txt 2>&1 | grep -v "is ignored" || true
+	@$(PY) -m pip install -q --no-deps -r requirements/lock.txt 2>&1 | grep -v "is ignored" || true
 	@$(PY) -m pip install -q --no-deps -e . 2>&1 | grep -v "is ignored" || true
 	@$(PY) -c "import torch, segmint, prefect, mlflow, evidently, great_expectations, dvc" \
 		|| { echo "installation failed"; exit 1; }

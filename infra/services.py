@@ -100,9 +100,12 @@ def wait_http(
 
 
 def tail(log: Path | None, chars: int = 3000) -> str:
+    """The end of a service's log with any password in a URI masked."""
     if log is None or not log.exists():
         return ""
-    return log.read_text(errors="replace")[-chars:]
+    from tasks.tracking import masked_uri
+
+    return masked_uri(log.read_text(errors="replace")[-chars:])
 
 
 # ----------------------------------------------------------------------------------------- Prefect
@@ -174,7 +177,10 @@ def _psql(pg: Postgres, sql: str) -> None:
     cmd = ["psql", "-p", str(pg.port), "-v", "ON_ERROR_STOP=1", "-q", "-c", sql]
     if os.geteuid() == 0:
         cmd = ["runuser", "-u", "postgres", "--", *cmd]
-    subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=60)
+    done = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=60)
+    if done.returncode != 0:
+        # the statement may hold a password: report psql's own message only
+        raise subprocess.SubprocessError(f"psql failed ({done.returncode}): {done.stderr.strip()[-500:]}")
 
 
 @contextlib.contextmanager

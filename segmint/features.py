@@ -44,7 +44,7 @@ def _epoch_ns(values: pd.Series) -> np.ndarray:
 
 
 def slug(text: object) -> str:
-    """A lower-case identifier fragment for a category or level name (``"Home & Garden"`` → ``home_garden``)."""
+    """A lower-case identifier fragment for a name (``"Home & Garden"`` → ``home_garden``)."""
     out = re.sub(r"[^0-9a-z]+", "_", str(text).strip().lower()).strip("_")
     return out or "blank"
 
@@ -87,7 +87,9 @@ def _attribute_features(customers: pd.DataFrame, max_levels: int) -> pd.DataFram
         if pd.api.types.is_bool_dtype(values.dtype):
             out[f"attr_{slug(column)}"] = values.fillna(False).astype(float).to_numpy()
         elif pd.api.types.is_numeric_dtype(values.dtype):
-            out[f"attr_{slug(column)}"] = pd.to_numeric(values, errors="coerce").fillna(0.0).astype(float).to_numpy()
+            out[f"attr_{slug(column)}"] = (
+                pd.to_numeric(values, errors="coerce").fillna(0.0).astype(float).to_numpy()
+            )
         elif pd.api.types.is_datetime64_any_dtype(values.dtype):
             continue
         else:
@@ -126,7 +128,9 @@ def _orders_features(
         discounted = np.zeros(len(code), dtype=bool)
     order_code = pd.factorize(orders["order_id"].to_numpy()[keep])[0]
     if products is not None and categories:
-        cat_of_product = products.drop_duplicates("product_id").set_index("product_id")["category"].astype(str)
+        cat_of_product = (
+            products.drop_duplicates("product_id").set_index("product_id")["category"].astype(str)
+        )
         cat_index = pd.Index(categories)
         product_cat = cat_index.get_indexer(cat_of_product.to_numpy())
         cat = np.full(len(code), -1, dtype=np.int32)
@@ -159,7 +163,8 @@ def _orders_features(
         for w in windows
     )
     cat_sql = ",\n".join(
-        f"coalesce(sum(value) FILTER (WHERE NOT ret AND cat = {i}), 0) AS cat_{i}" for i in range(len(categories))
+        f"coalesce(sum(value) FILTER (WHERE NOT ret AND cat = {i}), 0) AS cat_{i}"
+        for i in range(len(categories))
     )
     con.register("lines", lines)
     agg = con.execute(
@@ -408,7 +413,12 @@ def customer_features(
     def ecol(name: str, fill: float = 0.0) -> np.ndarray:
         return _scatter(n, ev["c"], ev[name], fill) if name in ev else np.full(n, fill)
 
-    views, carts, purchases, sessions = ecol("views"), ecol("carts"), ecol("purchase_events"), ecol("sessions")
+    views, carts, purchases, sessions = (
+        ecol("views"),
+        ecol("carts"),
+        ecol("purchase_events"),
+        ecol("sessions"),
+    )
     cols.update(views=views, carts=carts, purchase_events=purchases, sessions=sessions)
     cols["view_to_cart"] = np.clip(_ratio(carts, views), 0.0, 1.0)
     cols["cart_to_purchase"] = np.clip(_ratio(purchases, carts), 0.0, 1.0)
@@ -475,7 +485,11 @@ def future_labels(tables: Tables, as_of: pd.Timestamp, window_days: int) -> pd.D
         else:
             ret = (pd.to_numeric(orders["quantity"], errors="coerce").fillna(0).to_numpy() < 0)[keep]
         frame = pd.DataFrame(
-            {"c": code[keep], "v": np.where(ret, -1.0, 1.0) * qty * price, "o": orders["order_id"].to_numpy()[keep]}
+            {
+                "c": code[keep],
+                "v": np.where(ret, -1.0, 1.0) * qty * price,
+                "o": orders["order_id"].to_numpy()[keep],
+            }
         )
         revenue = _scatter(n, *_grouped(frame.groupby("c")["v"].sum()))
         bought = frame.loc[~ret]

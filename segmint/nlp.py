@@ -131,7 +131,12 @@ def fit_sentiment_model(
                 # SGD on the logistic loss: the same model as LogisticRegression with a fraction of the
                 # fit time on tens of thousands of reviews, and still calibrated-enough probabilities.
                 SGDClassifier(
-                    loss="log_loss", alpha=1e-5, class_weight="balanced", max_iter=50, tol=1e-4, random_state=seed
+                    loss="log_loss",
+                    alpha=1e-5,
+                    class_weight="balanced",
+                    max_iter=50,
+                    tol=1e-4,
+                    random_state=seed,
                 ),
             ),
         ]

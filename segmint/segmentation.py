@@ -98,7 +98,18 @@ def segment_feature_columns(features: pd.DataFrame, include_attributes: bool = F
     return cols
 
 
-def _fit_preprocessor(features: pd.DataFrame, settings: SegmentSettings, rng: np.random.Generator) -> _Preprocessor:
+FeatureScaler = _Preprocessor
+
+
+def fit_feature_scaler(features: pd.DataFrame, include_attributes: bool = False) -> FeatureScaler:
+    """The segmenter's preprocessing (signed log1p of heavy tails, standard scaling, no PCA) on its own."""
+    settings = SegmentSettings(include_attributes=include_attributes)
+    return _fit_preprocessor(features, settings, np.random.default_rng(settings.seed))
+
+
+def _fit_preprocessor(
+    features: pd.DataFrame, settings: SegmentSettings, rng: np.random.Generator
+) -> _Preprocessor:
     cols = segment_feature_columns(features, settings.include_attributes)
     x = features[cols].to_numpy(dtype=float)
     x = np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)
@@ -117,7 +128,9 @@ def _fit_preprocessor(features: pd.DataFrame, settings: SegmentSettings, rng: np
         z = np.clip((x - mean) / scale, -_CLIP, _CLIP)
         sample = z[rng.choice(len(z), min(len(z), settings.sample_size), replace=False)]
         pca = PCA(n_components=settings.pca_variance, random_state=settings.seed).fit(sample)
-    return _Preprocessor(tuple(cols), tuple(c for c, m in zip(cols, log_mask, strict=True) if m), mean, scale, pca)
+    return _Preprocessor(
+        tuple(cols), tuple(c for c, m in zip(cols, log_mask, strict=True) if m), mean, scale, pca
+    )
 
 
 @dataclass(frozen=True)
@@ -153,7 +166,12 @@ def _fit_model(algorithm: str, k: int, z: np.ndarray, settings: SegmentSettings,
         return _Model(algorithm, k, est, est.cluster_centers_)
     if algorithm == "gmm":
         est = GaussianMixture(
-            n_components=k, covariance_type="full", n_init=1, init_params="k-means++", random_state=seed, reg_covar=1e-4
+            n_components=k,
+            covariance_type="full",
+            n_init=1,
+            init_params="k-means++",
+            random_state=seed,
+            reg_covar=1e-4,
         ).fit(z)
         return _Model(algorithm, k, est, est.means_)
     if algorithm == "agglomerative":
@@ -273,6 +291,8 @@ class Segmenter:
 
     def segment_ids(self, features: pd.DataFrame) -> np.ndarray:
         """Segment id per row of ``features`` (0 = the largest segment at fit time)."""
+        if len(features) == 0:
+            return np.zeros(0, dtype=int)
         return self._relabel[self._model.predict(self._pre.transform(features))]
 
     def value_tiers(self, features: pd.DataFrame) -> np.ndarray:
@@ -291,7 +311,9 @@ class Segmenter:
             {
                 "customer_id": features["customer_id"].to_numpy(),
                 "segment_id": ids.astype(int),
-                "segment_name": np.array([self.names[int(i)] for i in range(len(self.names))], dtype=object)[ids],
+                "segment_name": np.array([self.names[int(i)] for i in range(len(self.names))], dtype=object)[
+                    ids
+                ],
                 "value_tier": self.value_tiers(features),
             }
         )
@@ -324,7 +346,9 @@ def _select(table: pd.DataFrame, min_stability: float) -> int:
         ],
         axis=1,
     ).mean(axis=1)
-    order = pd.DataFrame({"score": ranks, "k": cands["k"]}).sort_values(["score", "k"], ascending=[False, True])
+    order = pd.DataFrame({"score": ranks, "k": cands["k"]}).sort_values(
+        ["score", "k"], ascending=[False, True]
+    )
     return int(order.index[0])
 
 
@@ -348,7 +372,9 @@ def fit_segmenter(
     if unknown or not settings.algorithms:
         raise ValueError(f"unknown algorithms {unknown}; valid algorithms: {', '.join(ALGORITHMS)}")
     if len(features) < max(settings.k_min * 2, 10):
-        raise ValueError(f"need at least {max(settings.k_min * 2, 10)} customers to segment, got {len(features)}")
+        raise ValueError(
+            f"need at least {max(settings.k_min * 2, 10)} customers to segment, got {len(features)}"
+        )
     rng = np.random.default_rng(settings.seed)
     pre = _fit_preprocessor(features, settings, rng)
     z_all = pre.transform(features)
@@ -363,13 +389,16 @@ def fit_segmenter(
         ks = [0] if algorithm == "hdbscan" else list(range(settings.k_min, settings.k_max + 1))
         quad = algorithm in ("agglomerative", "hdbscan")
         for k in ks:
-            z_train = z_fit[: QUADRATIC_SAMPLE] if quad else z_fit
+            z_train = z_fit[:QUADRATIC_SAMPLE] if quad else z_fit
             model = _fit_model(algorithm, k, z_train, settings, settings.seed)
             labels = model.predict(z_eval)
             stabilities = []
             for b in range(settings.bootstrap_rounds):
                 boot_rng = np.random.default_rng(settings.seed + 1000 + b)
-                boot = z_train[boot_rng.integers(0, len(z_train), len(z_train))]
+                # Resamples of the evaluation size keep the refits cheap; stability is judged on
+                # the evaluation sample either way.
+                size = min(len(z_train), 2 * settings.eval_sample_size)
+                boot = z_train[boot_rng.integers(0, len(z_train), size)]
                 refit = _fit_model(algorithm, k, boot, settings, settings.seed + 1 + b)
                 stabilities.append(adjusted_rand_score(labels, refit.predict(z_eval)))
             row: dict[str, Any] = {"algorithm": algorithm, "k": model.k}
@@ -435,7 +464,10 @@ def _profiles(
     cat_cols = [c for c in columns if c.startswith("cat_share_") and c != "cat_share_other"]
     if cat_cols:
         prof["top_categories"] = [
-            ", ".join(c.removeprefix("cat_share_") for c in means.loc[i, cat_cols].sort_values(ascending=False).index[:3])
+            ", ".join(
+                c.removeprefix("cat_share_")
+                for c in means.loc[i, cat_cols].sort_values(ascending=False).index[:3]
+            )
             for i in means.index
         ]
     else:
@@ -447,7 +479,9 @@ def _profiles(
         seg_of = pd.Series(ids, index=features["customer_id"].to_numpy())
         tagged = reviews.assign(segment_id=reviews["customer_id"].map(seg_of)).dropna(subset=["segment_id"])
         if len(tagged):
-            kw = review_keywords(tagged.assign(segment_id=tagged["segment_id"].astype(int)), n=5, by="segment_id")
+            kw = review_keywords(
+                tagged.assign(segment_id=tagged["segment_id"].astype(int)), n=5, by="segment_id"
+            )
             prof["top_keywords"] = prof["segment_id"].map(kw.set_index("segment_id")["keywords"]).fillna("")
     extra = pd.concat([means.add_prefix("mean_"), z.add_prefix("z_")], axis=1).reset_index(drop=True)
     return pd.concat([prof, extra], axis=1), names

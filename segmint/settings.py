@@ -60,7 +60,7 @@ class FeatureSettings(_Section):
 
 
 class SegmentSettings(_Section):
-    algorithms: tuple[str, ...] = ("kmeans", "gmm")
+    algorithms: tuple[str, ...] = ("kmeans",)
     k_min: int = Field(4, ge=2)
     k_max: int = Field(10, ge=2)
     sample_size: int = Field(20_000, ge=500)
@@ -138,12 +138,18 @@ class RecommendSettings(_Section):
 
 
 class UpliftSettings(_Section):
-    learners: tuple[str, ...] = ("t_learner", "x_learner", "logistic_t_learner")
+    # The plain T-learner is left out by default: its noisy effects on high-value customers cost
+    # more in a value-weighted plan than its Qini AUC shows.
+    learners: tuple[str, ...] = ("x_learner", "logistic_t_learner")
     test_share: float = Field(0.3, gt=0.0, lt=0.9)
-    n_estimators: int = Field(200, ge=10)
-    learning_rate: float = Field(0.05, gt=0.0, le=1.0)
-    num_leaves: int = Field(15, ge=2)
-    min_child_samples: int = Field(50, ge=1)
+    # Learner selection by K-fold cross-validated Qini AUC (below 2: the single held-out split).
+    cv_folds: int = Field(3, ge=0, le=10)
+    select_per_offer: bool = True  # each offer its own learner, else one learner for all offers
+    # Campaign effects are small against the outcome noise: few, large leaves and slow learning.
+    n_estimators: int = Field(100, ge=10)
+    learning_rate: float = Field(0.03, gt=0.0, le=1.0)
+    num_leaves: int = Field(4, ge=2)
+    min_child_samples: int = Field(300, ge=1)
     bootstrap_rounds: int = Field(100, ge=0)
     seed: int = Field(23, ge=0)
     subsample: float = Field(0.8, gt=0.0, le=1.0)

@@ -89,7 +89,9 @@ def run_campaign(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
     top_n = settings.recommend.top_n
     ids = scores["customer_id"].astype(str).tolist()
     if recommender is not None:
-        recs = recommender.recommender.recommend(ids, top_n)[["customer_id", "recommended_product_ids"]]
+        recs = recommender.recommender.recommend(
+            ids, top_n, exclude_seen=settings.recommend.exclude_purchased
+        )[["customer_id", "recommended_product_ids"]]
         recs["recommended_product_ids"] = recs["recommended_product_ids"].map(lambda v: [str(x) for x in v])
         scores = scores.merge(recs, on="customer_id", how="left")
     else:

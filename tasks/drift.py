@@ -151,6 +151,18 @@ def champion_reference(settings: Settings) -> tuple[str | None, pd.DataFrame | N
     return version, reference, None
 
 
+def with_model_columns(features: pd.DataFrame, columns: Any) -> tuple[pd.DataFrame, list[str]]:
+    """``features`` plus any of the model's ``columns`` it lacks, as zeros, and the names added.
+
+    New data can lack a one-hot or category-share column the champion was fitted on (a category
+    no customer bought this period): its value is then 0 for everyone, not unknown.
+    """
+    missing = [c for c in (columns or ()) if c not in features.columns]
+    if not missing:
+        return features, []
+    return features.assign(**{c: 0.0 for c in missing}), missing
+
+
 def _segment_of(assigned: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(
         {"customer_id": assigned["customer_id"].astype(str), "segment": assigned["segment_name"].astype(str)}
@@ -158,7 +170,7 @@ def _segment_of(assigned: pd.DataFrame) -> pd.DataFrame:
 
 
 def _uplift_wide(model: Any, features: pd.DataFrame) -> pd.DataFrame:
-    scores = model.predict(features)
+    scores = model.predict(with_model_columns(features, getattr(model, "feature_columns", ()))[0])
     wide = scores.pivot_table(index="customer_id", columns="offer", values="uplift", aggfunc="first")
     wide.columns = [f"uplift_{c}" for c in wide.columns]
     return wide.reset_index().astype({"customer_id": str})
@@ -182,8 +194,10 @@ def prediction_drift(
     categorical: tuple[str, ...] = ()
     segmenter = tracking.load_alias(settings, "segmenter", tracking.CHAMPION)
     if segmenter is not None:
-        ref_seg = segmenter.segmenter.assign(reference)
-        cur_seg = segmenter.segmenter.assign(current)
+        columns = getattr(segmenter.segmenter, "feature_columns", ())
+        ref_seg = segmenter.segmenter.assign(with_model_columns(reference, columns)[0])
+        current_aligned, filled = with_model_columns(current, columns)
+        cur_seg = segmenter.segmenter.assign(current_aligned)
         shift = share_shift(ref_seg["segment_name"], cur_seg["segment_name"])
         out["segments"] = {
             "psi": shift.psi,
@@ -191,6 +205,7 @@ def prediction_drift(
             "threshold": gate.prediction_psi_threshold,
             "drifted": bool(shift.psi >= gate.prediction_psi_threshold),
             "shares": shift.shares.to_dict(orient="records"),
+            "columns_filled_with_zero": filled,
         }
         ref_pred = ref_pred.merge(_segment_of(ref_seg), on="customer_id", how="left")
         cur_pred = cur_pred.merge(_segment_of(cur_seg), on="customer_id", how="left")

@@ -12,6 +12,7 @@ from segmint.segmentation import segment_stability
 from segmint.settings import Settings
 from segmint.uplift import fit_uplift
 from tasks import tracking
+from tasks.drift import with_model_columns
 from tasks.features import AT_CAMPAIGN, FEATURES
 from tasks.io import read_parquet, read_pickle, read_tables, write_json
 from tasks.paths import ProjectPaths
@@ -55,7 +56,10 @@ def evaluate_segmenter(settings: Settings, paths: ProjectPaths) -> dict[str, Any
     champion = tracking.load_alias(settings, "segmenter", tracking.CHAMPION)
     if champion is None:
         return {**out, "champion_quality": None}
-    old = champion.segmenter.assign(features)
+    aligned, filled = with_model_columns(features, getattr(champion.segmenter, "feature_columns", ()))
+    if filled:
+        out["champion_columns_filled_with_zero"] = filled
+    old = champion.segmenter.assign(aligned)
     out["champion_quality"] = segmentation_silhouette(features, old["segment_id"], SILHOUETTE_SAMPLE, seed)
     stability = segment_stability(_labels(old), _labels(new))
     out["stability"] = {"ari": stability.ari, "nmi": stability.nmi}

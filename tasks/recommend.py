@@ -40,6 +40,7 @@ def run_recommend(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
         "winner": selection.name,
         "metrics": selection.metrics,
         "candidates": selection.candidates.to_dict(orient="records"),
+        "per_segment": selection.per_segment.to_dict(orient="records"),
     }
     example = pd.DataFrame({"customer_id": tables.customers["customer_id"].head(5).astype(str)})
     result["registered_version"] = tracking.log_pyfunc(

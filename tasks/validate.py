@@ -44,7 +44,13 @@ def run_expectation_suites(
     """Per-expectation results of every present table's suite on a seeded sample of its rows."""
     import great_expectations as gx  # heavy import (seconds): only when the suites actually run
 
+    import logging
+
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
     context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
     source = context.data_sources.add_pandas("segmint")
     rows: list[dict[str, Any]] = []
     for name, frame in tables.items():

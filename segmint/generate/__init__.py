@@ -1,7 +1,14 @@
 """Synthetic shops with planted ground truth (archetypes, campaign effects, anomalies, drift)."""
 
 from segmint.generate.outcomes import OFFERS, simulate_outcomes
-from segmint.generate.shop import ANOMALY_TYPES, ARCHETYPES, CATEGORIES, PERIOD_END, GeneratedShop, generate_shop
+from segmint.generate.shop import (
+    ANOMALY_TYPES,
+    ARCHETYPES,
+    CATEGORIES,
+    PERIOD_END,
+    GeneratedShop,
+    generate_shop,
+)
 
 __all__ = [
     "ANOMALY_TYPES",

@@ -92,7 +92,14 @@ def campaign_truth(
             )
         )
     effects = pd.concat(frames, ignore_index=True)
-    first = ["customer_id", "archetype", "is_anomalous", "anomaly_type", "baseline_conversion", "expected_order_value"]
+    first = [
+        "customer_id",
+        "archetype",
+        "is_anomalous",
+        "anomaly_type",
+        "baseline_conversion",
+        "expected_order_value",
+    ]
     truth = latent.assign(baseline_conversion=p0)
     truth = truth[first + [c for c in truth.columns if c not in first]]
     return truth, effects

@@ -52,8 +52,9 @@ ARCHETYPES: tuple[str, ...] = (
 )
 ANOMALY_TYPES: tuple[str, ...] = ("fraud", "bot", "refund_abuse")
 
-# Default calendar: the drift-free period ends at this instant (exclusive), so nothing is in the future.
-PERIOD_END = pd.Timestamp("2026-01-01 00:00:00", tz="UTC")
+# Default calendar: the drift-free period ends at this instant (exclusive), early enough that the
+# next period (a ``drift > 0`` shop) is in the past too.
+PERIOD_END = pd.Timestamp("2025-06-01 00:00:00", tz="UTC")
 WAVE1_DAYS_BEFORE_END = 60
 WAVE1_WINDOW_DAYS = 14
 TRACKED_SESSION_SHARE = 0.5
@@ -79,7 +80,8 @@ CATEGORIES: tuple[tuple[str, float, float], ...] = (
 _CAT_NAMES = tuple(c[0] for c in CATEGORIES)
 
 _ADJECTIVES = np.array(
-    ["Classic", "Premium", "Eco", "Compact", "Deluxe", "Smart", "Everyday", "Pro", "Mini", "Vintage"], dtype=object
+    ["Classic", "Premium", "Eco", "Compact", "Deluxe", "Smart", "Everyday", "Pro", "Mini", "Vintage"],
+    dtype=object,
 )
 _NOUNS: dict[str, tuple[str, ...]] = {
     "electronics": ("Headphones", "Charger", "Speaker", "Tablet", "Camera"),
@@ -122,27 +124,125 @@ class _Archetype:
 
 
 _SPECS: dict[str, _Archetype] = {
-    "loyal": _Archetype(0.12, 3.5, 16, 4.0, 0.38, 0.75, 1.3, 0.04, 0.025, 0.28, 1.0, 48,
-                        {"home_kitchen": 3, "beauty": 3, "books": 1},
-                        (0.35, 0.1, 0.05, 0.35, 0.1, 0.05), (0.4, 0.5, 0.1)),
-    "bargain_hunter": _Archetype(0.17, 1.5, 12, 6.0, 0.3, 0.5, 1.6, 0.8, 0.10, 0.1, 0.0, 35,
-                                 {"fashion": 3, "grocery": 3, "toys": 1},
-                                 (0.15, 0.2, 0.25, 0.1, 0.05, 0.25), (0.65, 0.3, 0.05)),
-    "new": _Archetype(0.11, 0.0, 40, 5.0, 0.28, 0.5, 1.1, 0.45, 0.06, 0.15, 0.3, 30,
-                      {"sports": 3, "beauty": 1.5, "fashion": 1.5},
-                      (0.2, 0.3, 0.3, 0.02, 0.13, 0.05), (0.7, 0.25, 0.05)),
-    "lapsing": _Archetype(0.14, 2.5, 26, 5.0, 0.3, 0.55, 1.2, 0.12, 0.06, 0.1, -0.6, 44,
-                          {"garden": 3, "electronics": 1.5, "sports": 1.5},
-                          (0.3, 0.2, 0.1, 0.2, 0.1, 0.1), (0.45, 0.45, 0.1)),
-    "window_shopper": _Archetype(0.17, 1.2, 14, 8.0, 0.05, 0.35, 1.0, 0.15, 0.18, 0.2, -0.2, 29,
-                                 {"electronics": 3, "jewelry": 3, "fashion": 1},
-                                 (0.3, 0.15, 0.35, 0.05, 0.1, 0.05), (0.8, 0.15, 0.05)),
-    "bulk_reseller": _Archetype(0.08, 2.5, 12, 3.0, 0.6, 0.85, 12.0, 0.3, 0.02, 0.03, 0.2, 42,
-                                {"office": 3, "toys": 2.5, "grocery": 1},
-                                (0.2, 0.4, 0.02, 0.1, 0.18, 0.1), (0.1, 0.85, 0.05)),
-    "casual": _Archetype(0.21, 1.5, 8, 4.0, 0.25, 0.6, 1.2, 0.12, 0.05, 0.12, 0.3, 40,
-                         {"books": 2.5, "pet_supplies": 2.5, "home_kitchen": 1, "garden": 1},
-                         (0.35, 0.2, 0.15, 0.1, 0.15, 0.05), (0.55, 0.35, 0.1)),
+    "loyal": _Archetype(
+        0.12,
+        3.5,
+        16,
+        4.0,
+        0.38,
+        0.75,
+        1.3,
+        0.04,
+        0.025,
+        0.28,
+        1.0,
+        48,
+        {"home_kitchen": 3, "beauty": 3, "books": 1},
+        (0.35, 0.1, 0.05, 0.35, 0.1, 0.05),
+        (0.4, 0.5, 0.1),
+    ),
+    "bargain_hunter": _Archetype(
+        0.17,
+        1.5,
+        12,
+        6.0,
+        0.3,
+        0.5,
+        1.6,
+        0.8,
+        0.10,
+        0.1,
+        0.0,
+        35,
+        {"fashion": 3, "grocery": 3, "toys": 1},
+        (0.15, 0.2, 0.25, 0.1, 0.05, 0.25),
+        (0.65, 0.3, 0.05),
+    ),
+    "new": _Archetype(
+        0.11,
+        0.0,
+        40,
+        5.0,
+        0.28,
+        0.5,
+        1.1,
+        0.45,
+        0.06,
+        0.15,
+        0.3,
+        30,
+        {"sports": 3, "beauty": 1.5, "fashion": 1.5},
+        (0.2, 0.3, 0.3, 0.02, 0.13, 0.05),
+        (0.7, 0.25, 0.05),
+    ),
+    "lapsing": _Archetype(
+        0.14,
+        2.5,
+        26,
+        5.0,
+        0.3,
+        0.55,
+        1.2,
+        0.12,
+        0.06,
+        0.1,
+        -0.6,
+        44,
+        {"garden": 3, "electronics": 1.5, "sports": 1.5},
+        (0.3, 0.2, 0.1, 0.2, 0.1, 0.1),
+        (0.45, 0.45, 0.1),
+    ),
+    "window_shopper": _Archetype(
+        0.17,
+        1.2,
+        14,
+        8.0,
+        0.05,
+        0.35,
+        1.0,
+        0.15,
+        0.18,
+        0.2,
+        -0.2,
+        29,
+        {"electronics": 3, "jewelry": 3, "fashion": 1},
+        (0.3, 0.15, 0.35, 0.05, 0.1, 0.05),
+        (0.8, 0.15, 0.05),
+    ),
+    "bulk_reseller": _Archetype(
+        0.08,
+        2.5,
+        12,
+        3.0,
+        0.6,
+        0.85,
+        12.0,
+        0.3,
+        0.02,
+        0.03,
+        0.2,
+        42,
+        {"office": 3, "toys": 2.5, "grocery": 1},
+        (0.2, 0.4, 0.02, 0.1, 0.18, 0.1),
+        (0.1, 0.85, 0.05),
+    ),
+    "casual": _Archetype(
+        0.21,
+        1.5,
+        8,
+        4.0,
+        0.25,
+        0.6,
+        1.2,
+        0.12,
+        0.05,
+        0.12,
+        0.3,
+        40,
+        {"books": 2.5, "pet_supplies": 2.5, "home_kitchen": 1, "garden": 1},
+        (0.35, 0.2, 0.15, 0.1, 0.15, 0.05),
+        (0.55, 0.35, 0.1),
+    ),
 }
 
 
@@ -219,8 +319,34 @@ def _daily_intensity(days: int, start: pd.Timestamp, bargain: bool) -> np.ndarra
     return weekly * yearly
 
 
-_HOUR_P = np.array([1, 0.6, 0.4, 0.3, 0.3, 0.4, 0.8, 1.5, 2.2, 2.6, 2.8, 3.0,
-                    3.3, 3.2, 3.0, 3.0, 3.2, 3.6, 4.2, 4.8, 5.0, 4.4, 3.2, 1.8])
+_HOUR_P = np.array(
+    [
+        1,
+        0.6,
+        0.4,
+        0.3,
+        0.3,
+        0.4,
+        0.8,
+        1.5,
+        2.2,
+        2.6,
+        2.8,
+        3.0,
+        3.3,
+        3.2,
+        3.0,
+        3.0,
+        3.2,
+        3.6,
+        4.2,
+        4.8,
+        5.0,
+        4.4,
+        3.2,
+        1.8,
+    ]
+)
 _HOUR_P = _HOUR_P / _HOUR_P.sum()
 
 
@@ -238,9 +364,20 @@ def generate_shop(settings: GenerateSettings) -> GeneratedShop:
     n, n_prod, days = settings.customers, settings.products, settings.days
     drift = float(settings.drift)
     seeds = np.random.SeedSequence(settings.seed).spawn(12)
-    rng_cust, rng_prod, rng_sess, rng_ev, rng_ord, rng_ret, rng_rev, rng_anom, rng_fraud, rng_camp, rng_txt, _ = (
-        np.random.default_rng(s) for s in seeds
-    )
+    (
+        rng_cust,
+        rng_prod,
+        rng_sess,
+        rng_ev,
+        rng_ord,
+        rng_ret,
+        rng_rev,
+        rng_anom,
+        rng_fraud,
+        rng_camp,
+        rng_txt,
+        _,
+    ) = (np.random.default_rng(s) for s in seeds)
     period_end = PERIOD_END + pd.Timedelta(days=days) if drift > 0 else PERIOD_END
     period_start = period_end - pd.Timedelta(days=days)
     horizon = days * _DAY
@@ -270,7 +407,9 @@ def generate_shop(settings: GenerateSettings) -> GeneratedShop:
     cum_in_cat[cat_last] = 1.0
     prod_flat = cum_in_cat + prod_cat
     noun_pick = rng_prod.integers(0, 5, size=n_prod)
-    nouns = np.array([_NOUNS[_CAT_NAMES[c]][k] for c, k in zip(prod_cat, noun_pick, strict=True)], dtype=object)
+    nouns = np.array(
+        [_NOUNS[_CAT_NAMES[c]][k] for c, k in zip(prod_cat, noun_pick, strict=True)], dtype=object
+    )
     names = _ADJECTIVES[rng_prod.integers(0, len(_ADJECTIVES), size=n_prod)] + " " + nouns
     product_ids = _ids("P", n_prod, 5)
     cat_names = np.array(_CAT_NAMES, dtype=object)
@@ -294,7 +433,9 @@ def generate_shop(settings: GenerateSettings) -> GeneratedShop:
     vps = per("views_per_session") * ln(0.0, 0.25, size=n)
     funnel_drift = 1.0 - 0.25 * drift
     p_cart = _noisy_prob(per("p_cart") * funnel_drift, 0.3, rng_cust)
-    p_buy = _noisy_prob(per("p_buy") * (1.0 + 0.1 * drift) / (1.0 + 0.1 * drift * per("p_buy")), 0.3, rng_cust)
+    p_buy = _noisy_prob(
+        per("p_buy") * (1.0 + 0.1 * drift) / (1.0 + 0.1 * drift * per("p_buy")), 0.3, rng_cust
+    )
     qty = 1.0 + (per("quantity") - 1.0) * ln(0.0, 0.3, size=n)
     p_disc = _noisy_prob(per("p_discount"), 0.35, rng_cust)
     p_ret = _noisy_prob(per("p_return"), 0.3, rng_cust)
@@ -312,7 +453,9 @@ def generate_shop(settings: GenerateSettings) -> GeneratedShop:
     channel_p = channel_p / channel_p.sum(axis=1, keepdims=True)
     channel = _CHANNELS[_pick_rows(np.cumsum(channel_p, axis=1), arch, rng_cust)]
     device_p = np.array([s.device_p for s in specs])
-    device = _DEVICES[_pick_rows(np.cumsum(device_p / device_p.sum(1, keepdims=True), axis=1), arch, rng_cust)]
+    device = _DEVICES[
+        _pick_rows(np.cumsum(device_p / device_p.sum(1, keepdims=True), axis=1), arch, rng_cust)
+    ]
     country = _COUNTRIES[rng_cust.choice(len(_COUNTRIES), size=n, p=_COUNTRY_P)]
     opted_out = rng_cust.random(n) < 0.03
 
@@ -341,8 +484,9 @@ def generate_shop(settings: GenerateSettings) -> GeneratedShop:
     act_start = np.where(fraud, signup, act_start)
     act_end = np.where(fraud, horizon - 60.0, act_end)
     vps = np.where(bot, rng_anom.uniform(60, 120, size=n), vps)
-    sess_rate = np.where(bot, rng_anom.uniform(8, 16, size=n) * _YEAR / np.maximum(act_end - act_start, _DAY),
-                         sess_rate)
+    sess_rate = np.where(
+        bot, rng_anom.uniform(8, 16, size=n) * _YEAR / np.maximum(act_end - act_start, _DAY), sess_rate
+    )
     p_cart = np.where(bot, 0.002, p_cart)
     p_buy = np.where(bot, 0.2, p_buy)
     p_ret = np.where(refund, rng_anom.uniform(0.8, 0.95, size=n), p_ret)
@@ -459,7 +603,9 @@ def generate_shop(settings: GenerateSettings) -> GeneratedShop:
     rv_t = l_t[rv_idx] + rng_rev.uniform(3, 25, size=len(rv_idx)) * _DAY
     keep = rv_t < horizon - 1.0
     rv_idx, rv_t = rv_idx[keep], rv_t[keep]
-    latent = 3.7 + satisfaction[l_cust[rv_idx]] - 1.8 * returned[rv_idx] + rng_rev.normal(0, 0.9, size=len(rv_idx))
+    latent = (
+        3.7 + satisfaction[l_cust[rv_idx]] - 1.8 * returned[rv_idx] + rng_rev.normal(0, 0.9, size=len(rv_idx))
+    )
     rating = np.clip(np.round(latent), 1, 5).astype(np.int64)
     rv_text = review_texts(rating, cat_names[prod_cat[l_prod[rv_idx]]], rng_txt)
 
@@ -475,7 +621,12 @@ def generate_shop(settings: GenerateSettings) -> GeneratedShop:
     ev_cust = np.concatenate([v_cust, v_cust[c_idx], l_cust, extra_cust])
     ev_prod = np.concatenate([v_prod, v_prod[c_idx], l_prod, extra_prod])
     ev_type = np.concatenate(
-        [np.zeros(len(v_cust), np.int8), np.ones(len(c_idx), np.int8), np.full(len(l_cust), 2, np.int8), extra_type]
+        [
+            np.zeros(len(v_cust), np.int8),
+            np.ones(len(c_idx), np.int8),
+            np.full(len(l_cust), 2, np.int8),
+            extra_type,
+        ]
     )
     ev_t = np.concatenate([v_t, c_t, l_t, extra_t])
     ev_sess = np.concatenate([v_sess, v_sess[c_idx], l_sess, extra_sess])

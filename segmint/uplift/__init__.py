@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 
 from segmint.contracts import CONTROL
 from segmint.settings import UpliftSettings
@@ -33,6 +33,7 @@ __all__ = [
     "UpliftSelection",
     "auuc",
     "campaign_frame",
+    "evaluate_uplift",
     "feature_matrix",
     "fit_uplift",
     "qini_auc",
@@ -98,6 +99,9 @@ class UpliftModel:
     learners: dict[str, BinaryUpliftLearner]
     response_models: dict[str, object]
     batch_size: int = 200_000
+    # The configuration, so that evaluate_uplift can refit it on a split it has not seen.
+    learner_names: dict[str, str] = field(default_factory=dict)
+    settings: UpliftSettings | None = None
 
     def predict(self, features: pd.DataFrame) -> pd.DataFrame:
         """Uplift and response probability for every customer and offer.
@@ -147,14 +151,27 @@ def _proba(model, X: np.ndarray) -> np.ndarray:
 
 def _split(frame: pd.DataFrame, settings: UpliftSettings) -> tuple[np.ndarray, np.ndarray]:
     idx = np.arange(len(frame))
-    strata = frame["treatment"].astype(str) + "|" + frame["converted"].astype(str)
-    counts = strata.map(strata.value_counts())
-    # Stratify only when every stratum can appear on both sides; otherwise a plain random split.
-    stratify = strata if counts.min() >= 2 else None
+    strata = _strata(frame)
+    stratify = strata if strata.value_counts().min() >= 2 else None
     train, test = train_test_split(
         idx, test_size=settings.test_share, random_state=settings.seed, stratify=stratify
     )
     return np.sort(train), np.sort(test)
+
+
+def _strata(frame: pd.DataFrame) -> pd.Series:
+    return frame["treatment"].astype(str) + "|" + frame["converted"].astype(str)
+
+
+def _folds(frame: pd.DataFrame, settings: UpliftSettings) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Seeded K-fold splits stratified by arm × outcome (plain K-fold when a stratum is too small)."""
+    strata = _strata(frame).to_numpy()
+    idx = np.arange(len(frame))
+    if pd.Series(strata).value_counts().min() >= settings.cv_folds:
+        splitter = StratifiedKFold(settings.cv_folds, shuffle=True, random_state=settings.seed)
+        return [(np.sort(a), np.sort(b)) for a, b in splitter.split(idx, strata)]
+    splitter = KFold(settings.cv_folds, shuffle=True, random_state=settings.seed)
+    return [(np.sort(a), np.sort(b)) for a, b in splitter.split(idx)]
 
 
 def _fit_response(X: np.ndarray, y: np.ndarray, settings: UpliftSettings):
@@ -168,76 +185,136 @@ def _pair(frame: pd.DataFrame, offer: str, rows: np.ndarray) -> np.ndarray:
     return rows[(treatment == offer) | (treatment == CONTROL)]
 
 
+@dataclass(frozen=True)
+class _Design:
+    frame: pd.DataFrame
+    X: np.ndarray
+    y: np.ndarray
+    treatment: np.ndarray
+
+    def scored(
+        self, name: str, offer: str, settings: UpliftSettings, train: np.ndarray, test: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Fit ``name`` for ``offer`` on the train rows; (outcome, uplift, treated flag) of the test rows."""
+        tr, te = _pair(self.frame, offer, train), _pair(self.frame, offer, test)
+        t_tr = (self.treatment[tr] == offer).astype(np.float64)
+        learner = make_learner(name, settings).fit(self.X[tr], self.y[tr], t_tr)
+        return self.y[te], learner.uplift(self.X[te]), (self.treatment[te] == offer).astype(np.float64)
+
+
+def _check_learners(settings: UpliftSettings) -> None:
+    if not settings.learners:
+        raise ValueError(f"uplift.learners is empty; valid learners: {', '.join(LEARNERS)}")
+    for name in settings.learners:
+        if name not in LEARNERS:
+            raise ValueError(f"unknown uplift learner {name!r}; valid learners: {', '.join(LEARNERS)}")
+
+
+def _candidate_scores(
+    design: _Design, offers: tuple[str, ...], settings: UpliftSettings
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every learner's metrics per offer (mean over the CV folds, or on the held-out split when
+    ``cv_folds < 2``) and its Qini curve points averaged the same way."""
+    splits = _folds(design.frame, settings) if settings.cv_folds >= 2 else [_split(design.frame, settings)]
+    rows, curves = [], []
+    for name in dict.fromkeys(settings.learners):
+        for offer in offers:
+            per_split, grids = [], []
+            for train, test in splits:
+                y, u, t = design.scored(name, offer, settings, train, test)
+                per_split.append(uplift_metrics(y, u, t, settings.top_share))
+                grids.append(qini_points(y, u, t))
+            rows.append(
+                {
+                    "learner": name,
+                    "offer": offer,
+                    **{k: float(np.nanmean([m[k] for m in per_split])) for k in METRIC_NAMES},
+                }
+            )
+            curves.append(
+                pd.DataFrame(
+                    {
+                        "offer": offer,
+                        "learner": name,
+                        "fraction": grids[0][0],
+                        "qini": np.mean([g[1] for g in grids], axis=0),
+                    }
+                )
+            )
+    for offer in offers:
+        _, test = splits[0]
+        te = _pair(design.frame, offer, test)
+        grid, values = qini_points(design.y[te], np.zeros(len(te)), (design.treatment[te] == offer) * 1.0)
+        curves.append(pd.DataFrame({"offer": offer, "learner": "random", "fraction": grid, "qini": values}))
+    return pd.DataFrame(rows), pd.concat(curves, ignore_index=True)
+
+
+def _choose(candidates: pd.DataFrame, offers: tuple[str, ...], per_offer: bool) -> dict[str, str]:
+    score = candidates.assign(qini_auc=candidates["qini_auc"].fillna(-np.inf))
+    if per_offer:
+        return {o: str(score.loc[score["offer"] == o].set_index("learner")["qini_auc"].idxmax()) for o in offers}
+    # Stable tie-break: the first learner listed wins among equal means.
+    overall = score.groupby("learner", sort=False)["qini_auc"].mean()
+    return dict.fromkeys(offers, str(overall.idxmax()))
+
+
+def _model_name(chosen: dict[str, str]) -> str:
+    names = list(dict.fromkeys(chosen.values()))
+    return names[0] if len(names) == 1 else "+".join(f"{o}:{n}" for o, n in chosen.items())
+
+
 def fit_uplift(
     features: pd.DataFrame,
     campaigns: pd.DataFrame,
     settings: UpliftSettings,
     segments: pd.DataFrame | None = None,
 ) -> UpliftSelection:
-    """Pick the uplift learner with the best held-out Qini AUC and refit it on every row.
+    """Pick the uplift learner (per offer, or one for all) by cross-validated Qini AUC, refit on every row.
+
+    Selection runs seeded K-fold cross-validation over all campaign rows (``cv_folds``; below 2,
+    the single held-out split), which is far steadier than one split when effects are weak. The
+    reported ``metrics`` come from the seeded held-out split (the chosen configuration fitted on
+    the training part), exactly as :func:`evaluate_uplift` computes them.
 
     Args:
         features: One row per customer (``customer_id`` + numeric columns) as of the send date.
         campaigns: Canonical campaign rows (``treatment == "control"`` is the control arm).
-        settings: The uplift section (learners, split share, LightGBM sizes, seed).
+        settings: The uplift section (learners, folds, split share, LightGBM sizes, seed).
         segments: Optional ``[customer_id, segment_id]``; adds held-out metrics per segment.
 
     Returns:
         :class:`UpliftSelection`; ``metrics`` has one entry per offer and ``"overall"`` (mean over
-        offers), each with bootstrap bounds; ``qini`` holds curve points for a plot.
+        offers), each with bootstrap bounds; ``candidates`` every learner's selection metrics;
+        ``qini`` curve points for a plot.
 
     Raises:
         ValueError: an unknown learner, or campaigns with no offer or no control rows.
     """
-    for name in settings.learners:
-        if name not in LEARNERS:
-            raise ValueError(f"unknown uplift learner {name!r}; valid learners: {', '.join(LEARNERS)}")
-    if not settings.learners:
-        raise ValueError(f"uplift.learners is empty; valid learners: {', '.join(LEARNERS)}")
+    _check_learners(settings)
     frame = campaign_frame(features, campaigns)
     X, columns = feature_matrix(frame.drop(columns=["treatment", "converted"]))
-    y = frame["converted"].to_numpy(dtype=np.float64)
-    treatment = frame["treatment"].to_numpy()
-    offers = tuple(sorted(set(treatment) - {CONTROL}))
-    train, test = _split(frame, settings)
+    design = _Design(frame, X, frame["converted"].to_numpy(dtype=np.float64), frame["treatment"].to_numpy())
+    offers = tuple(sorted(set(design.treatment) - {CONTROL}))
 
-    candidate_rows, qini_rows, test_scores = [], [], {}
-    for name in dict.fromkeys(settings.learners):
-        for offer in offers:
-            tr, te = _pair(frame, offer, train), _pair(frame, offer, test)
-            t_tr = (treatment[tr] == offer).astype(np.float64)
-            t_te = (treatment[te] == offer).astype(np.float64)
-            learner = make_learner(name, settings).fit(X[tr], y[tr], t_tr)
-            scores = learner.uplift(X[te])
-            test_scores[(name, offer)] = (te, scores)
-            candidate_rows.append(
-                {"learner": name, "offer": offer, **uplift_metrics(y[te], scores, t_te, settings.top_share)}
-            )
-            grid, values = qini_points(y[te], scores, t_te)
-            qini_rows.append(
-                pd.DataFrame({"offer": offer, "learner": name, "fraction": grid, "qini": values})
-            )
-    for offer in offers:
-        te = _pair(frame, offer, test)
-        t_te = (treatment[te] == offer).astype(np.float64)
-        x_all, v_all = qini_points(y[te], np.zeros(len(te)), t_te)
-        qini_rows.append(
-            pd.DataFrame({"offer": offer, "learner": "random", "fraction": x_all, "qini": v_all})
-        )
-
-    candidates = pd.DataFrame(candidate_rows)
-    ranking = candidates.groupby("learner", sort=False)[list(METRIC_NAMES)].mean()
-    best = str(ranking["qini_auc"].fillna(-np.inf).idxmax())
-    summary = ranking.reset_index().assign(offer="overall")
+    candidates, qini = _candidate_scores(design, offers, settings)
+    chosen = _choose(candidates, offers, settings.select_per_offer)
+    candidates = candidates.assign(selected=candidates["learner"].to_numpy() == candidates["offer"].map(chosen))
+    summary = (
+        candidates.groupby("learner", sort=False)[list(METRIC_NAMES)]
+        .mean()
+        .reset_index()
+        .assign(offer="overall", selected=lambda d: d["learner"].isin(set(chosen.values())))
+    )
     candidates = pd.concat([candidates, summary], ignore_index=True)
-    candidates["selected"] = candidates["learner"] == best
 
+    train, test = _split(frame, settings)
     metrics: dict[str, dict[str, float]] = {}
+    test_scores = {}
     for j, offer in enumerate(offers):
-        te, scores = test_scores[(best, offer)]
-        t_te = (treatment[te] == offer).astype(np.float64)
+        y_te, u_te, t_te = design.scored(chosen[offer], offer, settings, train, test)
+        test_scores[offer] = (_pair(frame, offer, test), u_te)
         metrics[offer] = bootstrap_intervals(
-            y[te], scores, t_te, settings.bootstrap_rounds, settings.seed + j, settings.top_share
+            y_te, u_te, t_te, settings.bootstrap_rounds, settings.seed + j, settings.top_share
         )
     metrics["overall"] = {
         key: float(np.nanmean([metrics[o][key] for o in offers])) for key in metrics[offers[0]]
@@ -245,32 +322,73 @@ def fit_uplift(
 
     per_segment = None
     if segments is not None:
-        per_segment = _segment_metrics(frame, segments, test_scores, best, offers, y, treatment, settings)
+        per_segment = _segment_metrics(frame, segments, test_scores, offers, design.y, design.treatment, settings)
 
     learners, responses = {}, {}
     all_rows = np.arange(len(frame))
     for offer in offers:
         rows = _pair(frame, offer, all_rows)
-        t_all = (treatment[rows] == offer).astype(np.float64)
-        learners[offer] = make_learner(best, settings).fit(X[rows], y[rows], t_all)
+        t_all = (design.treatment[rows] == offer).astype(np.float64)
+        learners[offer] = make_learner(chosen[offer], settings).fit(X[rows], design.y[rows], t_all)
         sent = rows[t_all == 1]
-        responses[offer] = _fit_response(X[sent], y[sent], settings)
-    model = UpliftModel(best, offers, tuple(columns), learners, responses)
+        responses[offer] = _fit_response(X[sent], design.y[sent], settings)
+    name = _model_name(chosen)
+    model = UpliftModel(name, offers, tuple(columns), learners, responses, learner_names=chosen, settings=settings)
     return UpliftSelection(
-        model=model,
-        name=best,
-        metrics=metrics,
-        candidates=candidates,
-        qini=pd.concat(qini_rows, ignore_index=True),
-        per_segment=per_segment,
+        model=model, name=name, metrics=metrics, candidates=candidates, qini=qini, per_segment=per_segment
     )
+
+
+def evaluate_uplift(
+    model: UpliftModel, features: pd.DataFrame, campaigns: pd.DataFrame, settings: UpliftSettings
+) -> dict:
+    """Held-out quality of a model's configuration, comparable between champion and challenger.
+
+    The model's learner per offer, with the settings it was fitted with, is refit on the training
+    part of the seeded split that :func:`fit_uplift` uses (``settings.seed``/``test_share``) and
+    scored on the held-out part: a model refit on all rows has seen those rows, so its own
+    predictions would flatter it.
+
+    Args:
+        model: A fitted :class:`UpliftModel` (only its configuration and feature columns are used).
+        features: One row per customer as of the send date; must carry the model's feature columns.
+        campaigns: Canonical campaign rows with a control arm.
+        settings: The uplift section whose seed, ``test_share`` and ``top_share`` define the split
+            and uplift@k.
+
+    Returns:
+        ``qini_auc``, ``auuc``, ``uplift_at_30`` (means over offers), ``per_offer`` (the same per
+        offer plus its ``learner`` and ``n_rows``), ``n_rows`` (held-out rows) and ``n_train_rows``.
+
+    Raises:
+        ValueError: campaigns without control or offer rows, or features lacking model columns.
+    """
+    frame = campaign_frame(features, campaigns)
+    X, _ = feature_matrix(frame, list(model.feature_columns))
+    design = _Design(frame, X, frame["converted"].to_numpy(dtype=np.float64), frame["treatment"].to_numpy())
+    config = model.settings or settings
+    train, test = _split(frame, settings)
+    per_offer: dict[str, dict] = {}
+    for offer in model.offers:
+        if not (design.treatment == offer).any():
+            continue
+        name = model.learner_names.get(offer, model.name)
+        y_te, u_te, t_te = design.scored(name, offer, config, train, test)
+        per_offer[offer] = {"learner": name, "n_rows": int(len(y_te)), **uplift_metrics(y_te, u_te, t_te, settings.top_share)}
+    if not per_offer:
+        raise ValueError(f"campaigns hold none of the model's offers {list(model.offers)}")
+    return {
+        **{k: float(np.nanmean([m[k] for m in per_offer.values()])) for k in METRIC_NAMES},
+        "per_offer": per_offer,
+        "n_rows": int(len(test)),
+        "n_train_rows": int(len(train)),
+    }
 
 
 def _segment_metrics(
     frame: pd.DataFrame,
     segments: pd.DataFrame,
     test_scores: dict,
-    best: str,
     offers: tuple[str, ...],
     y: np.ndarray,
     treatment: np.ndarray,
@@ -282,7 +400,7 @@ def _segment_metrics(
     seg_of_row = frame["customer_id"].map(seg).to_numpy()
     rows = []
     for offer in offers:
-        te, scores = test_scores[(best, offer)]
+        te, scores = test_scores[offer]
         t_te = (treatment[te] == offer).astype(np.float64)
         for segment_id in pd.unique(seg_of_row[te]):
             mask = seg_of_row[te] == segment_id

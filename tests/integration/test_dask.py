@@ -28,6 +28,9 @@ def test_dask_task_runner_follows_runtime_settings() -> None:
 
     local = dask_task_runner(RuntimeSettings(task_runner="dask", dask_workers=3))
     assert local.cluster_kwargs["n_workers"] == 3 and local.cluster_kwargs["processes"] is False
+    # Dask opens HTTP endpoints even without a dashboard: they must stay on loopback.
+    assert local.cluster_kwargs["scheduler_kwargs"]["dashboard_address"].startswith("127.0.0.1:")
+    assert local.cluster_kwargs["worker_dashboard_address"].startswith("127.0.0.1:")
     remote = dask_task_runner(RuntimeSettings(task_runner="dask", dask_address="tcp://127.0.0.1:8786"))
     assert remote.address == "tcp://127.0.0.1:8786"
 

@@ -7,7 +7,6 @@ import pandas as pd
 import pytest
 from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score
-from sklearn.mixture import GaussianMixture
 from sklearn.preprocessing import StandardScaler
 
 from segmint.contracts import Tables
@@ -21,7 +20,8 @@ def _end(tables: Tables) -> pd.Timestamp:
 
 def _order_stats(tables: Tables) -> pd.DataFrame:
     o = tables.orders.assign(
-        value=lambda d: d["quantity"] * d["unit_price"], discounted=lambda d: (d["discount"] > 0).astype(float)
+        value=lambda d: d["quantity"] * d["unit_price"],
+        discounted=lambda d: (d["discount"] > 0).astype(float),
     )
     bought, ret = o[~o["is_return"]], o[o["is_return"]]
     end = _end(tables)
@@ -94,8 +94,8 @@ def test_rfm_alone_does_not_recover_archetypes_but_rich_features_do(shop: Genera
 
     rich = rich_features(shop.tables)
     x = StandardScaler().fit_transform(rich.loc[rfm.index])
-    gmm_pred = GaussianMixture(k, covariance_type="full", n_init=2, random_state=0).fit_predict(x)
-    assert adjusted_rand_score(labels, gmm_pred) >= 0.9
+    rich_pred = KMeans(k, n_init=4, random_state=0).fit_predict(x)
+    assert adjusted_rand_score(labels, rich_pred) >= 0.9
 
 
 def _best_uplift_by_archetype(shop: GeneratedShop) -> pd.Series:
@@ -150,7 +150,7 @@ def test_anomalous_customers_are_extreme_on_their_signals(shop: GeneratedShop) -
     assert ret_rate.reindex(abusers).fillna(0).median() > ret_rate[regular].quantile(0.99)
 
     value = (bought["quantity"] * bought["unit_price"]).groupby(bought["customer_id"]).sum()
-    tenure_days = (shop.tables.orders["ts"].max() - shop.tables.customers.set_index("customer_id")["signup_ts"])
+    tenure_days = shop.tables.orders["ts"].max() - shop.tables.customers.set_index("customer_id")["signup_ts"]
     spend_rate = (value.reindex(truth.index).fillna(0) / tenure_days.dt.days.clip(lower=1)).fillna(0)
     fraud = truth.index[truth["anomaly_type"] == "fraud"]
     assert spend_rate[fraud].median() > spend_rate[normal].quantile(0.99)

@@ -7,8 +7,15 @@ import pandas as pd
 import pytest
 
 from segmint.contracts import CONTROL, TABLE_NAMES, coerce_table
-from segmint.generate import ANOMALY_TYPES, ARCHETYPES, OFFERS, PERIOD_END, GeneratedShop, generate_shop
-from segmint.generate import simulate_outcomes
+from segmint.generate import (
+    ANOMALY_TYPES,
+    ARCHETYPES,
+    OFFERS,
+    PERIOD_END,
+    GeneratedShop,
+    generate_shop,
+    simulate_outcomes,
+)
 from segmint.settings import GenerateSettings
 
 SMALL = GenerateSettings(customers=600, products=60, days=120, seed=3)
@@ -84,7 +91,12 @@ def test_wave1_is_randomised_over_two_offers_and_control(shop: GeneratedShop) ->
 def test_truth_frames(shop: GeneratedShop) -> None:
     ct, eff = shop.truth["customers_truth"], shop.truth["effects"]
     assert list(ct.columns[:6]) == [
-        "customer_id", "archetype", "is_anomalous", "anomaly_type", "baseline_conversion", "expected_order_value"
+        "customer_id",
+        "archetype",
+        "is_anomalous",
+        "anomaly_type",
+        "baseline_conversion",
+        "expected_order_value",
     ]
     assert set(ct["archetype"]) == set(ARCHETYPES)
     assert ct["is_anomalous"].sum() == round(SMALL.anomaly_rate * SMALL.customers)
@@ -92,7 +104,10 @@ def test_truth_frames(shop: GeneratedShop) -> None:
     assert ct.loc[~ct["is_anomalous"], "anomaly_type"].isna().all()
     assert ct["baseline_conversion"].between(0, 1).all()
     assert len(eff) == len(ct) * len(OFFERS) and set(eff["offer"]) == set(OFFERS)
-    p1 = ct.set_index("customer_id").loc[eff["customer_id"], "baseline_conversion"].to_numpy() + eff["true_uplift"]
+    p1 = (
+        ct.set_index("customer_id").loc[eff["customer_id"], "baseline_conversion"].to_numpy()
+        + eff["true_uplift"]
+    )
     assert p1.between(0, 1).all()
 
 

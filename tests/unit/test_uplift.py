@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 
 from segmint.settings import UpliftSettings
-from segmint.uplift import LEARNERS, auuc, fit_uplift, qini_auc, uplift_at_k
+from segmint.uplift import LEARNERS, auuc, evaluate_uplift, fit_uplift, qini_auc, uplift_at_k
 from segmint.uplift.metrics import bootstrap_intervals
 
-FAST = dict(n_estimators=30, min_child_samples=20, bootstrap_rounds=10)
+FAST = dict(n_estimators=30, learning_rate=0.1, min_child_samples=20, bootstrap_rounds=10)
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +93,9 @@ def test_selection_prediction_shape_and_no_mutation(planted) -> None:
     features, campaigns = planted
     before_f, before_c = features.copy(), campaigns.copy()
     sel = fit_uplift(
-        features, campaigns, UpliftSettings(learners=("t_learner", "logistic_t_learner"), **FAST)
+        features,
+        campaigns,
+        UpliftSettings(learners=("t_learner", "logistic_t_learner"), select_per_offer=False, **FAST),
     )
     pd.testing.assert_frame_equal(features, before_f)
     pd.testing.assert_frame_equal(campaigns, before_c)
@@ -151,3 +153,77 @@ def test_clv_ranks_big_spenders_first() -> None:
     assert list(pred.columns) == ["customer_id", "predicted_clv"]
     assert (pred["predicted_clv"] >= 0).all()
     assert pred["predicted_clv"].corr(labels["future_spend"], method="spearman") > 0.8
+
+
+def test_per_offer_selection_takes_each_offers_best_cv_learner(planted) -> None:
+    features, campaigns = planted
+    settings = UpliftSettings(learners=("t_learner", "uplift_tree"), cv_folds=3, **FAST)
+    sel = fit_uplift(features, campaigns, settings)
+    per_offer = sel.candidates[sel.candidates["offer"] != "overall"]
+    for offer in ("A", "B"):
+        rows = per_offer[per_offer["offer"] == offer].set_index("learner")
+        best = rows["qini_auc"].idxmax()
+        assert rows.loc[best, "selected"] and rows["selected"].sum() == 1
+        assert sel.model.learner_names[offer] == best
+    assert sel.model.settings == settings
+
+
+def test_cv_selection_is_deterministic_and_single_split_still_works(planted) -> None:
+    features, campaigns = planted
+    settings = UpliftSettings(learners=("t_learner", "logistic_t_learner"), **FAST)
+    first = fit_uplift(features, campaigns, settings).candidates
+    pd.testing.assert_frame_equal(first, fit_uplift(features, campaigns, settings).candidates)
+    single = fit_uplift(features, campaigns, settings.model_copy(update={"cv_folds": 0}))
+    assert not np.allclose(single.candidates["qini_auc"], first["qini_auc"])
+
+
+def _model(features, campaigns, learner: str):
+    return fit_uplift(features, campaigns, UpliftSettings(learners=(learner,), **FAST)).model
+
+
+def test_evaluate_uplift_is_reproducible_and_on_the_held_out_split(planted) -> None:
+    features, campaigns = planted
+    settings = UpliftSettings(**FAST)
+    for learner in ("t_learner", "uplift_tree"):
+        model = _model(features, campaigns, learner)
+        one = evaluate_uplift(model, features, campaigns, settings)
+        assert one == evaluate_uplift(model, features, campaigns, settings)
+        assert set(one["per_offer"]) == {"A", "B"}
+        assert one["per_offer"]["A"]["learner"] == learner
+        assert one["qini_auc"] == pytest.approx(np.mean([m["qini_auc"] for m in one["per_offer"].values()]))
+        assert one["n_rows"] == round(settings.test_share * len(campaigns))
+        assert one["n_rows"] + one["n_train_rows"] == len(campaigns)
+    # The reported held-out metrics of fit_uplift are the same computation.
+    sel = fit_uplift(features, campaigns, UpliftSettings(learners=("t_learner",), **FAST))
+    again = evaluate_uplift(sel.model, features, campaigns, settings)
+    assert again["per_offer"]["A"]["qini_auc"] == pytest.approx(sel.metrics["A"]["qini_auc"])
+
+
+def test_evaluate_uplift_scores_a_better_learner_higher() -> None:
+    """The offer helps only where a and b share a sign: trees find the interaction, a linear
+    T-learner cannot."""
+    rng = np.random.default_rng(3)
+    n = 8000
+    features = pd.DataFrame(
+        {"customer_id": [f"c{i}" for i in range(n)], "a": rng.normal(size=n), "b": rng.normal(size=n)}
+    )
+    treatment = rng.choice(["control", "A"], n)
+    helped = (features["a"] * features["b"] > 0) & (treatment == "A")
+    converted = (rng.random(n) < 0.1 + 0.3 * helped).astype(int)
+    campaigns = pd.DataFrame(
+        {"customer_id": features["customer_id"], "treatment": treatment, "converted": converted}
+    )
+    settings = UpliftSettings(**FAST)
+    good = evaluate_uplift(_model(features, campaigns, "x_learner"), features, campaigns, settings)
+    weak = evaluate_uplift(_model(features, campaigns, "logistic_t_learner"), features, campaigns, settings)
+    assert good["qini_auc"] > weak["qini_auc"] + 0.1
+    assert good["n_rows"] == weak["n_rows"]
+
+
+def test_evaluate_uplift_refits_with_the_models_own_settings(planted) -> None:
+    features, campaigns = planted
+    model = _model(features, campaigns, "t_learner")
+    base = evaluate_uplift(model, features, campaigns, UpliftSettings(**FAST))
+    # Other LightGBM sizes in the evaluation settings do not change the evaluated configuration.
+    other = evaluate_uplift(model, features, campaigns, UpliftSettings(**{**FAST, "n_estimators": 300}))
+    assert base["qini_auc"] == other["qini_auc"]
