@@ -59,6 +59,11 @@ def _guarded(fn: Callable[[], Any]) -> Any:
     except typer.Exit:
         raise
     except Exception as exc:  # noqa: BLE001 - the last line of defence: message + exit code 1
+        from tasks.locking import ProjectBusyError
+
+        if isinstance(exc, ProjectBusyError):
+            err.print(f"[bold red]error:[/] {exc}", highlight=False)
+            raise typer.Exit(EXIT_INTERNAL) from None
         cause = _bad_input_cause(exc)
         if cause is not None:
             err.print(f"[bold red]error:[/] {cause}", highlight=False)
@@ -149,7 +154,9 @@ def ingest(
 
         if source not in SOURCES:
             raise typer.BadParameter(f"unknown source {source!r}; valid sources: {', '.join(SOURCES)}")
-        with console.status(f"ingesting {source}…"):
+        from tasks.locking import project_lock
+
+        with project_lock(paths), console.status(f"ingesting {source}…"):
             record = ingest_tables(source, path, _settings(paths), paths)
         counts = ", ".join(f"{k}={v:,}" for k, v in record["tables"].items())
         console.print(f"ingested [bold]{source}[/] into data/raw: {counts}")
@@ -220,8 +227,11 @@ def stage(name: Annotated[str, typer.Argument(help="a stage of the training DAG 
 
         if name not in STAGES:
             raise typer.BadParameter(f"unknown stage {name!r}; valid stages: {', '.join(STAGES)}")
+        from tasks.locking import project_lock
+
         started = time.perf_counter()
-        result = run_stage(name, _settings(paths), paths)
+        with project_lock(paths):
+            result = run_stage(name, _settings(paths), paths)
         note = f" (skipped: {result['skipped']})" if result.get("skipped") else ""
         console.print(f"stage {name} done in {time.perf_counter() - started:.1f}s{note}", highlight=False)
 
@@ -234,9 +244,11 @@ def report() -> None:
     paths = _paths()
 
     def body() -> None:
+        from tasks.locking import project_lock
         from tasks.stages import run_stage
 
-        result = run_stage("report", _settings(paths), paths)
+        with project_lock(paths):
+            result = run_stage("report", _settings(paths), paths)
         console.print(f"report written to {result['report']}")
 
     _guarded(body)
@@ -331,13 +343,16 @@ def demo(
         settings = _settings(paths)
         started = time.perf_counter()
         shop_dir = paths.root / "shop"
-        with console.status(f"generating a shop with {customers:,} customers…"):
-            write_generated_shop(shop_dir, settings.generate.model_copy(update={"customers": customers, "seed": seed}))
-        console.print(f"[green]✓[/] generated shop in {shop_dir.relative_to(paths.root)}/ (truth in shop/truth/)")
-        with console.status("ingesting…"):
-            ingest_tables("canonical", shop_dir, settings, paths)
-        console.print("[green]✓[/] ingested into data/raw/")
+        # The whole demo holds the lock: its ingest replaces data/raw, which a concurrent run reads.
         with project_lock(paths):
+            with console.status(f"generating a shop with {customers:,} customers…"):
+                overrides = {"customers": customers, "seed": seed}
+                write_generated_shop(shop_dir, settings.generate.model_copy(update=overrides))
+            shown = shop_dir.relative_to(paths.root)
+            console.print(f"[green]✓[/] generated shop in {shown}/ (truth in shop/truth/)")
+            with console.status("ingesting…"):
+                ingest_tables("canonical", shop_dir, settings, paths)
+            console.print("[green]✓[/] ingested into data/raw/")
             results = _run_training(paths)
         _print_summary(paths, results, time.perf_counter() - started)
 

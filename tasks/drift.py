@@ -36,10 +36,11 @@ def _column_drifted(method: str, value: float, threshold: float) -> bool:
 
 
 def _save_html(snapshot: Any, html_path: Path) -> None:
-    html_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = html_path.with_name(f".{html_path.name}.tmp.html")
-    snapshot.save_html(str(tmp))
-    tmp.replace(html_path)
+    from tasks.io import atomic_path
+
+    # A unique temporary with an .html ending, renamed into place: a killed run keeps the old report.
+    with atomic_path(html_path, suffix=".tmp.html") as tmp:
+        snapshot.save_html(str(tmp))
 
 
 def drift_report(

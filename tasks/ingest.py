@@ -17,6 +17,10 @@ from tasks.paths import ProjectPaths
 def write_raw(tables: Tables, source: dict[str, Any], paths: ProjectPaths) -> dict[str, Any]:
     """Replace ``data/raw/`` with ``tables`` and record where they came from."""
     staging = paths.data / ".raw.staging"
+    old = paths.data / ".raw.old"
+    if old.exists() and not paths.raw.exists():
+        # A run killed between the two renames below: .raw.old is the last complete data/raw.
+        old.rename(paths.raw)
     if staging.exists():
         shutil.rmtree(staging)
     write_tables(staging, tables, paths)
@@ -24,7 +28,6 @@ def write_raw(tables: Tables, source: dict[str, Any], paths: ProjectPaths) -> di
     record = {**source, "tables": counts, "ingested_at": pd.Timestamp.now(tz="UTC").isoformat()}
     write_json(staging / "_source.json", record)
     # Swap the folder in two renames so a crash never leaves a half-written data/raw/.
-    old = paths.data / ".raw.old"
     if old.exists():
         shutil.rmtree(old)
     if paths.raw.exists():

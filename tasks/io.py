@@ -17,22 +17,71 @@ import pandas as pd
 from segmint.contracts import TABLE_NAMES, Tables
 from tasks.paths import ProjectPaths
 
+TEMP_SUFFIX = ".tmp"
+
+# Called with the target path just before each rename; only the fault-injection hook of
+# tasks.stages.run_stage ever registers one (see there).
+BEFORE_REPLACE_HOOKS: list[Callable[[Path], None]] = []
+
 
 @contextmanager
-def atomic_path(path: Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; on success it replaces ``path`` in one rename."""
+def atomic_path(path: Path, suffix: str = TEMP_SUFFIX) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success it replaces ``path`` in one rename.
+
+    ``suffix`` (which must start with ``.tmp``) lets writers that insist on an extension, such as
+    Evidently's ``save_html``, get one. A process killed before the rename leaves ``path`` untouched
+    and at worst a hidden ``.<name>.*.tmp*`` file that :func:`remove_temporaries` clears.
+    """
+    if not suffix.startswith(TEMP_SUFFIX):
+        raise ValueError(f"suffix must start with {TEMP_SUFFIX!r}, got {suffix!r}")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:
         yield tmp_path
         with open(tmp_path, "rb+") as fh:
             os.fsync(fh.fileno())
+        # mkstemp creates 0600 files; outputs get the usual permissions under the process umask.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp_path, 0o666 & ~umask)
+        for hook in BEFORE_REPLACE_HOOKS:
+            hook(path)
         os.replace(tmp_path, path)
+        _fsync_dir(path.parent)
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+def _fsync_dir(folder: Path) -> None:
+    # The rename itself is durable only once the folder's entry is on disk.
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def remove_temporaries(folder: Path) -> list[Path]:
+    """Delete the temporaries that killed writers left under ``folder``; returns what was removed.
+
+    Only call it while holding the project lock: a running writer's temporary looks the same.
+    """
+    if not folder.is_dir():
+        return []
+    removed = []
+    for candidate in folder.rglob(f".*{TEMP_SUFFIX}*"):
+        if candidate.is_file() and TEMP_SUFFIX in candidate.name:
+            candidate.unlink(missing_ok=True)
+            removed.append(candidate)
+    return removed
 
 
 def _write_with(path: Path, writer: Callable[[Path], None]) -> Path:
@@ -101,8 +150,17 @@ def write_pickle(path: Path, obj: Any) -> Path:
     return _write_with(path, dump)
 
 
-def read_pickle(path: Path) -> Any:
-    # Only the project's own model files (written by write_pickle) are ever unpickled.
+def read_pickle(path: Path, root: Path | None = None) -> Any:
+    """Unpickle one of the project's own model files (written by :func:`write_pickle`).
+
+    Unpickling runs code, so it is only ever pointed at ``models/`` of the project itself; pass that
+    folder as ``root`` and a path resolving outside it (a link, ``..``) is refused.
+
+    Raises:
+        ValueError: ``path`` lies outside ``root``.
+    """
+    if root is not None and not path.resolve().is_relative_to(root.resolve()):
+        raise ValueError(f"refusing to unpickle {path}: not inside {root}")
     with open(path, "rb") as fh:
         return pickle.load(fh)
 

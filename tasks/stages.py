@@ -7,15 +7,19 @@ test checks that ``dvc.yaml`` declares exactly these deps, outs, params and metr
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from prefect import task
 
 from segmint.settings import Settings
 from tasks import tracking
+from tasks.io import remove_temporaries
 from tasks.paths import ProjectPaths
 
 StageFn = Callable[[Settings, ProjectPaths], dict[str, Any]]
@@ -86,7 +90,7 @@ STAGES: dict[str, Stage] = {
         Stage(
             "uplift",
             "tasks.uplift",
-            deps=("data/validated", "data/features", "tasks/uplift.py", "segmint/uplift.py", "segmint/clv.py"),
+            deps=("data/validated", "data/features", "tasks/uplift.py", "segmint/uplift", "segmint/clv.py"),
             outs=("models/uplift",),
             params=("uplift",),
             metrics=("metrics/uplift.json",),
@@ -112,7 +116,14 @@ STAGES: dict[str, Stage] = {
         Stage(
             "gate",
             "tasks.gate",
-            deps=("metrics/evaluate.json", "metrics/validation.json", "tasks/gate.py", "segmint/gate.py"),
+            deps=(
+                "metrics/evaluate.json",
+                "metrics/validation.json",
+                "data/features",
+                "tasks/gate.py",
+                "tasks/drift.py",
+                "segmint/gate.py",
+            ),
             outs=("reports/drift",),
             params=("gate",),
             metrics=("metrics/gate.json", "metrics/drift.json"),
@@ -137,7 +148,14 @@ STAGES: dict[str, Stage] = {
         Stage(
             "report",
             "tasks.report",
-            deps=("outputs", "metrics/gate.json", "tasks/report.py"),
+            deps=(
+                "outputs",
+                "data/segments",
+                "metrics/gate.json",
+                "metrics/drift.json",
+                "plots/qini.csv",
+                "tasks/report.py",
+            ),
             outs=("reports/report.html",),
         ),
     )
@@ -167,12 +185,50 @@ def run_stage(name: str, settings: Settings, paths: ProjectPaths) -> dict[str, A
         value = dump.get(head, {})
         section_params[section] = value.get(tail) if tail else value
     hashes = tracking.lineage(paths, spec.deps)
+    for out in (*spec.outs, *spec.metrics, *spec.plots):
+        remove_temporaries((paths.root / out).parent if "." in Path(out).name else paths.root / out)
     started = time.perf_counter()
     with tracking.stage_run(name, settings, paths, section_params):
+        kill_at_end = _arm_fault_injection(name)
         result = fn(settings, paths)
+        if kill_at_end:
+            _kill_self()
         result = {**result, "stage_seconds": round(time.perf_counter() - started, 3)}
         tracking.log_stage_result(result, hashes)
     return result
+
+
+FAULT_KILL_ENV = "SEGMINT_FAULT_KILL_STAGE"
+
+
+def _kill_self() -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _arm_fault_injection(name: str) -> bool:
+    """Test hook, inert unless ``$SEGMINT_FAULT_KILL_STAGE`` names this stage.
+
+    When it does, the process SIGKILLs itself in the middle of the stage's writes: just before its
+    second output file is renamed into place (one output already replaced, the next one's temporary
+    written). A stage that writes fewer files is killed when its computation returns, before its
+    MLflow run ends. tests/reliability/test_fault_injection.py uses it to prove that a rerun heals.
+
+    Returns:
+        Whether the caller must kill the process after the stage's computation.
+    """
+    if os.environ.get(FAULT_KILL_ENV) != name:
+        return False
+    from tasks import io
+
+    seen: list[Path] = []
+
+    def on_replace(target: Path) -> None:
+        seen.append(target)
+        if len(seen) == 2:
+            _kill_self()
+
+    io.BEFORE_REPLACE_HOOKS.append(on_replace)
+    return True
 
 
 PREFECT_TASKS = {
