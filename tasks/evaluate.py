@@ -10,7 +10,7 @@ from segmint.evaluation import segmentation_silhouette
 from segmint.recommend import evaluate_recommender, make_recommender, paired_bootstrap, temporal_split
 from segmint.segmentation import segment_stability
 from segmint.settings import Settings
-from segmint.uplift import fit_uplift
+from segmint.uplift import evaluate_uplift
 from tasks import tracking
 from tasks.drift import with_model_columns
 from tasks.features import AT_CAMPAIGN, FEATURES
@@ -105,15 +105,6 @@ def evaluate_recommender_pair(settings: Settings, paths: ProjectPaths) -> dict[s
     return out
 
 
-def uplift_holdout_quality(name: str, features, campaigns, settings: Settings) -> dict[str, Any]:
-    """Held-out metrics of uplift configuration ``name`` refit on the training part of the uplift
-    split (seeded by ``uplift.seed``), so every configuration is scored on the same held-out rows."""
-    section = settings.uplift.model_copy(update={"learners": (name,), "bootstrap_rounds": 0})
-    selection = fit_uplift(features, campaigns, section)
-    overall = selection.metrics["overall"]
-    return {"learner": name, **{k: float(v) for k, v in overall.items()}}
-
-
 def evaluate_uplift_pair(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
     out: dict[str, Any] = {"quality_name": "qini_auc", **_versions(settings, "uplift")}
     challenger, skipped = _challenger(paths, "uplift", "model.pkl")
@@ -123,14 +114,14 @@ def evaluate_uplift_pair(settings: Settings, paths: ProjectPaths) -> dict[str, A
     features = read_parquet(paths.features / AT_CAMPAIGN)
     # A model fit on every campaign row has seen any hold-out: like the recommender, each
     # configuration is refit on the same training part and scored on the same held-out part.
-    new = uplift_holdout_quality(challenger.name, features, tables.campaigns, settings)
+    new = evaluate_uplift(challenger, features, tables.campaigns, settings.uplift)
     out["challenger_quality"] = new["qini_auc"]
     out["challenger"] = new
     champion = tracking.load_alias(settings, "uplift", tracking.CHAMPION)
     if champion is None:
         return {**out, "champion_quality": None}
     try:
-        old = uplift_holdout_quality(champion.uplift_model.name, features, tables.campaigns, settings)
+        old = evaluate_uplift(champion.uplift_model, features, tables.campaigns, settings.uplift)
     except ValueError as exc:  # e.g. the champion's learner is no longer offered
         return {**out, "champion_quality": None, "champion_note": str(exc)}
     out["champion_quality"] = old["qini_auc"]

@@ -69,16 +69,22 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def remove_temporaries(folder: Path) -> list[Path]:
-    """Delete the temporaries that killed writers left under ``folder``; returns what was removed.
+def remove_temporaries(target: Path) -> list[Path]:
+    """Delete the temporaries that killed writers left for ``target``; returns what was removed.
 
-    Only call it while holding the project lock: a running writer's temporary looks the same.
+    ``target`` is an output file (its ``.<name>.*.tmp*`` siblings go) or an output folder (every
+    temporary below it goes). Only call it for outputs the caller alone writes, under the project
+    lock: a running writer's temporary looks the same.
     """
-    if not folder.is_dir():
+    if target.is_dir():
+        candidates = target.rglob(f".*{TEMP_SUFFIX}*")
+    elif target.parent.is_dir():
+        candidates = target.parent.glob(f".{target.name}.*{TEMP_SUFFIX}*")
+    else:
         return []
     removed = []
-    for candidate in folder.rglob(f".*{TEMP_SUFFIX}*"):
-        if candidate.is_file() and TEMP_SUFFIX in candidate.name:
+    for candidate in candidates:
+        if candidate.is_file():
             candidate.unlink(missing_ok=True)
             removed.append(candidate)
     return removed

@@ -153,6 +153,10 @@ STAGES: dict[str, Stage] = {
                 "data/segments",
                 "metrics/gate.json",
                 "metrics/drift.json",
+                "metrics/evaluate.json",
+                "metrics/uplift.json",
+                "metrics/recommend.json",
+                "metrics/campaign.json",
                 "plots/qini.csv",
                 "tasks/report.py",
             ),
@@ -186,7 +190,7 @@ def run_stage(name: str, settings: Settings, paths: ProjectPaths) -> dict[str, A
         section_params[section] = value.get(tail) if tail else value
     hashes = tracking.lineage(paths, spec.deps)
     for out in (*spec.outs, *spec.metrics, *spec.plots):
-        remove_temporaries((paths.root / out).parent if "." in Path(out).name else paths.root / out)
+        remove_temporaries(paths.root / out)
     started = time.perf_counter()
     with tracking.stage_run(name, settings, paths, section_params):
         kill_at_end = _arm_fault_injection(name)

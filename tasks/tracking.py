@@ -16,6 +16,7 @@ from mlflow.tracking import MlflowClient
 
 from segmint.settings import Settings
 from tasks.paths import ProjectPaths
+from tasks.retry import call_with_retries
 
 MODEL_KINDS = ("segmenter", "recommender", "uplift")
 CHAMPION, CHALLENGER = "champion", "challenger"
@@ -41,19 +42,26 @@ def tracking_uri(settings: Settings, paths: ProjectPaths) -> str:
 
 def configure_mlflow(settings: Settings, paths: ProjectPaths) -> str:
     """Point MLflow at the project's tracking store and experiment; returns the experiment id."""
-    mlflow.set_tracking_uri(tracking_uri(settings, paths))
-    client = MlflowClient()
-    name = settings.tracking.experiment
-    experiment = client.get_experiment_by_name(name)
-    if experiment is None:
-        artifact_location = None
-        if tracking_uri(settings, paths).startswith("sqlite:"):
-            artifact_location = paths.mlflow_artifacts.as_uri()
-        experiment_id = client.create_experiment(name, artifact_location=artifact_location)
-    else:
-        experiment_id = experiment.experiment_id
-    mlflow.set_experiment(experiment_id=experiment_id)
-    return experiment_id
+    uri = tracking_uri(settings, paths)
+    mlflow.set_tracking_uri(uri)
+
+    def connect() -> str:
+        client = MlflowClient()
+        name = settings.tracking.experiment
+        experiment = client.get_experiment_by_name(name)
+        if experiment is None:
+            artifact_location = None
+            if uri.startswith("sqlite:"):
+                artifact_location = paths.mlflow_artifacts.as_uri()
+            experiment_id = client.create_experiment(name, artifact_location=artifact_location)
+        else:
+            experiment_id = experiment.experiment_id
+        mlflow.set_experiment(experiment_id=experiment_id)
+        return experiment_id
+
+    # Every stage contacts the tracking server here first: a dropped connection gets retried with
+    # backoff, a server that stays down fails the run with a message that names it.
+    return call_with_retries(connect, f"MLflow tracking server at {masked_uri(uri)}")
 
 
 def registered_name(settings: Settings, kind: str) -> str:

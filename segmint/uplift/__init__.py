@@ -252,7 +252,9 @@ def _candidate_scores(
 def _choose(candidates: pd.DataFrame, offers: tuple[str, ...], per_offer: bool) -> dict[str, str]:
     score = candidates.assign(qini_auc=candidates["qini_auc"].fillna(-np.inf))
     if per_offer:
-        return {o: str(score.loc[score["offer"] == o].set_index("learner")["qini_auc"].idxmax()) for o in offers}
+        return {
+            o: str(score.loc[score["offer"] == o].set_index("learner")["qini_auc"].idxmax()) for o in offers
+        }
     # Stable tie-break: the first learner listed wins among equal means.
     overall = score.groupby("learner", sort=False)["qini_auc"].mean()
     return dict.fromkeys(offers, str(overall.idxmax()))
@@ -298,7 +300,9 @@ def fit_uplift(
 
     candidates, qini = _candidate_scores(design, offers, settings)
     chosen = _choose(candidates, offers, settings.select_per_offer)
-    candidates = candidates.assign(selected=candidates["learner"].to_numpy() == candidates["offer"].map(chosen))
+    candidates = candidates.assign(
+        selected=candidates["learner"].to_numpy() == candidates["offer"].map(chosen)
+    )
     summary = (
         candidates.groupby("learner", sort=False)[list(METRIC_NAMES)]
         .mean()
@@ -322,7 +326,9 @@ def fit_uplift(
 
     per_segment = None
     if segments is not None:
-        per_segment = _segment_metrics(frame, segments, test_scores, offers, design.y, design.treatment, settings)
+        per_segment = _segment_metrics(
+            frame, segments, test_scores, offers, design.y, design.treatment, settings
+        )
 
     learners, responses = {}, {}
     all_rows = np.arange(len(frame))
@@ -333,7 +339,9 @@ def fit_uplift(
         sent = rows[t_all == 1]
         responses[offer] = _fit_response(X[sent], design.y[sent], settings)
     name = _model_name(chosen)
-    model = UpliftModel(name, offers, tuple(columns), learners, responses, learner_names=chosen, settings=settings)
+    model = UpliftModel(
+        name, offers, tuple(columns), learners, responses, learner_names=chosen, settings=settings
+    )
     return UpliftSelection(
         model=model, name=name, metrics=metrics, candidates=candidates, qini=qini, per_segment=per_segment
     )
@@ -374,7 +382,11 @@ def evaluate_uplift(
             continue
         name = model.learner_names.get(offer, model.name)
         y_te, u_te, t_te = design.scored(name, offer, config, train, test)
-        per_offer[offer] = {"learner": name, "n_rows": int(len(y_te)), **uplift_metrics(y_te, u_te, t_te, settings.top_share)}
+        per_offer[offer] = {
+            "learner": name,
+            "n_rows": int(len(y_te)),
+            **uplift_metrics(y_te, u_te, t_te, settings.top_share),
+        }
     if not per_offer:
         raise ValueError(f"campaigns hold none of the model's offers {list(model.offers)}")
     return {

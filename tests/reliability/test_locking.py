@@ -1,0 +1,101 @@
+"""The project lock: one run at a time, a clear refusal, never a stale lock after SIGKILL."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tasks.locking import ProjectBusyError, project_lock
+from tasks.paths import ProjectPaths
+
+pytestmark = pytest.mark.reliability
+ROOT = Path(__file__).resolve().parents[2]
+
+HOLDER = """
+import sys, time
+from pathlib import Path
+from tasks.locking import project_lock
+from tasks.paths import ProjectPaths
+with project_lock(ProjectPaths(Path(sys.argv[1]))):
+    print("locked", flush=True)
+    time.sleep(600)
+"""
+
+
+def _start_holder(project: Path) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(project)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert proc.stdout.readline().strip() == "locked"
+    return proc
+
+
+def test_second_holder_is_refused_with_a_clear_message(tmp_path):
+    paths = ProjectPaths(tmp_path)
+    with project_lock(paths):
+        with pytest.raises(ProjectBusyError, match="another segmint run .* is using this project"):
+            with project_lock(paths):
+                pass
+    with project_lock(paths):  # released on exit
+        pass
+
+
+def test_lock_of_a_sigkilled_process_is_released(tmp_path):
+    paths = ProjectPaths(tmp_path)
+    holder = _start_holder(tmp_path)
+    try:
+        with pytest.raises(ProjectBusyError, match=f"pid {holder.pid}"):
+            with project_lock(paths):
+                pass
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait(timeout=30)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            with project_lock(paths):
+                break
+        except ProjectBusyError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+    assert paths.lock.exists()  # the file stays; only the kernel lock mattered
+
+
+def test_wait_true_queues_behind_the_holder(tmp_path):
+    paths = ProjectPaths(tmp_path)
+    holder = _start_holder(tmp_path)
+    started = time.monotonic()
+    killer = subprocess.Popen(["sh", "-c", f"sleep 1; kill -9 {holder.pid}"])
+    with project_lock(paths, wait=True):
+        waited = time.monotonic() - started
+    killer.wait(timeout=30)
+    holder.wait(timeout=30)
+    assert waited >= 0.5
+
+
+def test_cli_refuses_a_second_run_with_exit_1(tmp_path):
+    from tests.integration.conftest import light_params, run_segmint
+
+    light_params(tmp_path / "params.yaml")
+    holder = _start_holder(tmp_path)
+    try:
+        for args in (("train",), ("stage", "features"), ("report",)):
+            proc = run_segmint(tmp_path, *args, timeout=300)
+            assert proc.returncode == 1, proc.stdout + proc.stderr
+            text = " ".join((proc.stdout + proc.stderr).split())
+            assert "another segmint run" in text and "is using this project" in text
+            assert "internal error" not in text
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait(timeout=30)
