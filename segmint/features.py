@@ -202,12 +202,29 @@ def _orders_features(
     return agg
 
 
+def _event_categories(
+    events: pd.DataFrame, products: pd.DataFrame | None, categories: list[str]
+) -> np.ndarray:
+    """Index in ``categories`` of each event's product category (-1: other or unknown)."""
+    if products is None or not len(products) or not categories:
+        return np.full(len(events), -1, dtype=np.int16)
+    lookup = pd.Series(
+        pd.Index(categories).get_indexer(products["category"].astype(str)),
+        index=products["product_id"].astype(str).to_numpy(),
+    )
+    lookup = lookup[~lookup.index.duplicated()]
+    codes = lookup.reindex(events["product_id"].astype(str).to_numpy()).to_numpy()
+    return np.nan_to_num(codes, nan=-1).astype(np.int16)
+
+
 def _events_features(
     events: pd.DataFrame,
     pop_index: pd.Index,
     as_of_ns: int,
     settings: FeatureSettings,
     con: duckdb.DuckDBPyConnection,
+    event_categories: np.ndarray | None = None,
+    n_categories: int = 0,
 ) -> pd.DataFrame:
     ts = _epoch_ns(events["ts"])
     code = pop_index.get_indexer(events["customer_id"])
@@ -221,8 +238,11 @@ def _events_features(
             "s": pd.factorize(events["session_id"].to_numpy()[keep])[0].astype(np.int64),
             "e": etype.astype(np.int8),
             "ago": (as_of_ns - ts[keep]) / _NS_PER_DAY,
+            "k": (event_categories[keep] if event_categories is not None else np.full(keep.sum(), -1)),
         }
     )
+    # What a customer browses (not only what they buy) says which categories they care about.
+    cat_sql = "".join(f", count(*) FILTER (WHERE k = {i}) AS vcat_{i}" for i in range(n_categories))
     win_sql = "".join(
         f", count(*) FILTER (WHERE ago <= {w}) AS events_{w}d" for w in settings.recency_windows_days
     )
@@ -235,7 +255,7 @@ def _events_features(
             count(*) FILTER (WHERE e = 2) AS purchase_events,
             count(DISTINCT s) AS sessions,
             min(ago) AS days_since_last_event
-            {win_sql}
+            {win_sql}{cat_sql}
         FROM ev GROUP BY c
         """
     ).df()
@@ -296,6 +316,9 @@ def feature_columns(settings: FeatureSettings, categories: list[str]) -> list[st
     cols += ["views_per_session", "days_since_last_event"]
     for w in settings.recency_windows_days:
         cols.append(f"events_{w}d")
+    cols += [f"view_share_{s}" for s in _unique_slugs(categories)]
+    if categories:
+        cols.append("view_share_other")
     cols += ["review_count", "mean_rating", "mean_sentiment"]
     return cols
 
@@ -404,7 +427,15 @@ def customer_features(
         events = tables.events
         if events is not None and len(events):
             events = _with_str_ids(events)
-            ev = _events_features(events, pop_index, as_of_ns, settings, con)
+            ev = _events_features(
+                events,
+                pop_index,
+                as_of_ns,
+                settings,
+                con,
+                _event_categories(events, tables.products, categories),
+                len(categories),
+            )
         else:
             ev = pd.DataFrame({"c": pd.Series(dtype=np.int64)})
     finally:
@@ -427,6 +458,14 @@ def customer_features(
     cols["days_since_last_event"] = np.where(np.isnan(last_event), cols["tenure_days"], last_event)
     for w in settings.recency_windows_days:
         cols[f"events_{w}d"] = ecol(f"events_{w}d")
+    all_events = views + carts + purchases
+    browsed = np.zeros(n)
+    for i, s in enumerate(cat_slugs):
+        count = ecol(f"vcat_{i}")
+        cols[f"view_share_{s}"] = _ratio(count, all_events)
+        browsed += count
+    if categories:
+        cols["view_share_other"] = np.clip(_ratio(all_events - browsed, all_events), 0.0, 1.0)
 
     reviews = tables.reviews
     if reviews is not None and len(reviews):

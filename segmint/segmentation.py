@@ -86,16 +86,29 @@ def _is_attribute(column: str) -> bool:
     return "__" in column or column.startswith("attr_")
 
 
-def segment_feature_columns(features: pd.DataFrame, include_attributes: bool = False) -> list[str]:
-    """The numeric columns the segmenter clusters on (constant columns and attributes left out)."""
-    cols = []
-    for c in features.columns:
-        if c == "customer_id" or not pd.api.types.is_numeric_dtype(features[c].dtype):
+def segment_feature_columns(
+    features: pd.DataFrame, include_attributes: bool = False, columns: tuple[str, ...] = ()
+) -> list[str]:
+    """The numeric columns the segmenter clusters on.
+
+    ``columns`` names the behavioural columns to use (a trailing ``*`` matches a prefix); names the
+    frame lacks are skipped, and when none match, every non-attribute numeric column is used. A few
+    non-redundant signals separate customers far better than every count and window at once.
+    """
+    numeric = [
+        c for c in features.columns if c != "customer_id" and pd.api.types.is_numeric_dtype(features[c].dtype)
+    ]
+    chosen = []
+    for c in numeric:
+        if _is_attribute(c):
+            if include_attributes:
+                chosen.append(c)
             continue
-        if _is_attribute(c) and not include_attributes:
-            continue
-        cols.append(c)
-    return cols
+        if not columns or any(c == p or (p.endswith("*") and c.startswith(p[:-1])) for p in columns):
+            chosen.append(c)
+    if not [c for c in chosen if not _is_attribute(c)] and columns:
+        return segment_feature_columns(features, include_attributes)
+    return chosen
 
 
 FeatureScaler = _Preprocessor
@@ -110,7 +123,7 @@ def fit_feature_scaler(features: pd.DataFrame, include_attributes: bool = False)
 def _fit_preprocessor(
     features: pd.DataFrame, settings: SegmentSettings, rng: np.random.Generator
 ) -> _Preprocessor:
-    cols = segment_feature_columns(features, settings.include_attributes)
+    cols = segment_feature_columns(features, settings.include_attributes, settings.columns)
     x = features[cols].to_numpy(dtype=float)
     x = np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)
     keep = np.nanstd(x, axis=0) > 0

@@ -70,6 +70,21 @@ class SegmentSettings(_Section):
     min_stability: float = Field(0.8, ge=0.0, le=1.0)
     pca_variance: float | None = Field(None, gt=0.0, le=1.0)
     include_attributes: bool = False
+    # Behavioural columns to cluster on ("prefix*" matches a family); missing ones are skipped.
+    columns: tuple[str, ...] = (
+        "recency_days",
+        "frequency",
+        "monetary",
+        "tenure_days",
+        "quantity_per_order",
+        "discount_share",
+        "return_rate",
+        "view_to_cart",
+        "cart_to_purchase",
+        "views_per_session",
+        "mean_rating",
+        "view_share_*",
+    )
     seed: int = Field(13, ge=0)
 
     @model_validator(mode="after")

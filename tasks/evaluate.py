@@ -25,7 +25,7 @@ def _challenger(paths: ProjectPaths, kind: str, filename: str) -> tuple[Any | No
     if (folder / "SKIPPED.json").exists() or not (folder / filename).exists():
         skipped = (folder / "SKIPPED.json").read_text() if (folder / "SKIPPED.json").exists() else "no model"
         return None, skipped
-    return read_pickle(folder / filename), None
+    return read_pickle(folder / filename, root=paths.models), None
 
 
 def _versions(settings: Settings, kind: str) -> dict[str, str | None]:

@@ -35,7 +35,7 @@ def call_with_retries(
         sleep: the wait function (tests pass a fake one).
 
     Raises:
-        ServiceUnavailableError: every try failed; the last error is its cause.
+        ServiceUnavailableError: every try failed; the message carries the last error, masked.
     """
     from tasks.tracking import masked_uri
 
@@ -47,6 +47,6 @@ def call_with_retries(
                 detail = masked_uri(str(exc))[:500]
                 raise ServiceUnavailableError(
                     f"{service} failed after {attempt} tries: {type(exc).__name__}: {detail}"
-                ) from exc
+                ) from None  # the cause's text may hold the unmasked URI; the message has it masked
             sleep(delay)
     raise AssertionError("unreachable")  # pragma: no cover

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -15,6 +16,8 @@ from tests.integration.conftest import (  # noqa: F401 - fixtures re-exported fo
     shop_dir,
     trained_project,
 )
+
+_ = trained_project  # the fixture below depends on it
 
 # Metric keys that legitimately differ between two runs with the same seeds.
 VOLATILE_KEYS = {
@@ -70,3 +73,8 @@ def read_metrics(project: Path, name: str) -> dict:
 def fresh_copy(trained_project, tmp_path) -> Path:
     """A private copy of the trained project (tests may break it)."""
     return copy_project(trained_project, tmp_path / "project")
+
+
+ROOT = Path(__file__).resolve().parents[2]
+ROOT_ENV = {"PYTHONPATH": str(ROOT)}
+SEGMINT = [sys.executable, "-m", "flows.cli"]

@@ -42,10 +42,9 @@ def _start_holder(project: Path) -> subprocess.Popen:
 
 def test_second_holder_is_refused_with_a_clear_message(tmp_path):
     paths = ProjectPaths(tmp_path)
-    with project_lock(paths):
-        with pytest.raises(ProjectBusyError, match="another segmint run .* is using this project"):
-            with project_lock(paths):
-                pass
+    busy = "another segmint run .* is using this project"
+    with project_lock(paths), pytest.raises(ProjectBusyError, match=busy), project_lock(paths):
+        pass
     with project_lock(paths):  # released on exit
         pass
 
@@ -54,9 +53,8 @@ def test_lock_of_a_sigkilled_process_is_released(tmp_path):
     paths = ProjectPaths(tmp_path)
     holder = _start_holder(tmp_path)
     try:
-        with pytest.raises(ProjectBusyError, match=f"pid {holder.pid}"):
-            with project_lock(paths):
-                pass
+        with pytest.raises(ProjectBusyError, match=f"pid {holder.pid}"), project_lock(paths):
+            pass
     finally:
         holder.send_signal(signal.SIGKILL)
         holder.wait(timeout=30)
