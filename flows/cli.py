@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -23,6 +24,8 @@ from tasks.env import apply_project_environment
 
 # Before anything imports Prefect or MLflow: they read their settings at import time.
 apply_project_environment(Path.cwd().resolve())
+# Library warnings (convergence hints, deprecations) are for developers, not for this command's users.
+warnings.simplefilter("ignore")
 
 from segmint.contracts import BadInputError  # noqa: E402
 from segmint.settings import SettingsError  # noqa: E402

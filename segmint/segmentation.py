@@ -71,9 +71,11 @@ class _Preprocessor:
 
     def transform(self, features: pd.DataFrame) -> np.ndarray:
         missing = [c for c in self.columns if c not in features.columns]
-        if missing:
-            raise ValueError(f"features lack columns the segmenter was fitted on: {missing}")
-        x = features.loc[:, list(self.columns)].to_numpy(dtype=float, copy=True)
+        # A category nobody bought or browsed in the new data is a share of 0, not a broken input.
+        hard = [c for c in missing if "_share_" not in c]
+        if hard:
+            raise ValueError(f"features lack columns the segmenter was fitted on: {hard}")
+        x = features.reindex(columns=list(self.columns), fill_value=0.0).to_numpy(dtype=float, copy=True)
         x = np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)
         log_idx = [self.columns.index(c) for c in self.log_columns]
         if log_idx:

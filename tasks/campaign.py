@@ -77,7 +77,8 @@ def run_campaign(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
             on="customer_id",
             how="left",
         )
-        result["plan"] = planned.summary
+        result["plan"] = planned.summary.to_dict(orient="records")
+        result["exclusions"] = dict(planned.exclusions)
         result["strategies"] = compare_strategies(uplift_scores, info, settings.campaign, as_of=as_of).to_dict(orient="records")
     else:
         uplift_scores, plan = _empty(UPLIFT_COLUMNS), _empty(PLAN_COLUMNS)

@@ -18,7 +18,7 @@ TELEMETRY_ENV = {
     "PREFECT_SERVER_LOGGING_LEVEL": "WARNING",
     "GIT_PYTHON_REFRESH": "quiet",
     "TQDM_DISABLE": "1",
-    "MLFLOW_LOGGING_LEVEL": "WARNING",
+    "MLFLOW_LOGGING_LEVEL": "ERROR",
     # A local temporary API server per process (no services to start); a busy machine needs time.
     "PREFECT_SERVER_ALLOW_EPHEMERAL_MODE": "true",
     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",

@@ -20,7 +20,9 @@ REFERENCE_ROWS = 20_000
 
 def run_segment(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
     features = read_parquet(paths.features / FEATURES)
-    segmenter = fit_segmenter(features, settings.segment)
+    reviews_file = paths.table(paths.validated, "reviews")
+    reviews = read_parquet(reviews_file)[["customer_id", "text"]] if reviews_file.exists() else None
+    segmenter = fit_segmenter(features, settings.segment, reviews=reviews)
     segments = segmenter.assign(features)
     profiles = segmenter.profiles
     selection = segmenter.selection

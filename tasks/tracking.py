@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import os
 import re
 from collections.abc import Iterator, Mapping
@@ -156,14 +158,16 @@ def log_pyfunc(
     output = python_model.predict(None, example)
     signature = infer_signature(example, output)
     name = registered_name(settings, kind)
-    info = mlflow.pyfunc.log_model(
-        name=kind,
-        python_model=python_model,
-        signature=signature,
-        input_example=example,
-        pip_requirements=_pip_requirements(),
-        registered_model_name=name,
-    )
+    # The registry prints its progress to stderr; the stage reports the version itself.
+    with contextlib.redirect_stderr(io.StringIO()):
+        info = mlflow.pyfunc.log_model(
+            name=kind,
+            python_model=python_model,
+            signature=signature,
+            input_example=example,
+            pip_requirements=_pip_requirements(),
+            registered_model_name=name,
+        )
     version = str(info.registered_model_version)
     client = MlflowClient()
     client.set_registered_model_alias(name, CHALLENGER, version)

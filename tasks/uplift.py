@@ -62,7 +62,9 @@ def _fit_clv(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
     train_file, labels_file = paths.features / TRAIN, paths.features / LABELS
     if not train_file.exists() or not labels_file.exists():
         return {"skipped": "no training features/labels"}
-    clv = fit_clv(read_parquet(train_file), read_parquet(labels_file), seed=settings.uplift.seed)
+    clv = fit_clv(
+        read_parquet(train_file), read_parquet(labels_file), seed=settings.uplift.seed, target="future_revenue"
+    )
     write_pickle(paths.models / "uplift" / "clv.pkl", clv)
     return dict(getattr(clv, "metrics", {}) or {})
 

@@ -7,6 +7,8 @@ propensity is the treated share of the training rows, not a fitted model.
 
 from __future__ import annotations
 
+from functools import partial
+
 from collections.abc import Callable
 from typing import Protocol
 
@@ -119,7 +121,8 @@ class TLearner:
 
     def __init__(self, settings: UpliftSettings, make: Callable[[], object] | None = None) -> None:
         self.settings = settings
-        self.make = make or (lambda: lgb_classifier(settings))
+        # functools.partial, not a lambda: fitted learners are pickled with the model.
+        self.make = make or partial(lgb_classifier, settings)
 
     def fit(self, X, y, t):
         treated = t == 1
@@ -135,7 +138,7 @@ class LogisticTLearner(TLearner):
     """T-learner with L2-regularised logistic regressions: few parameters, hard to overfit."""
 
     def __init__(self, settings: UpliftSettings) -> None:
-        super().__init__(settings, make=lambda: _logistic(settings))
+        super().__init__(settings, make=partial(_logistic, settings))
 
 
 class XLearner:
