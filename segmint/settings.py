@@ -159,7 +159,10 @@ class UpliftSettings(_Section):
     test_share: float = Field(0.3, gt=0.0, lt=0.9)
     # Learner selection by K-fold cross-validated Qini AUC (below 2: the single held-out split).
     cv_folds: int = Field(3, ge=0, le=10)
-    select_per_offer: bool = True  # each offer its own learner, else one learner for all offers
+    select_per_offer: bool = True
+    # "best" mean cross-validated Qini AUC, or "one_se": the simplest learner within one standard
+    # error of the best (steadier when effects are weak).
+    selection_rule: Literal["best", "one_se"] = "best"  # each offer its own learner, else one learner for all offers
     # Campaign effects are small against the outcome noise: few, large leaves and slow learning.
     n_estimators: int = Field(100, ge=10)
     learning_rate: float = Field(0.03, gt=0.0, le=1.0)

@@ -15,7 +15,7 @@ from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 
 from segmint.contracts import CONTROL
 from segmint.settings import UpliftSettings
-from segmint.uplift.learners import LEARNERS, BinaryUpliftLearner, _Constant, lgb_classifier, make_learner
+from segmint.uplift.learners import COMPLEXITY, LEARNERS, BinaryUpliftLearner, _Constant, lgb_classifier, make_learner
 from segmint.uplift.metrics import (
     METRIC_NAMES,
     auuc,
@@ -26,6 +26,8 @@ from segmint.uplift.metrics import (
     uplift_at_k,
     uplift_metrics,
 )
+
+SELECTION_RULES = ("best", "one_se")
 
 __all__ = [
     "LEARNERS",
@@ -224,11 +226,14 @@ def _candidate_scores(
                 y, u, t = design.scored(name, offer, settings, train, test)
                 per_split.append(uplift_metrics(y, u, t, settings.top_share))
                 grids.append(qini_points(y, u, t))
+            qinis = np.array([m["qini_auc"] for m in per_split], dtype=float)
             rows.append(
                 {
                     "learner": name,
                     "offer": offer,
                     **{k: float(np.nanmean([m[k] for m in per_split])) for k in METRIC_NAMES},
+                    # Standard error of the mean Qini over folds (0 with a single split).
+                    "qini_auc_se": float(np.nanstd(qinis) / np.sqrt(len(qinis))) if len(qinis) > 1 else 0.0,
                 }
             )
             curves.append(
@@ -249,15 +254,29 @@ def _candidate_scores(
     return pd.DataFrame(rows), pd.concat(curves, ignore_index=True)
 
 
-def _choose(candidates: pd.DataFrame, offers: tuple[str, ...], per_offer: bool) -> dict[str, str]:
+def _choose(
+    candidates: pd.DataFrame, offers: tuple[str, ...], per_offer: bool, rule: str = "best"
+) -> dict[str, str]:
+    """The learner per offer: the best mean Qini AUC, or with ``rule="one_se"`` the simplest learner
+    (:data:`COMPLEXITY`) whose mean is within one standard error of the best — on weak effects the
+    folds cannot tell close learners apart, and the simpler one generalises more often."""
+    if rule not in SELECTION_RULES:
+        raise ValueError(f"unknown selection rule {rule!r}; valid rules: {', '.join(SELECTION_RULES)}")
     score = candidates.assign(qini_auc=candidates["qini_auc"].fillna(-np.inf))
-    if per_offer:
-        return {
-            o: str(score.loc[score["offer"] == o].set_index("learner")["qini_auc"].idxmax()) for o in offers
-        }
-    # Stable tie-break: the first learner listed wins among equal means.
-    overall = score.groupby("learner", sort=False)["qini_auc"].mean()
-    return dict.fromkeys(offers, str(overall.idxmax()))
+    if not per_offer:
+        # Stable tie-break: the first learner listed wins among equal means.
+        score = score.groupby("learner", sort=False)[["qini_auc", "qini_auc_se"]].mean().reset_index()
+        return dict.fromkeys(offers, _pick(score, rule))
+    return {o: _pick(score.loc[score["offer"] == o], rule) for o in offers}
+
+
+def _pick(score: pd.DataFrame, rule: str) -> str:
+    best = score.loc[score["qini_auc"].idxmax()]
+    if rule == "best":
+        return str(best["learner"])
+    within = score[score["qini_auc"] >= best["qini_auc"] - best["qini_auc_se"]]
+    order = within.assign(c=within["learner"].map(COMPLEXITY).fillna(99)).sort_values("c", kind="stable")
+    return str(order["learner"].iloc[0])
 
 
 def _model_name(chosen: dict[str, str]) -> str:
@@ -299,7 +318,7 @@ def fit_uplift(
     offers = tuple(sorted(set(design.treatment) - {CONTROL}))
 
     candidates, qini = _candidate_scores(design, offers, settings)
-    chosen = _choose(candidates, offers, settings.select_per_offer)
+    chosen = _choose(candidates, offers, settings.select_per_offer, settings.selection_rule)
     candidates = candidates.assign(
         selected=candidates["learner"].to_numpy() == candidates["offer"].map(chosen)
     )

@@ -222,6 +222,27 @@ class UpliftTree:
         return self.model_.predict(X)
 
 
+class BaggedUpliftTree:
+    """Shallow transformed-outcome trees on bootstrap resamples, averaged: the readable, rule-like
+    splits of :class:`UpliftTree` without its all-or-nothing leaf boundaries."""
+
+    rounds = 25
+
+    def __init__(self, settings: UpliftSettings) -> None:
+        self.settings = settings
+
+    def fit(self, X, y, t):
+        rng = np.random.default_rng(self.settings.seed)
+        self.trees_ = []
+        for _ in range(self.rounds):
+            rows = rng.integers(0, len(y), len(y))
+            self.trees_.append(UpliftTree(self.settings).fit(X[rows], y[rows], t[rows]))
+        return self
+
+    def uplift(self, X):
+        return np.mean([tree.uplift(X) for tree in self.trees_], axis=0)
+
+
 class Ensemble:
     """Mean uplift of a logistic T-learner and a LightGBM X-learner: the linear model carries the
     broad trends, the trees the interactions, and averaging cuts the variance of each."""
@@ -247,7 +268,22 @@ LEARNERS: dict[str, Callable[[UpliftSettings], BinaryUpliftLearner]] = {
     "class_transformation": ClassTransformation,
     "transformed_outcome": TransformedOutcome,
     "uplift_tree": UpliftTree,
+    "bagged_tree": BaggedUpliftTree,
     "ensemble": Ensemble,
+}
+
+
+# Rough model complexity, for the one-standard-error selection rule (lower is simpler).
+COMPLEXITY: dict[str, int] = {
+    "uplift_tree": 1,
+    "logistic_t_learner": 2,
+    "class_transformation": 3,
+    "transformed_outcome": 3,
+    "bagged_tree": 3,
+    "s_learner": 4,
+    "t_learner": 4,
+    "x_learner": 5,
+    "ensemble": 6,
 }
 
 

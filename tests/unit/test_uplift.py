@@ -227,3 +227,24 @@ def test_evaluate_uplift_refits_with_the_models_own_settings(planted) -> None:
     # Other LightGBM sizes in the evaluation settings do not change the evaluated configuration.
     other = evaluate_uplift(model, features, campaigns, UpliftSettings(**{**FAST, "n_estimators": 300}))
     assert base["qini_auc"] == other["qini_auc"]
+
+
+def test_one_standard_error_rule_prefers_the_simpler_learner_only_within_noise():
+    import pandas as pd
+
+    from segmint.uplift import _choose
+
+    close = pd.DataFrame(
+        {
+            "learner": ["x_learner", "uplift_tree"],
+            "offer": ["a", "a"],
+            "qini_auc": [0.060, 0.059],
+            "qini_auc_se": [0.002, 0.002],
+        }
+    )
+    assert _choose(close, ("a",), per_offer=True, rule="best") == {"a": "x_learner"}
+    assert _choose(close, ("a",), per_offer=True, rule="one_se") == {"a": "uplift_tree"}
+    far = close.assign(qini_auc=[0.070, 0.059])
+    assert _choose(far, ("a",), per_offer=True, rule="one_se") == {"a": "x_learner"}
+    with pytest.raises(ValueError, match="valid rules"):
+        _choose(close, ("a",), per_offer=True, rule="nope")
