@@ -9,6 +9,7 @@ import pandas as pd
 
 from segmint.campaign import compare_strategies, plan_campaign
 from segmint.contracts import CONTROL, latest_timestamp
+from segmint.recommend.interactions import purchased_products
 from segmint.settings import Settings
 from segmint.value import customer_value
 from tasks import tracking
@@ -90,8 +91,9 @@ def run_campaign(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
     top_n = settings.recommend.top_n
     ids = scores["customer_id"].astype(str).tolist()
     if recommender is not None:
+        exclude = purchased_products(tables.orders) if settings.recommend.exclude_purchased else None
         recs = recommender.recommender.recommend(
-            ids, top_n, exclude_seen=settings.recommend.exclude_purchased
+            ids, top_n, exclude=exclude, exclude_seen=settings.recommend.exclude_purchased
         )[["customer_id", "recommended_product_ids"]]
         recs["recommended_product_ids"] = recs["recommended_product_ids"].map(lambda v: [str(x) for x in v])
         scores = scores.merge(recs, on="customer_id", how="left")

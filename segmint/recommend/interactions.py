@@ -146,3 +146,16 @@ def interactions_from(
     )
     m.sort_indices()
     return Interactions(m, cust.to_numpy(dtype=object), items.to_numpy(dtype=object), end)
+
+
+def purchased_products(orders: pd.DataFrame | None) -> dict[str, list[str]]:
+    """Every product each customer ever bought (returned ones included), for exclusion lists.
+
+    The interaction matrix is net of returns, so a bought-then-returned product is not "seen" by a
+    model; a shop still should not recommend it to the customer again.
+    """
+    if orders is None or not len(orders):
+        return {}
+    bought = orders.loc[~orders["is_return"].astype(bool), ["customer_id", "product_id"]].drop_duplicates()
+    grouped = bought.groupby(bought["customer_id"].astype(str), sort=False)["product_id"]
+    return {c: [str(p) for p in items] for c, items in grouped}
