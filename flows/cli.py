@@ -71,7 +71,9 @@ def _guarded(fn: Callable[[], Any]) -> Any:
         if cause is not None:
             err.print(f"[bold red]error:[/] {cause}", highlight=False)
             raise typer.Exit(EXIT_BAD_INPUT) from None
-        err.print(f"[bold red]internal error:[/] {type(exc).__name__}: {masked_uri(str(exc))}", highlight=False)
+        err.print(
+            f"[bold red]internal error:[/] {type(exc).__name__}: {masked_uri(str(exc))}", highlight=False
+        )
         if os.environ.get("SEGMINT_DEBUG"):
             raise
         raise typer.Exit(EXIT_INTERNAL) from None
@@ -116,7 +118,9 @@ def generate(
     out: Annotated[Path, typer.Option(help="folder for the canonical tables (truth goes to OUT/truth)")],
     customers: Annotated[int | None, typer.Option(help="number of customers")] = None,
     seed: Annotated[int | None, typer.Option(help="random seed")] = None,
-    drift: Annotated[float | None, typer.Option(min=0.0, max=1.0, help="shift for a next-period shop")] = None,
+    drift: Annotated[
+        float | None, typer.Option(min=0.0, max=1.0, help="shift for a next-period shop")
+    ] = None,
     outcomes_for: Annotated[
         Path | None, typer.Option("--outcomes-for", help="simulate the outcomes of this campaign plan")
     ] = None,
@@ -132,7 +136,9 @@ def generate(
             target = write_outcomes(outcomes_for, out, settings)
             console.print(f"outcomes of {outcomes_for} written to {target}")
             return
-        overrides = {k: v for k, v in {"customers": customers, "seed": seed, "drift": drift}.items() if v is not None}
+        overrides = {
+            k: v for k, v in {"customers": customers, "seed": seed, "drift": drift}.items() if v is not None
+        }
         started = time.perf_counter()
         with console.status("generating shop…"):
             counts = write_generated_shop(out, settings.generate.model_copy(update=overrides))
@@ -146,7 +152,9 @@ def generate(
 
 @app.command()
 def ingest(
-    source: Annotated[str, typer.Option(help="generator, canonical, online_retail, cdnow, hillstrom, amazon_reviews")],
+    source: Annotated[
+        str, typer.Option(help="generator, canonical, online_retail, cdnow, hillstrom, amazon_reviews")
+    ],
     path: Annotated[Path | None, typer.Option(help="where the source data lies")] = None,
 ) -> None:
     """Replace data/raw/ with the canonical tables of SOURCE and record where they came from."""
@@ -214,8 +222,10 @@ def campaign() -> None:
             f"scored {c['customers']:,} customers; contacted {c['contacted']:,}, hold-out {c['holdout']:,}, "
             f"expected incremental profit {c['expected_incremental_profit']:,.0f}"
         )
-        console.print("outputs: outputs/customer_scores.parquet, outputs/uplift_scores.parquet, "
-                      "outputs/campaign_plan.parquet; report: reports/report.html")
+        console.print(
+            "outputs: outputs/customer_scores.parquet, outputs/uplift_scores.parquet, "
+            "outputs/campaign_plan.parquet; report: reports/report.html"
+        )
 
     _guarded(body)
 
@@ -320,7 +330,10 @@ def measure(
             table.add_column(col)
         for row in result["per_offer"]:
             table.add_row(
-                str(row["offer"]), f"{row['n_treated']:,}", f"{row['n_holdout']:,}", f"{row['uplift']:+.4f}",
+                str(row["offer"]),
+                f"{row['n_treated']:,}",
+                f"{row['n_holdout']:,}",
+                f"{row['uplift']:+.4f}",
                 f"[{row['uplift_low']:+.4f}, {row['uplift_high']:+.4f}]",
             )
         console.print(table)
@@ -406,7 +419,8 @@ def _print_summary(paths: ProjectPaths, results: dict[str, Any], seconds: float)
     camp = read_json(paths.metric("campaign"), {})
     if camp:
         console.print(
-            f"campaign: {camp.get('contacted', 0):,} customers contacted, {camp.get('holdout', 0):,} in the hold-out, "
+            f"campaign: {camp.get('contacted', 0):,} customers contacted, "
+            f"{camp.get('holdout', 0):,} in the hold-out, "
             f"expected incremental profit {camp.get('expected_incremental_profit', 0):,.0f}"
         )
     _print_gate(results.get("gate"), paths)

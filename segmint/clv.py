@@ -45,7 +45,7 @@ def fit_clv(
         target: label column; None takes the only numeric non-id column, or ``future_spend``.
 
     Raises:
-        ValueError: the target column cannot be determined.
+        ValueError: the target column cannot be determined, or no customer spent in the window.
     """
     if target is None:
         numeric = [
@@ -62,6 +62,8 @@ def fit_clv(
         how="left",
     )
     y = joined.pop("_y").fillna(0.0).clip(lower=0.0).to_numpy(dtype=np.float64)
+    if not (y > 0).any():
+        raise ValueError("no customer spent anything in the label window: there is no CLV to learn")
     X, columns = feature_matrix(joined)
     model = lgb.LGBMRegressor(
         objective="tweedie",

@@ -172,14 +172,18 @@ def to_utc(values: pd.Series, table: str, column: str) -> pd.Series:
         unit = "s" if magnitude < 1e11 else "ms" if magnitude < 1e14 else "us" if magnitude < 1e17 else "ns"
         bad = ~np.isfinite(num) & s.notna()
         if bad.any():
-            raise BadInputError(table, "timestamp_parseable", "non-finite epoch values", column, int(bad.sum()))
+            raise BadInputError(
+                table, "timestamp_parseable", "non-finite epoch values", column, int(bad.sum())
+            )
         out = pd.to_datetime(num, unit=unit, utc=True, errors="coerce")
         return out.astype("datetime64[ns, UTC]")
     text = s.astype("string")
     parsed = pd.to_datetime(text, utc=True, errors="coerce", format="mixed")
     bad = parsed.isna() & text.notna() & (text.str.strip() != "")
     if bad.any():
-        raise BadInputError(table, "timestamp_parseable", "values that are not timestamps", column, int(bad.sum()))
+        raise BadInputError(
+            table, "timestamp_parseable", "values that are not timestamps", column, int(bad.sum())
+        )
     return parsed.astype("datetime64[ns, UTC]")
 
 
@@ -193,11 +197,13 @@ def _coerce_column(values: pd.Series, kind: Kind, table: str, column: str) -> pd
         if pd.api.types.is_bool_dtype(values.dtype):
             return values.astype(bool)
         mapped = values.map(
-            lambda v: {"true": True, "false": False, "1": True, "0": False, "yes": True, "no": False}.get(
-                str(v).strip().lower()
+            lambda v: (
+                {"true": True, "false": False, "1": True, "0": False, "yes": True, "no": False}.get(
+                    str(v).strip().lower()
+                )
+                if pd.notna(v)
+                else False
             )
-            if pd.notna(v)
-            else False
         )
         bad = mapped.isna()
         if bad.any():
@@ -210,7 +216,9 @@ def _coerce_column(values: pd.Series, kind: Kind, table: str, column: str) -> pd
     if kind == "int":
         finite = num.dropna()
         if len(finite) and not np.all(np.isfinite(finite)):
-            raise BadInputError(table, "type_int", "non-finite values", column, int((~np.isfinite(finite)).sum()))
+            raise BadInputError(
+                table, "type_int", "non-finite values", column, int((~np.isfinite(finite)).sum())
+            )
         if len(finite) and not np.all(finite == np.round(finite)):
             raise BadInputError(
                 table, "type_int", "fractional values", column, int((finite != np.round(finite)).sum())
@@ -229,7 +237,10 @@ def coerce_table(name: str, df: pd.DataFrame) -> pd.DataFrame:
     missing = [c for c in schema.required if c not in df.columns]
     if missing:
         raise BadInputError(
-            name, "column_required", f"missing required column(s) {missing}; found {list(df.columns)}", missing[0]
+            name,
+            "column_required",
+            f"missing required column(s) {missing}; found {list(df.columns)}",
+            missing[0],
         )
     out = df.copy()
     for column in out.columns:

@@ -162,7 +162,9 @@ class UpliftSettings(_Section):
     select_per_offer: bool = True
     # "best" mean cross-validated Qini AUC, or "one_se": the simplest learner within one standard
     # error of the best (steadier when effects are weak).
-    selection_rule: Literal["best", "one_se"] = "best"  # each offer its own learner, else one learner for all offers
+    selection_rule: Literal["best", "one_se"] = (
+        "best"  # each offer its own learner, else one learner for all offers
+    )
     # Campaign effects are small against the outcome noise: few, large leaves and slow learning.
     n_estimators: int = Field(100, ge=10)
     learning_rate: float = Field(0.03, gt=0.0, le=1.0)

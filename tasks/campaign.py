@@ -17,8 +17,18 @@ from tasks.features import FEATURES
 from tasks.io import read_parquet, read_tables, write_json, write_parquet
 from tasks.paths import ProjectPaths
 
-UPLIFT_COLUMNS = {"customer_id": "object", "offer": "object", "uplift": "float64", "response_probability": "float64"}
-PLAN_COLUMNS = {"customer_id": "object", "offer": "object", "group": "object", "expected_incremental_profit": "float64"}
+UPLIFT_COLUMNS = {
+    "customer_id": "object",
+    "offer": "object",
+    "uplift": "float64",
+    "response_probability": "float64",
+}
+PLAN_COLUMNS = {
+    "customer_id": "object",
+    "offer": "object",
+    "group": "object",
+    "expected_incremental_profit": "float64",
+}
 
 
 class NoChampionError(RuntimeError):
@@ -53,7 +63,9 @@ def run_campaign(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
     if segmenter is None:
         raise NoChampionError("no champion segmenter in the registry: run `segmint train` first")
     scores = segmenter.segmenter.assign(features)
-    anomaly = read_parquet(paths.anomaly / "anomaly.parquet")[["customer_id", "is_anomalous", "anomaly_score"]]
+    anomaly = read_parquet(paths.anomaly / "anomaly.parquet")[
+        ["customer_id", "is_anomalous", "anomaly_score"]
+    ]
     scores = scores.merge(anomaly, on="customer_id", how="left").fillna(
         {"is_anomalous": False, "anomaly_score": 0.0}
     )
@@ -66,21 +78,29 @@ def run_campaign(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
     if uplift_model is not None:
         uplift_scores = uplift_model.uplift_model.predict(features)
         contacts = customer_contacts(tables.customers, tables.campaigns)
-        info = scores[["customer_id", "segment_id", "is_anomalous"]].merge(contacts, on="customer_id", how="left")
-        info["expected_value"] = customer_value(features, tables.campaigns).reindex(info["customer_id"]).to_numpy()
+        info = scores[["customer_id", "segment_id", "is_anomalous"]].merge(
+            contacts, on="customer_id", how="left"
+        )
+        info["expected_value"] = (
+            customer_value(features, tables.campaigns).reindex(info["customer_id"]).to_numpy()
+        )
         # The plan is made as of the end of the observed data, which contact rules count back from.
         as_of = latest_timestamp(tables) or pd.Timestamp.now(tz="UTC")
         planned = plan_campaign(uplift_scores, info, settings.campaign, as_of=as_of)
         plan = planned.plan[list(PLAN_COLUMNS)]
         best = plan[plan["group"] == "treatment"][["customer_id", "offer", "expected_incremental_profit"]]
         scores = scores.merge(
-            best.rename(columns={"offer": "best_offer", "expected_incremental_profit": "expected_incremental_value"}),
+            best.rename(
+                columns={"offer": "best_offer", "expected_incremental_profit": "expected_incremental_value"}
+            ),
             on="customer_id",
             how="left",
         )
         result["plan"] = planned.summary.to_dict(orient="records")
         result["exclusions"] = dict(planned.exclusions)
-        result["strategies"] = compare_strategies(uplift_scores, info, settings.campaign, as_of=as_of).to_dict(orient="records")
+        result["strategies"] = compare_strategies(
+            uplift_scores, info, settings.campaign, as_of=as_of
+        ).to_dict(orient="records")
     else:
         uplift_scores, plan = _empty(UPLIFT_COLUMNS), _empty(PLAN_COLUMNS)
         scores["best_offer"] = None
@@ -104,8 +124,15 @@ def run_campaign(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
         lambda v: list(v) if isinstance(v, (list, np.ndarray)) else []
     )
     columns = [
-        "customer_id", "segment_id", "segment_name", "value_tier", "is_anomalous", "anomaly_score",
-        "best_offer", "expected_incremental_value", "recommended_product_ids",
+        "customer_id",
+        "segment_id",
+        "segment_name",
+        "value_tier",
+        "is_anomalous",
+        "anomaly_score",
+        "best_offer",
+        "expected_incremental_value",
+        "recommended_product_ids",
     ]
     write_parquet(paths.outputs / "customer_scores.parquet", scores[columns])
     write_parquet(paths.outputs / "uplift_scores.parquet", uplift_scores)

@@ -7,6 +7,7 @@ distributions, recommendation coverage). Both land in ``metrics/drift.json`` and
 
 from __future__ import annotations
 
+import html
 import warnings
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from segmint.gate import catalogue_coverage, retraining_needed, share_shift
 from segmint.settings import Settings
 from tasks import tracking
 from tasks.features import FEATURES
-from tasks.io import read_parquet, write_json
+from tasks.io import read_parquet, write_json, write_text
 from tasks.paths import ProjectPaths
 
 MAX_ROWS = 20_000
@@ -274,7 +275,16 @@ def drift_findings(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
     ``gate.drift_share_threshold`` or the segment shares moved past ``gate.prediction_psi_threshold``.
     """
     version, reference, note = champion_reference(settings)
+    drift_dir = paths.reports / "drift"
     if reference is None:
+        # The folder is the stage's declared output: it always exists, and never holds stale reports.
+        for stale in (FEATURES_HTML, PREDICTIONS_HTML):
+            (drift_dir / stale).unlink(missing_ok=True)
+        write_text(
+            drift_dir / "index.html",
+            "<!doctype html><meta charset='utf-8'><title>drift</title>"
+            f"<p>No drift report: {html.escape(str(note))}</p>",
+        )
         return {
             "drift_detected": False,
             "drifted_share": 0.0,
@@ -283,7 +293,6 @@ def drift_findings(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
             "note": note,
         }
     current = read_parquet(paths.features / FEATURES)
-    drift_dir = paths.reports / "drift"
     gate = settings.gate
     result = drift_report(
         reference,
@@ -304,6 +313,13 @@ def drift_findings(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
     segments_moved = bool(predictions.get("segments", {}).get("drifted", False))
     result["prediction_drift_detected"] = segments_moved
     result["drift_detected"] = feature_drift or segments_moved
+    links = "".join(
+        f"<li><a href='{html.escape(Path(r).name)}'>{html.escape(r)}</a></li>" for r in result["reports"]
+    )
+    write_text(
+        drift_dir / "index.html",
+        f"<!doctype html><meta charset='utf-8'><title>drift</title><ul>{links}</ul>",
+    )
     return result
 
 

@@ -61,7 +61,6 @@ def ingest_tables(name: str, path: Path | None, settings: Settings, paths: Proje
     return write_raw(tables, source, paths)
 
 
-
 def _timestamp_or_value(value: object) -> object:
     """Timestamps come back from parquet metadata as ISO strings."""
     if isinstance(value, str):

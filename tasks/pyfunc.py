@@ -31,7 +31,9 @@ class RecommenderModel(mlflow.pyfunc.PythonModel):
         exclude = None
         if "exclude" in model_input.columns:
             exclude = {
-                c: list(x) for c, x in zip(ids, model_input["exclude"], strict=True) if x is not None and len(x)
+                c: list(x)
+                for c, x in zip(ids, model_input["exclude"], strict=True)
+                if x is not None and len(x)
             }
         out = self.recommender.recommend(ids, n, exclude=exclude)
         return out.assign(

@@ -111,9 +111,9 @@ def flat_metrics(data: Mapping[str, Any], prefix: str = "") -> dict[str, float]:
         name = re.sub(r"[^0-9A-Za-z_\-./ ]", "_", f"{prefix}{key}")
         if isinstance(value, Mapping):
             out.update(flat_metrics(value, f"{name}."))
-        elif isinstance(value, bool):
-            out[name] = float(value)
-        elif isinstance(value, (int, float)) and pd.notna(value) and abs(float(value)) != float("inf"):
+        elif isinstance(value, bool) or (
+            isinstance(value, (int, float)) and pd.notna(value) and abs(float(value)) != float("inf")
+        ):
             out[name] = float(value)
     return out
 
@@ -126,7 +126,9 @@ def stage_run(
     configure_mlflow(settings, paths)
     parent = os.environ.get(PARENT_RUN_ENV)
     tags = {"segmint.stage": stage, "segmint.runner": "prefect" if parent else "cli"}
-    with mlflow.start_run(run_name=stage, nested=bool(parent), parent_run_id=parent or None, tags=tags) as run:
+    with mlflow.start_run(
+        run_name=stage, nested=bool(parent), parent_run_id=parent or None, tags=tags
+    ) as run:
         if params:
             mlflow.log_params(flat_params(params))
         yield run

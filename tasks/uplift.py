@@ -52,7 +52,11 @@ def run_uplift(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
     )
     features = read_parquet(paths.features / AT_CAMPAIGN)
     result["registered_version"] = tracking.log_pyfunc(
-        UpliftPyfuncModel(selection.model), settings, "uplift", features.head(5), tags={"learner": selection.name}
+        UpliftPyfuncModel(selection.model),
+        settings,
+        "uplift",
+        features.head(5),
+        tags={"learner": selection.name},
     )
     write_json(paths.metric("uplift"), result)
     return result
@@ -62,9 +66,15 @@ def _fit_clv(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
     train_file, labels_file = paths.features / TRAIN, paths.features / LABELS
     if not train_file.exists() or not labels_file.exists():
         return {"skipped": "no training features/labels"}
-    clv = fit_clv(
-        read_parquet(train_file), read_parquet(labels_file), seed=settings.uplift.seed, target="future_revenue"
-    )
+    try:
+        clv = fit_clv(
+            read_parquet(train_file),
+            read_parquet(labels_file),
+            seed=settings.uplift.seed,
+            target="future_revenue",
+        )
+    except ValueError as exc:  # e.g. no orders at all: CLV is skipped, uplift still runs
+        return {"skipped": str(exc)}
     write_pickle(paths.models / "uplift" / "clv.pkl", clv)
     return dict(getattr(clv, "metrics", {}) or {})
 

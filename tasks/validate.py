@@ -42,10 +42,9 @@ def run_expectation_suites(
     tables: Tables, settings: ValidateSettings, folder: Path = EXPECTATIONS_DIR
 ) -> list[dict[str, Any]]:
     """Per-expectation results of every present table's suite on a seeded sample of its rows."""
-    import great_expectations as gx  # heavy import (seconds): only when the suites actually run
-
     import logging
 
+    import great_expectations as gx  # heavy import (seconds): only when the suites actually run
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     for name in ("great_expectations", "great_expectations.data_context.types.base"):

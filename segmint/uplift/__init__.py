@@ -15,7 +15,14 @@ from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 
 from segmint.contracts import CONTROL
 from segmint.settings import UpliftSettings
-from segmint.uplift.learners import COMPLEXITY, LEARNERS, BinaryUpliftLearner, _Constant, lgb_classifier, make_learner
+from segmint.uplift.learners import (
+    COMPLEXITY,
+    LEARNERS,
+    BinaryUpliftLearner,
+    _Constant,
+    lgb_classifier,
+    make_learner,
+)
 from segmint.uplift.metrics import (
     METRIC_NAMES,
     auuc,

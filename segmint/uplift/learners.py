@@ -7,9 +7,8 @@ propensity is the treated share of the training rows, not a fitted model.
 
 from __future__ import annotations
 
-from functools import partial
-
 from collections.abc import Callable
+from functools import partial
 from typing import Protocol
 
 import lightgbm as lgb

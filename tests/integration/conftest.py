@@ -31,12 +31,20 @@ def light_params(target: Path, overrides: dict | None = None) -> None:
     target.write_text(yaml.safe_dump(params, sort_keys=False))
 
 
-def run_segmint(project: Path, *args: str, timeout: int = 600, env: dict | None = None) -> subprocess.CompletedProcess:
+def run_segmint(
+    project: Path, *args: str, timeout: int = 600, env: dict | None = None
+) -> subprocess.CompletedProcess:
     """Run the segmint command in ``project``; returns the completed process (never raises on exit code)."""
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
     full_env.pop("PREFECT_HOME", None)  # each project keeps its own Prefect state
     return subprocess.run(
-        [*SEGMINT, *args], cwd=project, capture_output=True, text=True, timeout=timeout, env=full_env, check=False
+        [*SEGMINT, *args],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=full_env,
+        check=False,
     )
 
 

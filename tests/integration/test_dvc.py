@@ -19,14 +19,27 @@ from tests.integration.conftest import ROOT, light_params
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 BIN = Path(sys.executable).parent
-COPIED = ("segmint", "tasks", "flows", "expectations", "dvc.yaml", "pyproject.toml", ".dvc/config", ".dvcignore")
+COPIED = (
+    "segmint",
+    "tasks",
+    "flows",
+    "expectations",
+    "dvc.yaml",
+    "pyproject.toml",
+    ".dvc/config",
+    ".dvcignore",
+)
 
 
 def _run(cmd: list[str], cwd: Path, timeout: int = 900) -> subprocess.CompletedProcess:
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "PYTHONPATH": str(cwd)}
     env.pop("PREFECT_HOME", None)
-    env.update(GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@example.com", GIT_COMMITTER_NAME="t",
-               GIT_COMMITTER_EMAIL="t@example.com")
+    env.update(
+        GIT_AUTHOR_NAME="t",
+        GIT_AUTHOR_EMAIL="t@example.com",
+        GIT_COMMITTER_NAME="t",
+        GIT_COMMITTER_EMAIL="t@example.com",
+    )
     return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False)
 
 
@@ -46,7 +59,9 @@ def dvc_project(tmp_path_factory, shop_dir) -> Path:
         else:
             shutil.copy(source, target)
     light_params(project / "params.yaml")
-    (project / ".gitignore").write_text("/mlflow.db\n/mlartifacts/\n/.prefect/\n/.dvc-remote/\n/.segmint.lock\n")
+    (project / ".gitignore").write_text(
+        "/mlflow.db\n/mlartifacts/\n/.prefect/\n/.dvc-remote/\n/.segmint.lock\n"
+    )
     assert _run(["git", "init", "-q"], project).returncode == 0
     assert _run(["git", "add", "-A"], project).returncode == 0
     assert _run(["git", "commit", "-qm", "project"], project).returncode == 0

@@ -18,8 +18,15 @@ def test_outputs_cover_every_customer_with_the_contract_columns(trained_project,
     scores = pd.read_parquet(trained_project / "outputs" / "customer_scores.parquet")
     assert sorted(scores["customer_id"]) == sorted(customers["customer_id"])
     assert list(scores.columns) == [
-        "customer_id", "segment_id", "segment_name", "value_tier", "is_anomalous", "anomaly_score",
-        "best_offer", "expected_incremental_value", "recommended_product_ids",
+        "customer_id",
+        "segment_id",
+        "segment_name",
+        "value_tier",
+        "is_anomalous",
+        "anomaly_score",
+        "best_offer",
+        "expected_incremental_value",
+        "recommended_product_ids",
     ]
     assert scores["segment_name"].notna().all() and scores["value_tier"].isin(["high", "mid", "low"]).all()
     lists = scores["recommended_product_ids"]
@@ -57,7 +64,8 @@ def test_registry_holds_three_champions_and_gate_records_reasons(trained_project
         version = client.get_model_version_by_alias(f"segmint-{kind}", "champion")
         assert version.version == "1"
     runs = client.search_runs(
-        [client.get_experiment_by_name("segmint").experiment_id], filter_string="tags.`segmint.stage` = 'features'"
+        [client.get_experiment_by_name("segmint").experiment_id],
+        filter_string="tags.`segmint.stage` = 'features'",
     )
     assert runs and any(k.startswith("lineage.data/validated/") for k in runs[0].data.tags)
 

@@ -183,4 +183,6 @@ def test_realistic_volumes(shop: GeneratedShop) -> None:
     spend = (bought["quantity"] * bought["unit_price"]).groupby(bought["customer_id"]).sum()
     assert spend.mean() > 1.5 * spend.median()  # heavy-tailed
     month = t.orders["ts"].dt.month.value_counts()
-    assert month[[11, 12]].mean() > 1.2 * month[[2, 3, 4, 5]].mean()  # gift-season peak
+    # Gift-season peak, against the neighbouring months (a similar customer base, unlike the
+    # period's ends where sign-ups ramp up and lapsing customers fade out).
+    assert month[[11, 12]].mean() > 1.15 * month[[9, 10, 1]].mean()

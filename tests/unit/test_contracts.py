@@ -27,7 +27,11 @@ def test_unparseable_timestamps_are_counted():
 def test_missing_required_column_names_table_column_and_rule():
     with pytest.raises(BadInputError) as info:
         coerce_table("products", pd.DataFrame({"product_id": ["p"], "price": [1.0]}))
-    assert (info.value.table, info.value.column, info.value.rule) == ("products", "category", "column_required")
+    assert (info.value.table, info.value.column, info.value.rule) == (
+        "products",
+        "category",
+        "column_required",
+    )
 
 
 def test_coercion_returns_a_copy_with_canonical_types():
@@ -39,8 +43,14 @@ def test_coercion_returns_a_copy_with_canonical_types():
 
 def test_orders_get_is_return_from_negative_quantity_when_absent():
     raw = pd.DataFrame(
-        {"order_id": ["o1", "o2"], "customer_id": ["c", "c"], "product_id": ["p", "p"], "quantity": [2, -1],
-         "unit_price": [1.0, 1.0], "ts": ["2024-01-01", "2024-01-02"]}
+        {
+            "order_id": ["o1", "o2"],
+            "customer_id": ["c", "c"],
+            "product_id": ["p", "p"],
+            "quantity": [2, -1],
+            "unit_price": [1.0, 1.0],
+            "ts": ["2024-01-01", "2024-01-02"],
+        }
     )
     assert coerce_table("orders", raw)["is_return"].tolist() == [False, True]
 
