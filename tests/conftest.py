@@ -39,3 +39,17 @@ def project(tmp_path: Path) -> Path:
     """An empty project folder holding the repository's params.yaml (light settings for tests)."""
     shutil.copy(ROOT / "params.yaml", tmp_path / "params.yaml")
     return tmp_path
+
+
+@pytest.fixture(autouse=True)
+def _tracking_uri_does_not_leak():
+    """``mlflow.set_tracking_uri`` also sets ``$MLFLOW_TRACKING_URI``: an in-process test must not
+    point every later ``segmint`` subprocess at its own throw-away registry."""
+    keys = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+    before = {k: os.environ.get(k) for k in keys}
+    yield
+    for key, value in before.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
