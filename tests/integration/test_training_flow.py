@@ -62,7 +62,7 @@ def test_registry_holds_three_champions_and_gate_records_reasons(trained_project
     client = MlflowClient(tracking_uri=f"sqlite:///{trained_project / 'mlflow.db'}")
     for kind in gate:
         version = client.get_model_version_by_alias(f"segmint-{kind}", "champion")
-        assert version.version == "1"
+        assert str(version.version) == "1"
     runs = client.search_runs(
         [client.get_experiment_by_name("segmint").experiment_id],
         filter_string="tags.`segmint.stage` = 'features'",
