@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tasks.stages import FAULT_KILL_ENV, TRAINING_ORDER
+from tasks.stages import FAULT_KILL_ENV, STAGES, TRAINING_ORDER
 from tests.reliability.conftest import (
     assert_same_frames,
     copy_project,
@@ -53,8 +53,9 @@ def assert_same_deterministic_metrics(left: Path, right: Path, stages: tuple[str
     for stage in stages:
         if stage in REGISTRY_DEPENDENT_METRICS:
             continue
-        a, b = (json.loads((p / "metrics" / f"{stage}.json").read_text()) for p in (left, right))
-        assert deterministic(a) == deterministic(b), f"metrics/{stage}.json differs after kill + rerun"
+        for metric in STAGES[stage].metrics:  # e.g. validate writes metrics/validation.json
+            a, b = (json.loads((p / metric).read_text()) for p in (left, right))
+            assert deterministic(a) == deterministic(b), f"{metric} differs after kill + rerun"
 
 
 def test_killing_each_stage_then_rerunning_equals_a_clean_run(trained_project, tmp_path):
