@@ -17,6 +17,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -49,15 +50,20 @@ def _settings(paths: ProjectPaths):  # noqa: ANN202 - Settings, imported lazily 
     return load_settings(paths.params)
 
 
+def _print_error(message: str, label: str = "error") -> None:
+    """One unwrapped error line on stderr: paths, tables and rule names stay greppable."""
+    err.print(f"[bold red]{label}:[/] {escape(message)}", highlight=False, soft_wrap=True)
+
+
 def _guarded(fn: Callable[[], Any]) -> Any:
     """Run a command body, turning known failures into their exit codes with a clear message."""
     try:
         return fn()
     except typer.BadParameter as exc:
-        err.print(f"[bold red]error:[/] {exc.message}", highlight=False)
+        _print_error(str(exc.message))
         raise typer.Exit(EXIT_BAD_INPUT) from None
     except (BadInputError, SettingsError) as exc:
-        err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+        _print_error(str(exc))
         raise typer.Exit(EXIT_BAD_INPUT) from None
     except typer.Exit:
         raise
@@ -65,15 +71,13 @@ def _guarded(fn: Callable[[], Any]) -> Any:
         from tasks.locking import ProjectBusyError
 
         if isinstance(exc, ProjectBusyError):
-            err.print(f"[bold red]error:[/] {exc}", highlight=False)
+            _print_error(str(exc))
             raise typer.Exit(EXIT_INTERNAL) from None
         cause = _bad_input_cause(exc)
         if cause is not None:
-            err.print(f"[bold red]error:[/] {cause}", highlight=False)
+            _print_error(str(cause))
             raise typer.Exit(EXIT_BAD_INPUT) from None
-        err.print(
-            f"[bold red]internal error:[/] {type(exc).__name__}: {masked_uri(str(exc))}", highlight=False
-        )
+        _print_error(f"{type(exc).__name__}: {masked_uri(str(exc))}", label="internal error")
         if os.environ.get("SEGMINT_DEBUG"):
             raise
         raise typer.Exit(EXIT_INTERNAL) from None
