@@ -3,6 +3,8 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
+UV := $(VENV)/bin/uv
+UV_VERSION := 0.13.9
 STAMP := $(VENV)/.installed-$(shell cat requirements/lock.txt requirements/constraints.txt pyproject.toml | md5sum | cut -c1-12)
 
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
@@ -15,10 +17,16 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 $(STAMP): requirements/lock.txt requirements/constraints.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@echo "installing into $(VENV) (torch first, then the pinned rest)…"
-	@$(PY) -m pip install -q torch==2.13.0 2>&1 | grep -v "is ignored" || true
-	@$(PY) -m pip install -q --no-deps -r requirements/lock.txt 2>&1 | grep -v "is ignored" || true
-	@$(PY) -m pip install -q --no-deps -e . 2>&1 | grep -v "is ignored" || true
+	@echo "installing into $(VENV) with uv (torch first, then the pinned rest)…"
+	@$(PY) -m pip install -q uv==$(UV_VERSION) 2>&1 | grep -v "is ignored" || true
+	@FIND_LINKS="$$($(PY) -m pip config get global.find-links 2>/dev/null || true)"; \
+	if [ -n "$$FIND_LINKS" ]; then \
+		$(UV) pip install -q --python $(PY) --no-deps --find-links "$$FIND_LINKS" torch==2.13.0; \
+	else \
+		$(UV) pip install -q --python $(PY) torch==2.13.0; \
+	fi
+	@$(UV) pip install -q --python $(PY) --no-deps -r requirements/lock.txt
+	@$(UV) pip install -q --python $(PY) --no-deps -e .
 	@$(PY) -c "import torch, segmint, prefect, mlflow, evidently, great_expectations, dvc" \
 		|| { echo "installation failed"; exit 1; }
 	@rm -f $(VENV)/.installed-*

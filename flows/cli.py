@@ -432,9 +432,13 @@ def _print_summary(paths: ProjectPaths, results: dict[str, Any], seconds: float)
 
     uri = masked_uri(tracking_uri(load_settings(paths.params), paths))
     console.print(f"\nfinished in {seconds:.0f}s. Where to look:")
-    console.print(f"  report:     {paths.reports / 'report.html'}")
-    console.print(f"  MLflow UI:  .venv/bin/mlflow ui --backend-store-uri {uri} --host 127.0.0.1")
-    console.print("  outputs:    outputs/customer_scores.parquet, outputs/campaign_plan.parquet")
+    where = (
+        f"  report:     {paths.reports / 'report.html'}",
+        f"  MLflow UI:  .venv/bin/mlflow ui --backend-store-uri {uri} --host 127.0.0.1",
+        "  outputs:    outputs/customer_scores.parquet, outputs/campaign_plan.parquet",
+    )
+    for line in where:  # commands to copy: never wrapped, never styled
+        console.print(line, soft_wrap=True, highlight=False, markup=False)
 
 
 def main() -> None:
