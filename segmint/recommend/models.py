@@ -6,7 +6,7 @@ import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
 
-from segmint.recommend.base import Recommender, item_block_size, row_topk_sparse
+from segmint.recommend.base import Recommender, item_block_size, row_topk_sparse, scores_on_catalogue
 from segmint.recommend.interactions import Interactions
 from segmint.settings import RecommendSettings
 
@@ -80,7 +80,7 @@ class ItemKNNRecommender(Recommender):
             self.similarity_ = topk_item_similarity(xn.T.tocsr(), xn, s.knn_neighbours)
 
     def _score_rows(self, rows: np.ndarray) -> np.ndarray:
-        return np.asarray((self.X_[rows] @ self.similarity_).todense())
+        return (self.X_[rows] @ self.similarity_).toarray()
 
 
 class RP3BetaRecommender(Recommender):
@@ -105,7 +105,7 @@ class RP3BetaRecommender(Recommender):
         self.similarity_ = (sp.diags(1.0 / np.maximum(row_sum, 1e-12)) @ w).tocsr().astype(np.float32)
 
     def _score_rows(self, rows: np.ndarray) -> np.ndarray:
-        return np.asarray((self.X_[rows] @ self.similarity_).todense())
+        return (self.X_[rows] @ self.similarity_).toarray()
 
 
 class EASERecommender(Recommender):
@@ -136,11 +136,7 @@ class EASERecommender(Recommender):
 
     def _score_rows(self, rows: np.ndarray) -> np.ndarray:
         part = np.asarray(self.X_[rows][:, self.cols_] @ self.weights_)
-        if len(self.cols_) == self.X_.shape[1]:
-            return part
-        out = np.full((len(rows), self.X_.shape[1]), -1e6, dtype=np.float32) + self.tiebreak_[None, :]
-        out[:, self.cols_] = part
-        return out
+        return scores_on_catalogue(part, self.cols_, self.tiebreak_)
 
 
 def _rowwise_sparse_dot(
@@ -235,9 +231,26 @@ class BlendRecommender(Recommender):
             m.fit(interactions)
 
     def _score_rows(self, rows: np.ndarray) -> np.ndarray:
-        total = None
+        total = np.zeros((len(rows), self.X_.shape[1]), dtype=np.float32)
         for member, weight in zip(self.members or [], self.settings.blend_weights, strict=True):
-            sc = np.asarray(member._score_rows(rows), dtype=np.float32)
-            sc = (sc - sc.mean(axis=1, keepdims=True)) / np.maximum(sc.std(axis=1, keepdims=True), 1e-12)
-            total = weight * sc if total is None else total + weight * sc
+            total += weight * _standardised(member, np.asarray(member._score_rows(rows), np.float32))
         return total
+
+
+def _standardised(member: Recommender, scores: np.ndarray) -> np.ndarray:
+    """Per-customer z-scores of a member's scores, over the items the member models.
+
+    For models restricted to the most popular items (EASE, torch: ``cols_``) the mean and spread
+    come from the modelled items only; the others are placed after them as in
+    ``scores_on_catalogue``.
+    """
+    cols = getattr(member, "cols_", None)
+    if cols is None or len(cols) == scores.shape[1]:
+        scores -= scores.mean(axis=1, keepdims=True)
+        scores /= np.maximum(scores.std(axis=1, keepdims=True), 1e-12)
+        return scores
+    modelled = scores[:, cols]
+    modelled = (modelled - modelled.mean(axis=1, keepdims=True)) / np.maximum(
+        modelled.std(axis=1, keepdims=True), 1e-12
+    )
+    return scores_on_catalogue(modelled, cols, member.tiebreak_)

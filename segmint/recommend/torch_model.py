@@ -9,7 +9,7 @@ import scipy.sparse as sp
 import torch
 from torch import nn
 
-from segmint.recommend.base import Recommender
+from segmint.recommend.base import Recommender, scores_on_catalogue
 from segmint.recommend.interactions import Interactions
 
 
@@ -92,8 +92,4 @@ class TorchDAERecommender(Recommender):
         xb = _sparse_batch(self.X_[rows][:, self.cols_].tocsr(), 0.0, None)
         with torch.no_grad():
             logits = self.model_(xb).numpy()
-        if len(self.cols_) == self.X_.shape[1]:
-            return logits
-        out = np.full((len(rows), self.X_.shape[1]), -1e6, dtype=np.float32) + self.tiebreak_[None, :]
-        out[:, self.cols_] = logits
-        return out
+        return scores_on_catalogue(logits, self.cols_, self.tiebreak_)

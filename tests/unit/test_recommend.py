@@ -239,3 +239,23 @@ def test_select_recommender_picks_best_and_refits_on_all_history():
     assert len(sel.model.customer_ids_) == tables.orders["customer_id"].nunique()
     with pytest.raises(ValueError, match="valid"):
         select_recommender(tables, None, s.model_copy(update={"candidates": ("bogus",)}))
+
+
+def test_top_n_indices_never_ranks_nan_first_and_leaves_input_alone():
+    scores = np.array([[np.nan, 0.2, 0.7], [1.0, np.nan, -np.inf]], dtype=np.float32)
+    before = scores.copy()
+    idx, vals = top_n_indices(scores, 2)
+    assert idx[0].tolist() == [2, 1] and idx[1, 0] == 0
+    np.testing.assert_array_equal(np.isnan(scores), np.isnan(before))
+
+
+def test_blend_of_a_capped_model_ranks_like_the_model_alone():
+    """A capped EASE fills unmodelled items with a sentinel; the blend must not let it skew z-scores."""
+    inter = interactions_from(_shop(), FAST)
+    capped = FAST.model_copy(update={"ease_max_items": 8, "blend_members": ("ease",), "blend_weights": (1.0,)})
+    ids = [f"c{i}" for i in range(20)]
+    alone = make_recommender("ease", capped).fit(inter).recommend(ids, n=10)
+    blend = make_recommender("blend", capped).fit(inter).recommend(ids, n=10)
+    assert blend["recommended_product_ids"].tolist() == alone["recommended_product_ids"].tolist()
+    # modelled items carry z-scores of a few units, not the sentinel's millions
+    assert max(abs(v) for row in blend["scores"] for v in row) < 50
