@@ -275,11 +275,14 @@ def _review_features(
     keep = (code >= 0) & (ts < as_of_ns) & (ts != np.iinfo(np.int64).min)
     past = reviews.loc[keep]
     rating = pd.to_numeric(past["rating"], errors="coerce").fillna(3.0).to_numpy(dtype=float)
-    if sentiment is None and len(past) >= settings.sentiment_min_reviews:
-        ratings = np.asarray(rating)
-        if len(np.unique(np.where(ratings >= 4, 1, np.where(ratings <= 2, -1, 0)))) >= 2:
-            sentiment = fit_sentiment_model(past["text"], ratings, seed=settings.seed)
-    score = sentiment.score(past["text"]) if sentiment is not None and len(past) else np.zeros(len(past))
+    if "sentiment_score" in past.columns:  # scored once upstream (see ``customer_features``)
+        score = past["sentiment_score"].to_numpy(dtype=float)
+    else:
+        if sentiment is None and len(past) >= settings.sentiment_min_reviews:
+            classes = np.where(rating >= 4, 1, np.where(rating <= 2, -1, 0))
+            if len(np.unique(classes)) >= 2:
+                sentiment = fit_sentiment_model(past["text"], rating, seed=settings.seed)
+        score = sentiment.score(past["text"]) if sentiment is not None and len(past) else np.zeros(len(past))
     frame = pd.DataFrame({"c": code[keep], "rating": rating, "sent": score})
     agg = frame.groupby("c").agg(
         review_count=("rating", "size"), mean_rating=("rating", "mean"), mean_sentiment=("sent", "mean")
@@ -354,9 +357,11 @@ def customer_features(
         tables: The canonical tables; only ``customers`` is required.
         as_of: Cutoff; only records with ``ts < as_of`` count (naive means UTC).
         settings: The ``features`` settings section.
-        sentiment: A fitted sentiment model for review texts. When None and there are at least
-            ``sentiment_min_reviews`` reviews before ``as_of``, one is fitted on them (their own
-            star ratings, so nothing after ``as_of`` leaks in).
+        sentiment: A fitted sentiment model for review texts; a ``sentiment_score`` column in
+            ``tables.reviews`` (scores computed once for several cutoffs) takes precedence. When
+            neither is given and there are at least ``sentiment_min_reviews`` reviews before
+            ``as_of``, one is fitted on them (their own star ratings, so nothing after ``as_of``
+            leaks in).
 
     Returns:
         ``customer_id`` plus float columns (see :func:`feature_columns` and the module notes), in

@@ -53,6 +53,8 @@ class FeatureSettings(_Section):
     recency_windows_days: tuple[int, ...] = (30, 90)
     top_categories: int = Field(12, ge=1, le=50)
     sentiment_min_reviews: int = Field(200, ge=10)
+    # the sentiment model learns from at most this many reviews (a seeded sample); all are scored
+    sentiment_max_train_reviews: int = Field(50_000, ge=100)
     keywords_per_customer: int = Field(3, ge=0, le=20)
     onehot_max_levels: int = Field(8, ge=0, le=100)
     burst_days: int = Field(7, ge=1)
@@ -159,6 +161,9 @@ class UpliftSettings(_Section):
     test_share: float = Field(0.3, gt=0.0, lt=0.9)
     # Learner selection by K-fold cross-validated Qini AUC (below 2: the single held-out split).
     cv_folds: int = Field(3, ge=0, le=10)
+    # Selection (the CV above) uses at most this many campaign rows, a seeded sample stratified by
+    # arm × outcome; the held-out metrics and the final fit use every row.
+    selection_max_rows: int = Field(40_000, ge=1_000)
     select_per_offer: bool = True
     # "best" mean cross-validated Qini AUC, or "one_se": the simplest learner within one standard
     # error of the best (steadier when effects are weak).

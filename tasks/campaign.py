@@ -9,7 +9,7 @@ import pandas as pd
 
 from segmint.campaign import compare_strategies, plan_campaign
 from segmint.contracts import CONTROL, latest_timestamp
-from segmint.recommend.interactions import purchased_products
+from segmint.recommend.interactions import purchased_pairs
 from segmint.settings import Settings
 from segmint.value import customer_value
 from tasks import tracking
@@ -57,7 +57,13 @@ def customer_contacts(customers: pd.DataFrame, campaigns: pd.DataFrame | None) -
 
 def run_campaign(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
     tracking.configure_mlflow(settings, paths)
-    tables = read_tables(paths.validated, paths)
+    # events and reviews only set the end of the observed period (the plan's as-of)
+    tables = read_tables(
+        paths.validated,
+        paths,
+        names=("orders", "campaigns", "events", "reviews"),
+        columns={"events": ["ts"], "reviews": ["ts"]},
+    )
     features = read_parquet(paths.features / FEATURES)
     segmenter = _champion(settings, "segmenter")
     if segmenter is None:
@@ -111,7 +117,7 @@ def run_campaign(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
     top_n = settings.recommend.top_n
     ids = scores["customer_id"].astype(str).tolist()
     if recommender is not None:
-        exclude = purchased_products(tables.orders) if settings.recommend.exclude_purchased else None
+        exclude = purchased_pairs(tables.orders) if settings.recommend.exclude_purchased else None
         recs = recommender.recommender.recommend(
             ids, top_n, exclude=exclude, exclude_seen=settings.recommend.exclude_purchased
         )[["customer_id", "recommended_product_ids"]]

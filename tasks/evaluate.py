@@ -7,7 +7,13 @@ from typing import Any
 import mlflow
 
 from segmint.evaluation import segmentation_silhouette
-from segmint.recommend import evaluate_recommender, make_recommender, paired_bootstrap, temporal_split
+from segmint.recommend import (
+    evaluate_recommender,
+    interaction_tables,
+    make_recommender,
+    paired_bootstrap,
+    temporal_split,
+)
 from segmint.segmentation import segment_stability
 from segmint.settings import Settings
 from segmint.uplift import evaluate_uplift
@@ -79,7 +85,7 @@ def evaluate_recommender_pair(settings: Settings, paths: ProjectPaths) -> dict[s
     challenger, skipped = _challenger(paths, "recommender", "model.pkl")
     if challenger is None:
         return {**out, "skipped": skipped}
-    tables = read_tables(paths.validated, paths)
+    tables = read_tables(paths.validated, paths, names=interaction_tables(settings.recommend))
     segments_file = paths.segments / "segments.parquet"
     segments = read_parquet(segments_file) if segments_file.exists() else None
     split = temporal_split(tables, settings.recommend)
@@ -110,7 +116,7 @@ def evaluate_uplift_pair(settings: Settings, paths: ProjectPaths) -> dict[str, A
     challenger, skipped = _challenger(paths, "uplift", "model.pkl")
     if challenger is None:
         return {**out, "skipped": skipped}
-    tables = read_tables(paths.validated, paths)
+    tables = read_tables(paths.validated, paths, names=("campaigns",))
     features = read_parquet(paths.features / AT_CAMPAIGN)
     # A model fit on every campaign row has seen any hold-out: like the recommender, each
     # configuration is refit on the same training part and scored on the same held-out part.

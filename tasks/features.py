@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pandas as pd
@@ -29,8 +30,14 @@ def run_features(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
     reviews = tables.reviews
     result: dict[str, Any] = {"as_of": end.isoformat()}
     if reviews is not None and len(reviews) >= cfg.sentiment_min_reviews:
-        sentiment = fit_sentiment_model(reviews["text"], reviews["rating"], seed=cfg.seed)
+        sample = reviews.sample(n=min(len(reviews), cfg.sentiment_max_train_reviews), random_state=cfg.seed)
+        sentiment = fit_sentiment_model(sample["text"], sample["rating"], seed=cfg.seed)
         result["sentiment"] = dict(getattr(sentiment, "metrics", {}) or {})
+        result["sentiment"]["train_reviews"] = int(len(sample))
+        # every review is scored once here; the three snapshots below only filter by time
+        tables = dataclasses.replace(
+            tables, reviews=reviews.assign(sentiment_score=sentiment.score(reviews["text"]))
+        )
     else:
         result["sentiment"] = {"skipped": "fewer reviews than features.sentiment_min_reviews"}
     write_pickle(models / "sentiment.pkl", sentiment)

@@ -6,7 +6,7 @@ import json
 import os
 import pickle
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -186,11 +186,22 @@ def write_tables(folder: Path, tables: Tables, paths: ProjectPaths) -> list[Path
     return written
 
 
-def read_tables(folder: Path, paths: ProjectPaths) -> Tables:
-    """Read the canonical tables present in ``folder``."""
+def read_tables(
+    folder: Path,
+    paths: ProjectPaths,
+    names: Iterable[str] | None = None,
+    columns: Mapping[str, list[str]] | None = None,
+) -> Tables:
+    """Read the canonical tables present in ``folder``.
+
+    Args:
+        names: only these tables (``customers`` is always read); None reads all of them.
+        columns: for some tables, only these columns (e.g. ``{"events": ["ts"]}``).
+    """
+    wanted = set(TABLE_NAMES if names is None else (*names, "customers"))
     frames = {}
     for name in TABLE_NAMES:
         target = paths.table(folder, name)
-        if target.exists():
-            frames[name] = pd.read_parquet(target)
+        if name in wanted and target.exists():
+            frames[name] = pd.read_parquet(target, columns=(columns or {}).get(name))
     return Tables.from_mapping(frames)

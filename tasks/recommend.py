@@ -6,7 +6,7 @@ from typing import Any
 
 import pandas as pd
 
-from segmint.recommend import select_recommender
+from segmint.recommend import interaction_tables, select_recommender
 from segmint.settings import Settings
 from tasks import tracking
 from tasks.io import read_parquet, read_tables, write_json, write_pickle
@@ -24,7 +24,7 @@ def skipped_model(paths: ProjectPaths, kind: str, reason: str) -> dict[str, Any]
 
 
 def run_recommend(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
-    tables = read_tables(paths.validated, paths)
+    tables = read_tables(paths.validated, paths, names=interaction_tables(settings.recommend))
     if tables.orders is None or not len(tables.orders):
         result = skipped_model(paths, "recommender", "no orders table: nothing to learn recommendations from")
         write_json(paths.metric("recommend"), result)

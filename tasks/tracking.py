@@ -222,7 +222,11 @@ def load_alias(settings: Settings, kind: str, alias: str) -> Any | None:
     """The python model object behind ``models:/<name>@alias`` (None when the alias is unset)."""
     if alias_version(settings, kind, alias) is None:
         return None
-    model = mlflow.pyfunc.load_model(f"models:/{registered_name(settings, kind)}@{alias}")
+    # The pipeline logged these models from this environment: skip MLflow's per-load comparison of
+    # their pip requirements with the installed packages (seconds per load, nothing to report).
+    model = mlflow.pyfunc.load_model(
+        f"models:/{registered_name(settings, kind)}@{alias}", suppress_warnings=True
+    )
     return model.unwrap_python_model()
 
 

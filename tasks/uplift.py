@@ -18,7 +18,7 @@ from tasks.recommend import skipped_model
 
 
 def run_uplift(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
-    tables = read_tables(paths.validated, paths)
+    tables = read_tables(paths.validated, paths, names=("campaigns",))
     result: dict[str, Any] = {}
     result["clv"] = _fit_clv(settings, paths)
     campaigns = tables.campaigns

@@ -10,7 +10,7 @@ from segmint.recommend.evaluation import (
     per_customer_metrics,
     temporal_split,
 )
-from segmint.recommend.interactions import Interactions, interactions_from
+from segmint.recommend.interactions import Interactions, interaction_tables, interactions_from
 from segmint.recommend.models import (
     ALSRecommender,
     BlendRecommender,
@@ -37,6 +37,7 @@ __all__ = [
     "bootstrap_intervals",
     "evaluate_on_split",
     "evaluate_recommender",
+    "interaction_tables",
     "interactions_from",
     "make_recommender",
     "paired_bootstrap",

@@ -144,7 +144,7 @@ class Recommender:
         self,
         customer_ids: Sequence[str],
         n: int,
-        exclude: dict[str, list[str]] | None = None,
+        exclude: dict[str, list[str]] | pd.DataFrame | None = None,
         exclude_seen: bool = True,
     ) -> pd.DataFrame:
         """Top-``n`` products for each customer, scored in batches of ``settings.batch_size``.
@@ -156,7 +156,8 @@ class Recommender:
         Args:
             customer_ids: whom to recommend to, in output order.
             n: how many products each.
-            exclude: per customer, products never to recommend.
+            exclude: products never to recommend: per customer lists, or a frame of
+                (customer_id, product_id) pairs (vectorised; what batch scoring uses).
             exclude_seen: leave out products the customer interacted with in training.
 
         Returns:
@@ -221,26 +222,27 @@ class Recommender:
         return scores
 
     def _exclusion_matrix(
-        self, ids: np.ndarray, exclude: dict[str, list[str]] | None
+        self, ids: np.ndarray, exclude: dict[str, list[str]] | pd.DataFrame | None
     ) -> tuple[sp.csr_matrix | None, int]:
-        if not exclude:
+        """Rows of ``ids`` × known items to leave out, and how many excluded products are unknown."""
+        if exclude is None or len(exclude) == 0:
             return None, 0
-        position = {c: i for i, c in enumerate(ids)}
-        r: list[int] = []
-        products: list[str] = []
-        for cust, items in exclude.items():
-            i = position.get(str(cust))
-            if i is None:
-                continue
-            items = [str(p) for p in items]
-            r.extend([i] * len(items))
-            products.extend(items)
-        if not products:
+        if isinstance(exclude, pd.DataFrame):
+            pairs = exclude[["customer_id", "product_id"]].astype(str)
+        else:
+            pairs = pd.DataFrame(
+                [(str(c), str(p)) for c, items in exclude.items() for p in items],
+                columns=["customer_id", "product_id"],
+            )
+        r = pd.Index(ids).get_indexer(pairs["customer_id"])
+        pairs = pairs[r >= 0]
+        r = r[r >= 0]
+        if not len(pairs):
             return None, 0
-        cols = self.item_index_.get_indexer(products)
+        cols = self.item_index_.get_indexer(pairs["product_id"])
         known = cols >= 0
         m = sp.csr_matrix(
-            (np.ones(int(known.sum()), np.float32), (np.asarray(r)[known], cols[known])),
+            (np.ones(int(known.sum()), np.float32), (r[known], cols[known])),
             shape=(len(ids), len(self.item_ids_)),
         )
         return m, int((~known).sum())

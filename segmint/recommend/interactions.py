@@ -68,6 +68,12 @@ def _pairs_from_orders(orders: pd.DataFrame, until: pd.Timestamp | None) -> pd.D
     return pairs.reset_index()[["customer_id", "product_id", "orders", "last_ts"]]
 
 
+def interaction_tables(settings: RecommendSettings) -> tuple[str, ...]:
+    """The tables ``interactions_from`` reads under ``settings``: events only when they weigh in."""
+    uses_events = any(w > 0 for kind, w in settings.event_weights.items() if kind != "purchase")
+    return ("orders", "events") if uses_events else ("orders",)
+
+
 def interactions_from(
     tables: Tables, settings: RecommendSettings, until: pd.Timestamp | None = None
 ) -> Interactions:
@@ -148,14 +154,15 @@ def interactions_from(
     return Interactions(m, cust.to_numpy(dtype=object), items.to_numpy(dtype=object), end)
 
 
-def purchased_products(orders: pd.DataFrame | None) -> dict[str, list[str]]:
-    """Every product each customer ever bought (returned ones included), for exclusion lists.
+def purchased_pairs(orders: pd.DataFrame | None) -> pd.DataFrame:
+    """Every (customer_id, product_id) a customer ever bought (returned ones included), as strings.
 
-    The interaction matrix is net of returns, so a bought-then-returned product is not "seen" by a
-    model; a shop still should not recommend it to the customer again.
+    The exclusion list of batch scoring: the interaction matrix is net of returns, so a
+    bought-then-returned product is not "seen" by a model; a shop still should not recommend it to
+    the customer again.
     """
     if orders is None or not len(orders):
-        return {}
-    bought = orders.loc[~orders["is_return"].astype(bool), ["customer_id", "product_id"]].drop_duplicates()
-    grouped = bought.groupby(bought["customer_id"].astype(str), sort=False)["product_id"]
-    return {c: [str(p) for p in items] for c, items in grouped}
+        return pd.DataFrame({"customer_id": pd.Series(dtype=object), "product_id": pd.Series(dtype=object)})
+    bought = orders.loc[~orders["is_return"].astype(bool), ["customer_id", "product_id"]]
+    return bought.astype(str).drop_duplicates().reset_index(drop=True)
+

@@ -183,6 +183,20 @@ def _folds(frame: pd.DataFrame, settings: UpliftSettings) -> list[tuple[np.ndarr
     return [(np.sort(a), np.sort(b)) for a, b in splitter.split(idx)]
 
 
+def _selection_rows(frame: pd.DataFrame, settings: UpliftSettings) -> np.ndarray:
+    """Row positions learner selection uses: all, or ``selection_max_rows`` of them stratified by
+    arm × outcome (seeded), so every offer keeps its share of rows and conversions."""
+    idx = np.arange(len(frame))
+    if len(frame) <= settings.selection_max_rows:
+        return idx
+    strata = _strata(frame).to_numpy()
+    stratify = strata if pd.Series(strata).value_counts().min() >= 2 else None
+    kept, _ = train_test_split(
+        idx, train_size=settings.selection_max_rows, stratify=stratify, random_state=settings.seed
+    )
+    return np.sort(kept)
+
+
 def _fit_response(X: np.ndarray, y: np.ndarray, settings: UpliftSettings):
     if np.unique(y).size < 2:
         return _Constant(float(y.mean()) if len(y) else 0.0)
@@ -224,7 +238,12 @@ def _candidate_scores(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Every learner's metrics per offer (mean over the CV folds, or on the held-out split when
     ``cv_folds < 2``) and its Qini curve points averaged the same way."""
-    splits = _folds(design.frame, settings) if settings.cv_folds >= 2 else [_split(design.frame, settings)]
+    rows = _selection_rows(design.frame, settings)
+    sample = design.frame.iloc[rows]
+    splits = [
+        (rows[a], rows[b])
+        for a, b in (_folds(sample, settings) if settings.cv_folds >= 2 else [_split(sample, settings)])
+    ]
     rows, curves = [], []
     for name in dict.fromkeys(settings.learners):
         for offer in offers:
@@ -299,8 +318,9 @@ def fit_uplift(
 ) -> UpliftSelection:
     """Pick the uplift learner (per offer, or one for all) by cross-validated Qini AUC, refit on every row.
 
-    Selection runs seeded K-fold cross-validation over all campaign rows (``cv_folds``; below 2,
-    the single held-out split), which is far steadier than one split when effects are weak. The
+    Selection runs seeded K-fold cross-validation over the campaign rows (``cv_folds``; below 2,
+    the single held-out split), which is far steadier than one split when effects are weak; above
+    ``selection_max_rows`` rows it uses a stratified sample of that many. The
     reported ``metrics`` come from the seeded held-out split (the chosen configuration fitted on
     the training part), exactly as :func:`evaluate_uplift` computes them.
 

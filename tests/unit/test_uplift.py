@@ -248,3 +248,21 @@ def test_one_standard_error_rule_prefers_the_simpler_learner_only_within_noise()
     assert _choose(far, ("a",), per_offer=True, rule="one_se") == {"a": "x_learner"}
     with pytest.raises(ValueError, match="valid rules"):
         _choose(close, ("a",), per_offer=True, rule="nope")
+
+
+def test_selection_sample_keeps_every_arm_and_is_seeded():
+    from segmint.uplift import _selection_rows
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {
+            "treatment": rng.choice(["control", "a", "b"], 5000, p=[0.5, 0.4, 0.1]),
+            "converted": rng.random(5000) < 0.1,
+        }
+    )
+    settings = UpliftSettings(selection_max_rows=1000)
+    rows = _selection_rows(frame, settings)
+    assert len(rows) == 1000 and np.array_equal(rows, _selection_rows(frame, settings))
+    share = frame.iloc[rows]["treatment"].value_counts(normalize=True)
+    assert share.to_dict() == pytest.approx(frame["treatment"].value_counts(normalize=True).to_dict(), abs=0.01)
+    assert len(_selection_rows(frame, UpliftSettings(selection_max_rows=10_000))) == 5000
