@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 
 class _Section(BaseModel):
@@ -239,6 +239,17 @@ class RuntimeSettings(_Section):
     task_runner: Literal["local", "dask"] = "local"
     dask_address: str | None = None
     dask_workers: int = Field(2, ge=1)
+    # Wall-time budget per stage, sized for a 100k-customer shop on 2 cores; a stage that runs
+    # longer still finishes, with a warning and ``over_budget`` in its metrics and MLflow run.
+    stage_budget_seconds: dict[str, float] = {}
+
+    @field_validator("stage_budget_seconds")
+    @classmethod
+    def _positive_budgets(cls, value: dict[str, float]) -> dict[str, float]:
+        bad = [k for k, v in value.items() if not v > 0]
+        if bad:
+            raise ValueError(f"stage budgets must be positive seconds: {', '.join(bad)}")
+        return value
 
 
 class Settings(_Section):

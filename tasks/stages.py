@@ -7,6 +7,7 @@ test checks that ``dvc.yaml`` declares exactly these deps, outs, params and metr
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import time
@@ -17,10 +18,12 @@ from typing import Any
 
 from prefect import task
 
-from segmint.settings import Settings
+from segmint.settings import Settings, SettingsError
 from tasks import tracking
 from tasks.io import remove_temporaries
 from tasks.paths import ProjectPaths
+
+_log = logging.getLogger("segmint.stages")
 
 StageFn = Callable[[Settings, ProjectPaths], dict[str, Any]]
 
@@ -181,6 +184,11 @@ def run_stage(name: str, settings: Settings, paths: ProjectPaths) -> dict[str, A
     tasks in :data:`PREFECT_TASKS` wrap it.
     """
     spec = stage_spec(name)
+    unknown = sorted(set(settings.runtime.stage_budget_seconds) - set(STAGES))
+    if unknown:
+        raise SettingsError(
+            f"runtime.stage_budget_seconds: unknown stage(s) {', '.join(unknown)}; valid: {', '.join(STAGES)}"
+        )
     fn = spec.function()
     section_params = {}
     dump = settings.model_dump(by_alias=True)
@@ -197,9 +205,20 @@ def run_stage(name: str, settings: Settings, paths: ProjectPaths) -> dict[str, A
         result = fn(settings, paths)
         if kill_at_end:
             _kill_self()
-        result = {**result, "stage_seconds": round(time.perf_counter() - started, 3)}
+        result = {**result, **_timing(name, time.perf_counter() - started, settings)}
         tracking.log_stage_result(result, hashes)
     return result
+
+
+def _timing(name: str, seconds: float, settings: Settings) -> dict[str, Any]:
+    """The stage's wall time, its budget (``runtime.stage_budget_seconds``) and whether it overran."""
+    out: dict[str, Any] = {"stage_seconds": round(seconds, 3)}
+    budget = settings.runtime.stage_budget_seconds.get(name)
+    if budget is not None:
+        out.update(stage_budget_seconds=budget, over_budget=seconds > budget)
+        if seconds > budget:
+            _log.warning("stage %s took %.1fs, over its budget of %.0fs", name, seconds, budget)
+    return out
 
 
 FAULT_KILL_ENV = "SEGMINT_FAULT_KILL_STAGE"
