@@ -27,19 +27,14 @@ from segmint.recommend import (
     paired_bootstrap,
     temporal_split,
 )
-from segmint.settings import RecommendSettings
+from segmint.settings import RecommendSettings, load_settings
 
-RESULTS = Path(__file__).resolve().parent / "results" / "recsys.json"
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results" / "recsys.json"
 
-# Tuned on a validation split inside the training period (benchmarks/recsys_tune.py), never on test.
-TUNED = {
-    "recency_half_life_days": 240.0,
-    "torch_hidden": 256,
-    "torch_max_epochs": 40,
-    "torch_max_seconds": 120.0,
-    "blend_members": ("ease", "itemknn", "als"),
-    "blend_weights": (0.7, 0.1, 0.2),
-}
+# Our candidates run with the project's own settings (params.yaml → recommend), the ones the
+# pipeline's recommend stage selects with, tuned on a validation split inside the training period
+# (benchmarks/recsys_tune.py), never on test.
 CANDIDATES = ("popularity", "itemknn", "rp3beta", "ease", "als", "torch", "blend")
 
 
@@ -83,7 +78,7 @@ def peers(settings: RecommendSettings, seed: int) -> dict[str, Recommender]:
 
 def run() -> dict:
     base = RecommendSettings(bootstrap_rounds=1000)
-    ours = base.model_copy(update=TUNED)
+    ours = load_settings(ROOT / "params.yaml").recommend.model_copy(update={"bootstrap_rounds": 1000})
     tables = online_retail_tables()
     split_plain = temporal_split(tables, base)
     split_ours = temporal_split(tables, ours)
@@ -143,6 +138,8 @@ def run() -> dict:
             f"{r['map']:7.4f} {r['coverage']:8.3f} {r['fit_seconds']:7.1f}"
         )
     print()
+    among = "is" if best_ours["name"] in ours.candidates else "is NOT"
+    print(f"champion {best_ours['name']} {among} among the pipeline's candidates {list(ours.candidates)}")
     for key, c in comparisons.items():
         print(
             f"{key:32s} diff={c['diff']:+.4f} 95% CI [{c['low']:+.4f}, {c['high']:+.4f}] n={c['n_customers']}"
@@ -158,7 +155,8 @@ def run() -> dict:
             "items": split_plain.train.shape[1],
             "bootstrap_rounds": base.bootstrap_rounds,
         },
-        "tuned_settings": {k: list(v) if isinstance(v, tuple) else v for k, v in TUNED.items()},
+        "settings": ours.model_dump(mode="json"),
+        "pipeline_candidates": list(ours.candidates),
         "models": rows,
         "champion": best_ours["name"],
         "best_peer": best_peer["name"],

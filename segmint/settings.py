@@ -114,6 +114,9 @@ class RecommendSettings(_Section):
     top_n: int = Field(10, ge=1, le=200)
     k: int = Field(10, ge=1, le=200)
     split_quantile: float = Field(0.8, gt=0.0, lt=1.0)
+    # candidates are compared on at most this many customers (a seeded sample); the winner is
+    # refit on all of them
+    split_max_customers: int = Field(20_000, ge=100)
     min_item_customers: int = Field(5, ge=1)
     event_weights: dict[str, float] = {"purchase": 1.0, "cart": 0.0, "view": 0.0}
     exclude_purchased: bool = True
@@ -140,15 +143,20 @@ class RecommendSettings(_Section):
     als_alpha: float = Field(2.0, gt=0.0)
     als_iterations: int = Field(15, ge=1)
     als_cg_steps: int = Field(3, ge=1)
-    # torch model: multinomial denoising autoencoder over purchase histories (Mult-DAE)
+    # torch model: a denoising autoencoder over purchase histories (segmint/recommend/torch_model.py):
+    # "linear_dae" (item × item, zero diagonal, squared loss + torch_l2) or "mult_dae" (Mult-DAE,
+    # torch_hidden tanh units, multinomial likelihood)
+    torch_architecture: Literal["linear_dae", "mult_dae"] = "linear_dae"
+    torch_l2: float = Field(500.0, ge=0.0)
     torch_hidden: int = Field(256, ge=8)
-    torch_dropout: float = Field(0.5, ge=0.0, lt=1.0)
-    torch_lr: float = Field(3e-3, gt=0.0)
+    torch_dropout: float = Field(0.25, ge=0.0, lt=1.0)
+    torch_lr: float = Field(1e-3, gt=0.0)
     torch_weight_decay: float = Field(0.0, ge=0.0)
-    torch_batch_size: int = Field(128, ge=8)
-    torch_max_epochs: int = Field(40, ge=1)
-    torch_max_seconds: float = Field(60.0, gt=0.0)
-    torch_max_items: int = Field(20_000, ge=10)
+    torch_batch_size: int = Field(256, ge=8)
+    torch_max_epochs: int = Field(15, ge=1)
+    torch_max_seconds: float = Field(120.0, gt=0.0)
+    # the linear model holds items² weights (and Adam twice that): 6,000 items ≈ 430 MB
+    torch_max_items: int = Field(6_000, ge=10)
     # blend: members and weights of a per-customer normalised score sum
     blend_members: tuple[str, ...] = ("ease", "rp3beta")
     blend_weights: tuple[float, ...] = (0.5, 0.5)

@@ -52,6 +52,9 @@ def popular_items_mask(interactions: Interactions, min_customers: int) -> np.nda
 def temporal_split(tables: Tables, settings: RecommendSettings) -> Split:
     """Split at the ``split_quantile`` of purchase times; score only on what was new after it.
 
+    Above ``split_max_customers`` customers with history before the cutoff, the split holds a
+    seeded sample of that many (the items kept are still those of all customers).
+
     Raises:
         ValueError: no orders, or no items left after the ``min_item_customers`` filter.
     """
@@ -63,6 +66,12 @@ def temporal_split(tables: Tables, settings: RecommendSettings) -> Split:
         raise ValueError(
             f"no item was bought by {settings.min_item_customers}+ customers before the cutoff {cutoff}"
         )
+    if train.shape[0] > settings.split_max_customers:
+        # Choosing needs a sample, not everyone: candidates are compared on a seeded sample of
+        # customers (item filter from all of them); the chosen model is refit on all history.
+        rng = np.random.default_rng(settings.seed)
+        rows = np.sort(rng.choice(train.shape[0], settings.split_max_customers, replace=False))
+        train = Interactions(train.matrix[rows].tocsr(), train.customer_ids[rows], train.item_ids, train.end)
     after = buys[buys["ts"] >= cutoff][["customer_id", "product_id"]].astype(str).drop_duplicates()
     rows = train.customer_index.get_indexer(after["customer_id"])
     cols = train.item_index.get_indexer(after["product_id"])

@@ -1,4 +1,18 @@
-"""A torch contender: Mult-DAE (Liang et al. 2018) over each customer's purchase history."""
+"""The torch contender: denoising autoencoders over each customer's purchase history, on CPU.
+
+Two architectures (``torch_architecture``):
+
+- ``linear_dae`` (default): a full-rank item × item linear autoencoder with a zero diagonal,
+  trained on dropped-out inputs against the full history with a squared loss and an L2 penalty —
+  the denoising linear autoencoder of Steck (NeurIPS 2020, "Autoencoders that don't overfit
+  towards the identity"). Dropout teaches each item to be predicted from the *other* items, so it
+  learns co-purchase structure rather than the identity; trained here by Adam in mini-batches.
+- ``mult_dae``: Mult-DAE (Liang et al. 2018), one tanh layer between a sparse input and a softmax
+  over items with a multinomial likelihood.
+
+Training stops at ``torch_max_epochs`` or after ``torch_max_seconds``, whichever comes first;
+seeds come from the settings. Only the ``torch_max_items`` most popular items are modelled.
+"""
 
 from __future__ import annotations
 
@@ -13,14 +27,21 @@ from segmint.recommend.base import Recommender, scores_on_catalogue
 from segmint.recommend.interactions import Interactions
 
 
-def _sparse_batch(x: sp.csr_matrix, dropout: float, rng: np.random.Generator | None) -> torch.Tensor:
-    """Rows of ``x`` as an L2-normalised torch sparse tensor, entries dropped at rate ``dropout``."""
+def _sparse_batch(x: sp.csr_matrix, dropout: float, rng: np.random.Generator | None, normalise: bool) -> torch.Tensor:
+    """Rows of ``x`` as a torch sparse tensor, entries dropped at rate ``dropout``.
+
+    ``normalise`` scales each row to unit L2 norm (Mult-DAE); otherwise kept entries are scaled
+    by 1 / (1 − dropout) so the expected input equals the clean one (linear DAE).
+    """
     coo = x.tocoo()
     data = coo.data.astype(np.float32)
     if rng is not None and dropout > 0:
         data = data * (rng.random(len(data)) >= dropout)
-    norms = np.sqrt(np.bincount(coo.row, data**2, minlength=x.shape[0]))
-    data = data / np.maximum(norms[coo.row], 1e-12)
+        if not normalise:
+            data = data / (1.0 - dropout)
+    if normalise:
+        norms = np.sqrt(np.bincount(coo.row, data**2, minlength=x.shape[0]))
+        data = data / np.maximum(norms[coo.row], 1e-12)
     idx = torch.from_numpy(np.vstack([coo.row, coo.col]).astype(np.int64))
     return torch.sparse_coo_tensor(
         idx, torch.from_numpy(data.astype(np.float32)), x.shape, check_invariants=False
@@ -41,15 +62,31 @@ class _MultDAE(nn.Module):
         h = torch.tanh(torch.sparse.mm(x, self.enc) + self.enc_bias)
         return self.dec(h)
 
+    def loss(self, x: torch.Tensor, target: torch.Tensor, n_customers: int) -> torch.Tensor:
+        return -(torch.log_softmax(self(x), dim=1) * target).sum(dim=1).mean()
+
+
+class _LinearDAE(nn.Module):
+    """x ↦ x·W with diag(W) = 0; squared loss plus ``l2`` · ‖W‖² spread over the customers."""
+
+    def __init__(self, n_items: int, l2: float) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.zeros(n_items, n_items))
+        self.register_buffer("off_diagonal", 1.0 - torch.eye(n_items))
+        self.l2 = l2
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.sparse.mm(x, self.weight * self.off_diagonal)
+
+    def loss(self, x: torch.Tensor, target: torch.Tensor, n_customers: int) -> torch.Tensor:
+        # Per-customer mean of the squared error; the penalty scaled to match
+        # Σ_u ‖x_u − x_u W‖² + l2 ‖W‖² (the objective EASE solves in closed form).
+        fit = ((self(x) - target) ** 2).sum(dim=1).mean()
+        return fit + (self.l2 / n_customers) * (self.weight * self.off_diagonal).pow(2).sum()
+
 
 class TorchDAERecommender(Recommender):
-    """Mult-DAE on CPU: input dropout, multinomial log-likelihood over items.
-
-    One tanh layer of ``torch_hidden`` units between a sparse input and a softmax over items.
-
-    Training stops at ``torch_max_epochs`` or after ``torch_max_seconds``, whichever comes first;
-    seeds come from the settings. Only the ``torch_max_items`` most popular items are modelled.
-    """
+    """A torch denoising autoencoder (``linear_dae`` or ``mult_dae``), trained on CPU in bounded time."""
 
     name = "torch"
 
@@ -63,11 +100,14 @@ class TorchDAERecommender(Recommender):
         else:
             cols = np.arange(n_items)
         self.cols_ = cols
+        self.normalise_ = s.torch_architecture == "mult_dae"
         x = self.X_[:, cols].tocsr()
         target_x = (x > 0).astype(np.float32)
-        model = _MultDAE(len(cols), s.torch_hidden)
-        opt = torch.optim.Adam(model.parameters(), lr=s.torch_lr, weight_decay=s.torch_weight_decay)
         n = x.shape[0]
+        model: _LinearDAE | _MultDAE = (
+            _MultDAE(len(cols), s.torch_hidden) if self.normalise_ else _LinearDAE(len(cols), s.torch_l2)
+        )
+        opt = torch.optim.Adam(model.parameters(), lr=s.torch_lr, weight_decay=s.torch_weight_decay)
         started = time.monotonic()
         epochs = 0
         model.train()
@@ -75,9 +115,9 @@ class TorchDAERecommender(Recommender):
             order = rng.permutation(n)
             for b in range(0, n, s.torch_batch_size):
                 rows = order[b : b + s.torch_batch_size]
-                xb = _sparse_batch(x[rows], s.torch_dropout, rng)
+                xb = _sparse_batch(x[rows], s.torch_dropout, rng, self.normalise_)
                 target = torch.from_numpy(target_x[rows].toarray())
-                loss = -(torch.log_softmax(model(xb), dim=1) * target).sum(dim=1).mean()
+                loss = model.loss(xb, target, n)
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
@@ -89,7 +129,7 @@ class TorchDAERecommender(Recommender):
         self.model_ = model
 
     def _score_rows(self, rows: np.ndarray) -> np.ndarray:
-        xb = _sparse_batch(self.X_[rows][:, self.cols_].tocsr(), 0.0, None)
+        xb = _sparse_batch(self.X_[rows][:, self.cols_].tocsr(), 0.0, None, self.normalise_)
         with torch.no_grad():
             logits = self.model_(xb).numpy()
         return scores_on_catalogue(logits, self.cols_, self.tiebreak_)

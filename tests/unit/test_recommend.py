@@ -22,7 +22,8 @@ from segmint.settings import RecommendSettings
 FAST = RecommendSettings(
     bootstrap_rounds=20,
     min_item_customers=1,
-    torch_max_epochs=3,
+    torch_max_epochs=20,
+    torch_batch_size=16,
     als_iterations=5,
     als_factors=8,
     batch_size=64,
@@ -259,3 +260,14 @@ def test_blend_of_a_capped_model_ranks_like_the_model_alone():
     assert blend["recommended_product_ids"].tolist() == alone["recommended_product_ids"].tolist()
     # modelled items carry z-scores of a few units, not the sentinel's millions
     assert max(abs(v) for row in blend["scores"] for v in row) < 50
+
+
+def test_both_torch_architectures_learn_the_taste_groups():
+    tables = _shop(n_customers=80)
+    inter = interactions_from(tables, FAST)
+    ids = [f"c{i}" for i in range(40)]
+    for arch, extra in (("linear_dae", {}), ("mult_dae", {"torch_max_epochs": 60, "torch_lr": 0.01})):
+        model = make_recommender("torch", FAST.model_copy(update={"torch_architecture": arch, **extra}))
+        recs = model.fit(inter).recommend(ids, n=1, exclude_seen=False)
+        own = [r[0][1] == str(i % 2) for i, r in enumerate(recs["recommended_product_ids"])]
+        assert np.mean(own) >= 0.8, arch
