@@ -33,10 +33,19 @@ GRID: list[tuple[str, dict]] = [
     ("rp3beta", {"rp3_alpha": 1.0, "rp3_beta": 0.3, "knn_neighbours": 200}),
     ("als", {}),
     ("als", {"als_alpha": 5.0, "als_regularization": 0.5}),
-    ("torch", {}),
-    ("torch", {"torch_hidden": 512}),
-    ("torch", {"torch_dropout": 0.3}),
-    ("torch", {"recency_half_life_days": 120.0}),
+    ("torch", {}),  # linear_dae, l2 500, dropout 0.25
+    ("torch", {"torch_l2": 175.0}),
+    ("torch", {"torch_dropout": 0.5}),
+    ("torch", {"torch_lr": 3e-3}),
+    ("torch", {"recency_half_life_days": 240.0}),
+    (
+        "torch",
+        {"torch_architecture": "mult_dae", "torch_dropout": 0.5, "torch_lr": 3e-3, "torch_max_epochs": 60},
+    ),
+    (
+        "torch",
+        {"torch_architecture": "mult_dae", "torch_hidden": 600, "torch_dropout": 0.5, "torch_max_epochs": 60},
+    ),
 ]
 
 

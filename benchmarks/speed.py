@@ -178,11 +178,18 @@ def bench_size(workdir: Path, customers: int) -> dict[str, Any]:
     return out
 
 
-def bench_scoring(workdir: Path, trained: Path, customers: int) -> dict[str, Any]:
-    """Score a new shop of ``customers`` customers with the champions of the ``trained`` project."""
+def bench_scoring(workdir: Path, trained: Path, customers: int, days: int) -> dict[str, Any]:
+    """Score a new shop of ``customers`` customers with the champions of the ``trained`` project.
+
+    The shop covers ``days`` days of history (the generator's ``days``): scoring cost grows with
+    customers, while a year of events for a million customers mostly measures the generator.
+    """
     project = workdir / f"score-{customers}"
     shutil.copytree(trained, project, ignore=shutil.ignore_patterns("shop", ".prefect", ".segmint.lock"))
-    out: dict[str, Any] = {"customers": customers}
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["generate"]["days"] = days
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    out: dict[str, Any] = {"customers": customers, "days": days}
     out["generate"] = _segmint(
         project, "generate", "--out", "shop", "--customers", str(customers), "--seed", "8"
     )
@@ -257,7 +264,8 @@ def markdown(results: dict[str, Any]) -> str:
     scoring = results.get("scoring")
     if scoring:
         c = scoring["campaign"]
-        lines += ["", f"Campaign scoring of {scoring['customers']:,} customers: {c['seconds']:.1f} s "
+        lines += ["", f"Campaign scoring of {scoring['customers']:,} customers ({scoring['days']} days of "
+                  f"history): {c['seconds']:.1f} s "
                   f"(rc {c['rc']}), peak {c['peak_rss_mb']:.0f} MB; stages {c.get('stages')}; preparation "
                   + ", ".join(f"{k} {v['seconds']:.1f} s / {v['peak_rss_mb']:.0f} MB"
                               for k, v in scoring["prepare"].items())]  # fmt: skip
@@ -267,7 +275,9 @@ def markdown(results: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def run(sizes: list[int], score_customers: int | None, workdir: Path | None, keep: bool) -> dict[str, Any]:
+def run(
+    sizes: list[int], score_customers: int | None, score_days: int, workdir: Path | None, keep: bool
+) -> dict[str, Any]:
     work = workdir or Path(tempfile.mkdtemp(prefix="segmint-speed-"))
     work.mkdir(parents=True, exist_ok=True)
     results: dict[str, Any] = {"machine": f"{os.cpu_count()} cores", "sizes": []}
@@ -278,7 +288,9 @@ def run(sizes: list[int], score_customers: int | None, workdir: Path | None, kee
         trained = [r for r in results["sizes"] if r["train"]["rc"] == 0]
         if score_customers and trained:
             print(f"== scoring {score_customers:,} customers", flush=True)
-            results["scoring"] = bench_scoring(work, Path(trained[-1]["project"]), score_customers)
+            results["scoring"] = bench_scoring(
+                work, Path(trained[-1]["project"]), score_customers, score_days
+            )
     finally:
         if not keep:
             shutil.rmtree(work, ignore_errors=True)
@@ -290,11 +302,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,100000", help="comma-separated customer counts")
     parser.add_argument("--score-customers", type=int, default=None, help="also score a shop this large")
+    parser.add_argument("--score-days", type=int, default=60, help="days of history of the scored shop")
     parser.add_argument("--workdir", type=Path, default=None, help="keep projects here (default: a tmp dir)")
     parser.add_argument("--keep", action="store_true", help="do not delete the projects afterwards")
     args = parser.parse_args(argv)
     sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
-    results = run(sizes, args.score_customers, args.workdir, args.keep)
+    results = run(sizes, args.score_customers, args.score_days, args.workdir, args.keep)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "speed.json").write_text(json.dumps(results, indent=2, default=str))
     table = markdown(results)

@@ -165,4 +165,3 @@ def purchased_pairs(orders: pd.DataFrame | None) -> pd.DataFrame:
         return pd.DataFrame({"customer_id": pd.Series(dtype=object), "product_id": pd.Series(dtype=object)})
     bought = orders.loc[~orders["is_return"].astype(bool), ["customer_id", "product_id"]]
     return bought.astype(str).drop_duplicates().reset_index(drop=True)
-

@@ -27,7 +27,9 @@ from segmint.recommend.base import Recommender, scores_on_catalogue
 from segmint.recommend.interactions import Interactions
 
 
-def _sparse_batch(x: sp.csr_matrix, dropout: float, rng: np.random.Generator | None, normalise: bool) -> torch.Tensor:
+def _sparse_batch(
+    x: sp.csr_matrix, dropout: float, rng: np.random.Generator | None, normalise: bool
+) -> torch.Tensor:
     """Rows of ``x`` as a torch sparse tensor, entries dropped at rate ``dropout``.
 
     ``normalise`` scales each row to unit L2 norm (Mult-DAE); otherwise kept entries are scaled

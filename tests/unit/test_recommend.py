@@ -253,7 +253,9 @@ def test_top_n_indices_never_ranks_nan_first_and_leaves_input_alone():
 def test_blend_of_a_capped_model_ranks_like_the_model_alone():
     """A capped EASE fills unmodelled items with a sentinel; the blend must not let it skew z-scores."""
     inter = interactions_from(_shop(), FAST)
-    capped = FAST.model_copy(update={"ease_max_items": 8, "blend_members": ("ease",), "blend_weights": (1.0,)})
+    capped = FAST.model_copy(
+        update={"ease_max_items": 8, "blend_members": ("ease",), "blend_weights": (1.0,)}
+    )
     ids = [f"c{i}" for i in range(20)]
     alone = make_recommender("ease", capped).fit(inter).recommend(ids, n=10)
     blend = make_recommender("blend", capped).fit(inter).recommend(ids, n=10)

@@ -264,5 +264,7 @@ def test_selection_sample_keeps_every_arm_and_is_seeded():
     rows = _selection_rows(frame, settings)
     assert len(rows) == 1000 and np.array_equal(rows, _selection_rows(frame, settings))
     share = frame.iloc[rows]["treatment"].value_counts(normalize=True)
-    assert share.to_dict() == pytest.approx(frame["treatment"].value_counts(normalize=True).to_dict(), abs=0.01)
+    assert share.to_dict() == pytest.approx(
+        frame["treatment"].value_counts(normalize=True).to_dict(), abs=0.01
+    )
     assert len(_selection_rows(frame, UpliftSettings(selection_max_rows=10_000))) == 5000
