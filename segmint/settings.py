@@ -154,7 +154,7 @@ class RecommendSettings(_Section):
     torch_weight_decay: float = Field(0.0, ge=0.0)
     torch_batch_size: int = Field(256, ge=8)
     torch_max_epochs: int = Field(15, ge=1)
-    torch_max_seconds: float = Field(120.0, gt=0.0)
+    torch_max_seconds: float = Field(300.0, gt=0.0)
     # the linear model holds items² weights (and Adam twice that): 6,000 items ≈ 430 MB
     torch_max_items: int = Field(6_000, ge=10)
     # blend: members and weights of a per-customer normalised score sum

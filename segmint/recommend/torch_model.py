@@ -64,27 +64,35 @@ class _MultDAE(nn.Module):
         h = torch.tanh(torch.sparse.mm(x, self.enc) + self.enc_bias)
         return self.dec(h)
 
-    def loss(self, x: torch.Tensor, target: torch.Tensor, n_customers: int) -> torch.Tensor:
+    def loss(self, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return -(torch.log_softmax(self(x), dim=1) * target).sum(dim=1).mean()
+
+    def after_step(self) -> None:
+        pass
 
 
 class _LinearDAE(nn.Module):
-    """x ↦ x·W with diag(W) = 0; squared loss plus ``l2`` · ‖W‖² spread over the customers."""
+    """x ↦ x·W with diag(W) = 0 and a squared loss; the L2 term comes from the optimiser.
 
-    def __init__(self, n_items: int, l2: float) -> None:
+    Minimises Σ_u ‖x_u − x̃_u W‖² + l2 ‖W‖² (x̃: the dropped-out input; the objective EASE solves
+    in closed form without dropout) by mini-batches: the per-customer mean squared error, with
+    Adam's coupled weight decay 2 · l2 / customers as the penalty's gradient, and the diagonal
+    projected back to zero after every step.
+    """
+
+    def __init__(self, n_items: int) -> None:
         super().__init__()
         self.weight = nn.Parameter(torch.zeros(n_items, n_items))
-        self.register_buffer("off_diagonal", 1.0 - torch.eye(n_items))
-        self.l2 = l2
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.sparse.mm(x, self.weight * self.off_diagonal)
+        return torch.sparse.mm(x, self.weight)
 
-    def loss(self, x: torch.Tensor, target: torch.Tensor, n_customers: int) -> torch.Tensor:
-        # Per-customer mean of the squared error; the penalty scaled to match
-        # Σ_u ‖x_u − x_u W‖² + l2 ‖W‖² (the objective EASE solves in closed form).
-        fit = ((self(x) - target) ** 2).sum(dim=1).mean()
-        return fit + (self.l2 / n_customers) * (self.weight * self.off_diagonal).pow(2).sum()
+    def loss(self, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return ((self(x) - target) ** 2).sum(dim=1).mean()
+
+    def after_step(self) -> None:
+        with torch.no_grad():
+            self.weight.fill_diagonal_(0.0)
 
 
 class TorchDAERecommender(Recommender):
@@ -106,10 +114,13 @@ class TorchDAERecommender(Recommender):
         x = self.X_[:, cols].tocsr()
         target_x = (x > 0).astype(np.float32)
         n = x.shape[0]
-        model: _LinearDAE | _MultDAE = (
-            _MultDAE(len(cols), s.torch_hidden) if self.normalise_ else _LinearDAE(len(cols), s.torch_l2)
-        )
-        opt = torch.optim.Adam(model.parameters(), lr=s.torch_lr, weight_decay=s.torch_weight_decay)
+        if self.normalise_:
+            model: _LinearDAE | _MultDAE = _MultDAE(len(cols), s.torch_hidden)
+            decay = s.torch_weight_decay
+        else:
+            model = _LinearDAE(len(cols))
+            decay = s.torch_weight_decay + 2.0 * s.torch_l2 / max(n, 1)
+        opt = torch.optim.Adam(model.parameters(), lr=s.torch_lr, weight_decay=decay)
         started = time.monotonic()
         epochs = 0
         model.train()
@@ -119,10 +130,11 @@ class TorchDAERecommender(Recommender):
                 rows = order[b : b + s.torch_batch_size]
                 xb = _sparse_batch(x[rows], s.torch_dropout, rng, self.normalise_)
                 target = torch.from_numpy(target_x[rows].toarray())
-                loss = model.loss(xb, target, n)
+                loss = model.loss(xb, target)
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
+                model.after_step()
             epochs += 1
             if time.monotonic() - started > s.torch_max_seconds:
                 break
