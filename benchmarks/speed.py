@@ -41,7 +41,10 @@ CODE = (
     ".dvcignore",
 )
 TARGETS = {
+    # the training flow run (MLflow parent run: validate → … → report); the whole `segmint train`
+    # command, with interpreter start-up and Prefect's temporary API server, is reported beside it
     "train_100k_seconds": 180.0,
+    "train_100k_command_seconds": 180.0,
     "score_1m_seconds": 300.0,
     "peak_memory_1m_mb": 8192.0,
     "orchestration_overhead_seconds": 15.0,
@@ -214,7 +217,8 @@ def verdicts(results: dict[str, Any]) -> dict[str, Any]:
     sizes = {r["customers"]: r for r in results["sizes"]}
     measured: dict[str, float | None] = dict.fromkeys(TARGETS)
     if 100_000 in sizes and sizes[100_000]["train"]["rc"] == 0:
-        measured["train_100k_seconds"] = sizes[100_000]["train"]["seconds"]
+        measured["train_100k_seconds"] = sizes[100_000]["train"].get("flow_seconds")
+        measured["train_100k_command_seconds"] = sizes[100_000]["train"]["seconds"]
     scoring = results.get("scoring")
     if scoring and scoring["customers"] >= 1_000_000 and scoring["campaign"]["rc"] == 0:
         measured["score_1m_seconds"] = scoring["campaign"]["seconds"]
@@ -243,12 +247,14 @@ def verdicts(results: dict[str, Any]) -> dict[str, Any]:
 def markdown(results: dict[str, Any]) -> str:
     """The results as markdown tables (per size, per stage, targets)."""
     lines = [f"# Speed ({results['machine']})", ""]
-    lines += ["| customers | train s | train peak MB | in-flow overhead s | command overhead s "
-              "| campaign s | dvc no-op s |", "|---|---|---|---|---|---|---|"]  # fmt: skip
+    lines += ["| customers | training flow s | `segmint train` s | train peak MB | in-flow overhead s "
+              "| command overhead s | campaign s | dvc no-op s |",
+              "|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for r in results["sizes"]:
         camp = r.get("campaign", {})
         lines.append(
-            f"| {r['customers']:,} | {r['train']['seconds']:.1f}{'' if r['train']['rc'] == 0 else ' (fail)'} "
+            f"| {r['customers']:,} | {r['train'].get('flow_seconds')} "
+            f"| {r['train']['seconds']:.1f}{'' if r['train']['rc'] == 0 else ' (fail)'} "
             f"| {r['train']['peak_rss_mb']:.0f} | {r['train'].get('in_flow_overhead_seconds')} "
             f"| {r['train'].get('command_overhead_seconds')} | {camp.get('seconds', '—')} "
             f"| {r.get('dvc_noop', {}).get('seconds', '—')} |"
@@ -265,7 +271,7 @@ def markdown(results: dict[str, Any]) -> str:
     if scoring:
         c = scoring["campaign"]
         lines += ["", f"Campaign scoring of {scoring['customers']:,} customers ({scoring['days']} days of "
-                  f"history): {c['seconds']:.1f} s "
+                  f"history): `segmint campaign` {c['seconds']:.1f} s (flow {c.get('flow_seconds')} s) "
                   f"(rc {c['rc']}), peak {c['peak_rss_mb']:.0f} MB; stages {c.get('stages')}; preparation "
                   + ", ".join(f"{k} {v['seconds']:.1f} s / {v['peak_rss_mb']:.0f} MB"
                               for k, v in scoring["prepare"].items())]  # fmt: skip
