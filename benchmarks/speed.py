@@ -311,9 +311,23 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--score-days", type=int, default=60, help="days of history of the scored shop")
     parser.add_argument("--workdir", type=Path, default=None, help="keep projects here (default: a tmp dir)")
     parser.add_argument("--keep", action="store_true", help="do not delete the projects afterwards")
+    parser.add_argument(
+        "--trained",
+        type=Path,
+        default=None,
+        help="score with this kept project's champions; keep the sizes of the last speed.json",
+    )
     args = parser.parse_args(argv)
-    sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
-    results = run(sizes, args.score_customers, args.score_days, args.workdir, args.keep)
+    if args.trained is not None:
+        if not args.score_customers:
+            parser.error("--trained needs --score-customers")
+        results = json.loads((RESULTS / "speed.json").read_text())
+        work = args.workdir or Path(tempfile.mkdtemp(prefix="segmint-speed-"))
+        results["scoring"] = bench_scoring(work, args.trained, args.score_customers, args.score_days)
+        results["targets"] = verdicts(results)
+    else:
+        sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
+        results = run(sizes, args.score_customers, args.score_days, args.workdir, args.keep)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "speed.json").write_text(json.dumps(results, indent=2, default=str))
     table = markdown(results)
