@@ -182,20 +182,26 @@ class Recommender:
         batch = self.settings.batch_size
         warm = np.flatnonzero(rows >= 0)
         cold = np.flatnonzero(rows < 0)
+        width = out_items.shape[1]
         for group, is_warm in ((warm, True), (cold, False)):
             for start in range(0, len(group), batch):
                 pos = group[start : start + batch]
-                raw = self._score_rows(rows[pos]) if is_warm else self._cold_scores(seg_codes[pos])
-                # scores are edited in place below: copy only what this batch does not own already
-                scores = np.require(raw, np.float32, ["C_CONTIGUOUS", "WRITEABLE", "OWNDATA"])
-                scores = self._with_tiebreak(scores)
-                if is_warm and exclude_seen:
-                    seen = self.X_[rows[pos]]
-                    scores[np.repeat(np.arange(len(pos)), np.diff(seen.indptr)), seen.indices] = -np.inf
-                if excl is not None:
-                    e = excl[pos]
-                    scores[np.repeat(np.arange(len(pos)), np.diff(e.indptr)), e.indices] = -np.inf
-                idx, vals = top_n_indices(scores, out_items.shape[1])
+                if is_warm and self._restricted():
+                    idx, vals = self._top_modelled(rows[pos], excl[pos] if excl is not None else None,
+                                                   exclude_seen, width)  # fmt: skip
+                    # the few rows with fewer than n modelled candidates left: whole catalogue
+                    short = np.flatnonzero(~np.isfinite(vals).all(axis=1))
+                    if len(short):
+                        idx[short], vals[short] = self._top_catalogue(
+                            self._score_rows(rows[pos[short]]), rows[pos[short]],
+                            excl[pos[short]] if excl is not None else None, exclude_seen, width,
+                        )  # fmt: skip
+                else:
+                    raw = self._score_rows(rows[pos]) if is_warm else self._cold_scores(seg_codes[pos])
+                    idx, vals = self._top_catalogue(
+                        raw, rows[pos] if is_warm else None, excl[pos] if excl is not None else None,
+                        exclude_seen, width,
+                    )  # fmt: skip
                 out_items[pos] = idx
                 out_scores[pos] = vals
         valid = np.isfinite(out_scores)
@@ -214,6 +220,52 @@ class Recommender:
         )
         df.attrs["unknown_products"] = unknown
         return df
+
+    def _restricted(self) -> bool:
+        """Whether the model scores only some items (``cols_``) and can score just those."""
+        cols = getattr(self, "cols_", None)
+        return cols is not None and len(cols) < len(self.item_ids_) and hasattr(self, "_score_modelled")
+
+    def _top_catalogue(
+        self,
+        raw: np.ndarray,
+        rows: np.ndarray | None,
+        excl: sp.csr_matrix | None,
+        exclude_seen: bool,
+        n: int,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``n`` over the whole catalogue of a batch of scores (``rows``: None for cold start)."""
+        # scores are edited in place below: copy only what this batch does not own already
+        scores = self._with_tiebreak(np.require(raw, np.float32, ["C_CONTIGUOUS", "WRITEABLE", "OWNDATA"]))
+        masks = [excl] if excl is not None else []
+        if rows is not None and exclude_seen:
+            masks.append(self.X_[rows])
+        for m in masks:
+            scores[np.repeat(np.arange(m.shape[0]), np.diff(m.indptr)), m.indices] = -np.inf
+        return top_n_indices(scores, n)
+
+    def _top_modelled(
+        self, rows: np.ndarray, excl: sp.csr_matrix | None, exclude_seen: bool, n: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``n`` among the modelled items only (catalogue positions; -inf where too few)."""
+        cols = self.cols_
+        position = np.full(len(self.item_ids_), -1, dtype=np.int64)
+        position[cols] = np.arange(len(cols))
+        scores = np.require(self._score_modelled(rows), np.float32, ["C_CONTIGUOUS", "WRITEABLE", "OWNDATA"])
+        scale = np.maximum(np.abs(scores).max(axis=1, keepdims=True), 1e-12) * 1e-5
+        scores += scale * self.tiebreak_[cols][None, :]
+        masks = [excl] if excl is not None else []
+        if exclude_seen:
+            masks.append(self.X_[rows])
+        for m in masks:
+            r = np.repeat(np.arange(m.shape[0]), np.diff(m.indptr))
+            c = position[m.indices]
+            scores[r[c >= 0], c[c >= 0]] = -np.inf
+        idx, vals = top_n_indices(scores, min(n, len(cols)))
+        if idx.shape[1] < n:  # fewer modelled items than n: the rest come from the catalogue path
+            idx = np.pad(idx, ((0, 0), (0, n - idx.shape[1])))
+            vals = np.pad(vals, ((0, 0), (0, n - vals.shape[1])), constant_values=-np.inf)
+        return cols[idx], vals
 
     def _with_tiebreak(self, scores: np.ndarray) -> np.ndarray:
         # Model scores are finite here (masking comes later), so a plain max is safe and cheap.

@@ -125,7 +125,8 @@ class EASERecommender(Recommender):
         else:
             cols = np.arange(n_items)
         self.cols_ = cols
-        xc = self.X_[:, cols]
+        xc = self.X_[:, cols].tocsr()
+        self.X_modelled_ = xc
         gram = np.asarray((xc.T @ xc).todense(), dtype=np.float32)
         gram[np.diag_indices_from(gram)] += s.ease_lambda
         # float32 LU inverse: the Gram matrix is well conditioned by lambda and it is twice as fast.
@@ -135,8 +136,11 @@ class EASERecommender(Recommender):
         self.weights_ = b.astype(np.float32)
 
     def _score_rows(self, rows: np.ndarray) -> np.ndarray:
-        part = np.asarray(self.X_[rows][:, self.cols_] @ self.weights_)
-        return scores_on_catalogue(part, self.cols_, self.tiebreak_)
+        return scores_on_catalogue(self._score_modelled(rows), self.cols_, self.tiebreak_)
+
+    def _score_modelled(self, rows: np.ndarray) -> np.ndarray:
+        """Scores over the modelled items ``cols_`` only."""
+        return np.asarray(self.X_modelled_[rows] @ self.weights_)
 
 
 def _rowwise_sparse_dot(

@@ -112,6 +112,7 @@ class TorchDAERecommender(Recommender):
         self.cols_ = cols
         self.normalise_ = s.torch_architecture == "mult_dae"
         x = self.X_[:, cols].tocsr()
+        self.X_modelled_ = x
         target_x = (x > 0).astype(np.float32)
         n = x.shape[0]
         if self.normalise_:
@@ -143,7 +144,10 @@ class TorchDAERecommender(Recommender):
         self.model_ = model
 
     def _score_rows(self, rows: np.ndarray) -> np.ndarray:
-        xb = _sparse_batch(self.X_[rows][:, self.cols_].tocsr(), 0.0, None, self.normalise_)
+        return scores_on_catalogue(self._score_modelled(rows), self.cols_, self.tiebreak_)
+
+    def _score_modelled(self, rows: np.ndarray) -> np.ndarray:
+        """Scores over the modelled items ``cols_`` only."""
+        xb = _sparse_batch(self.X_modelled_[rows], 0.0, None, self.normalise_)
         with torch.no_grad():
-            logits = self.model_(xb).numpy()
-        return scores_on_catalogue(logits, self.cols_, self.tiebreak_)
+            return self.model_(xb).numpy()

@@ -273,3 +273,22 @@ def test_both_torch_architectures_learn_the_taste_groups():
         recs = model.fit(inter).recommend(ids, n=1, exclude_seen=False)
         own = [r[0][1] == str(i % 2) for i, r in enumerate(recs["recommended_product_ids"])]
         assert np.mean(own) >= 0.8, arch
+
+
+@pytest.mark.parametrize("name", ["ease", "torch"])
+def test_restricted_models_score_only_modelled_items_with_the_same_result(name, monkeypatch):
+    """Capped models rank among their modelled items; rows left short fall back to the catalogue."""
+    tables = _shop(n_customers=80)
+    inter = interactions_from(tables, FAST)
+    settings = FAST.model_copy(update={"ease_max_items": 7, "torch_max_items": 7})
+    model = make_recommender(name, settings).fit(inter)
+    assert model._restricted()
+    ids = [f"c{i}" for i in range(40)] + ["nobody"]
+    exclude = {"c1": ["p00", "p10", "p01"]}
+    fast = model.recommend(ids, n=5, exclude=exclude)
+    monkeypatch.setattr(type(model), "_restricted", lambda self: False)
+    slow = model.recommend(ids, n=5, exclude=exclude)
+    assert fast["recommended_product_ids"].tolist() == slow["recommended_product_ids"].tolist()
+    # some customers have fewer than 5 unseen modelled items: their tail comes from the catalogue
+    modelled = set(model.item_ids_[model.cols_])
+    assert any(set(r) - modelled for r in fast["recommended_product_ids"][:40])
