@@ -55,6 +55,56 @@ def customer_contacts(customers: pd.DataFrame, campaigns: pd.DataFrame | None) -
     return out.merge(last, on="customer_id", how="left")
 
 
+def _dask_client() -> Any | None:
+    """A client of the Dask cluster this stage runs on (DaskTaskRunner), else None."""
+    try:
+        from distributed import get_worker
+
+        get_worker()
+    except (ImportError, ValueError):
+        return None
+    from prefect_dask import get_dask_client
+
+    return get_dask_client()
+
+
+def _recommend_part(
+    ids: list[str], model: Any, exclude: pd.DataFrame | None, n: int, exclude_seen: bool
+) -> pd.DataFrame:
+    own = None if exclude is None else exclude[exclude["customer_id"].isin(ids)]
+    return model.recommend(ids, n, exclude=own, exclude_seen=exclude_seen)
+
+
+def recommendations(
+    model: Any,
+    ids: list[str],
+    n: int,
+    exclude: pd.DataFrame | None,
+    exclude_seen: bool,
+    settings: Settings,
+) -> tuple[pd.DataFrame, int]:
+    """Top-``n`` for ``ids`` and the number of partitions they were scored in.
+
+    When the stage runs on a Dask cluster (``runtime.task_runner: dask``), customers are scored
+    in partitions of ``runtime.dask_partition_customers`` across its workers, the model and the
+    exclusions sent once to each; otherwise (or for fewer customers) in one call here.
+    """
+    size = settings.runtime.dask_partition_customers
+    client_context = _dask_client() if settings.runtime.task_runner == "dask" and len(ids) > size else None
+    if client_context is None:
+        return _recommend_part(ids, model, exclude, n, exclude_seen), 1
+    parts = [ids[i : i + size] for i in range(0, len(ids), size)]
+    with client_context as client:
+        shared_model = client.scatter(model, broadcast=True, hash=False)
+        shared_exclude = client.scatter(exclude, broadcast=True, hash=False) if exclude is not None else None
+        futures = client.map(
+            _recommend_part, parts, model=shared_model, exclude=shared_exclude, n=n,
+            exclude_seen=exclude_seen, pure=False,
+        )  # fmt: skip
+        frames = client.gather(futures)
+    return pd.concat(frames, ignore_index=True), len(parts)
+
+
 def run_campaign(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
     tracking.configure_mlflow(settings, paths)
     # events and reviews only set the end of the observed period (the plan's as-of)
@@ -118,9 +168,11 @@ def run_campaign(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
     ids = scores["customer_id"].astype(str).tolist()
     if recommender is not None:
         exclude = purchased_pairs(tables.orders) if settings.recommend.exclude_purchased else None
-        recs = recommender.recommender.recommend(
-            ids, top_n, exclude=exclude, exclude_seen=settings.recommend.exclude_purchased
-        )[["customer_id", "recommended_product_ids"]]
+        recs, partitions = recommendations(
+            recommender.recommender, ids, top_n, exclude, settings.recommend.exclude_purchased, settings
+        )
+        result["recommendations"] = {"customers": len(ids), "partitions": partitions}
+        recs = recs[["customer_id", "recommended_product_ids"]]
         recs["recommended_product_ids"] = recs["recommended_product_ids"].map(lambda v: [str(x) for x in v])
         scores = scores.merge(recs, on="customer_id", how="left")
     else:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import pytest
 
@@ -38,7 +40,10 @@ def test_dask_task_runner_follows_runtime_settings() -> None:
 def test_training_on_dask_matches_the_local_run(tmp_path, shop_dir, trained_project) -> None:
     project = tmp_path / "dask"
     project.mkdir()
-    light_params(project / "params.yaml", {"runtime": {"task_runner": "dask", "dask_workers": 2}})
+    light_params(
+        project / "params.yaml",
+        {"runtime": {"task_runner": "dask", "dask_workers": 2, "dask_partition_customers": 500}},
+    )
     ingest = run_segmint(project, "ingest", "--source", "canonical", "--path", str(shop_dir))
     assert ingest.returncode == 0, ingest.stderr + ingest.stdout
     train = run_segmint(project, "train")
@@ -49,6 +54,12 @@ def test_training_on_dask_matches_the_local_run(tmp_path, shop_dir, trained_proj
     dask = pd.read_parquet(project / "outputs" / "customer_scores.parquet").sort_values(key)
     cols = ["customer_id", "segment_id", "segment_name", "value_tier", "is_anomalous"]
     pd.testing.assert_frame_equal(local[cols].reset_index(drop=True), dask[cols].reset_index(drop=True))
+    recs = "recommended_product_ids"
+    assert local[recs].map(list).tolist() == dask[recs].map(list).tolist()
+
+    # recommendations were scored in partitions across the cluster's workers
+    campaign = json.loads((project / "metrics" / "campaign.json").read_text())
+    assert campaign["recommendations"]["partitions"] == -(-campaign["customers"] // 500) > 1
 
     local_plan = pd.read_parquet(trained_project / "outputs" / "campaign_plan.parquet").sort_values(key)
     dask_plan = pd.read_parquet(project / "outputs" / "campaign_plan.parquet").sort_values(key)
