@@ -97,10 +97,8 @@ def recommendations(
     with client_context as client:
         shared_model = client.scatter(model, broadcast=True, hash=False)
         shared_exclude = client.scatter(exclude, broadcast=True, hash=False) if exclude is not None else None
-        futures = client.map(
-            _recommend_part, parts, model=shared_model, exclude=shared_exclude, n=n,
-            exclude_seen=exclude_seen, pure=False,
-        )  # fmt: skip
+        options = {"n": n, "exclude_seen": exclude_seen, "pure": False}
+        futures = client.map(_recommend_part, parts, model=shared_model, exclude=shared_exclude, **options)
         frames = client.gather(futures)
     return pd.concat(frames, ignore_index=True), len(parts)
 

@@ -186,22 +186,23 @@ class Recommender:
         for group, is_warm in ((warm, True), (cold, False)):
             for start in range(0, len(group), batch):
                 pos = group[start : start + batch]
+                e = excl[pos] if excl is not None else None
                 if is_warm and self._restricted():
-                    idx, vals = self._top_modelled(rows[pos], excl[pos] if excl is not None else None,
-                                                   exclude_seen, width)  # fmt: skip
+                    idx, vals = self._top_modelled(rows[pos], e, exclude_seen, width)
                     # the few rows with fewer than n modelled candidates left: whole catalogue
                     short = np.flatnonzero(~np.isfinite(vals).all(axis=1))
                     if len(short):
+                        r = rows[pos[short]]
+                        e_short = e[short] if e is not None else None
                         idx[short], vals[short] = self._top_catalogue(
-                            self._score_rows(rows[pos[short]]), rows[pos[short]],
-                            excl[pos[short]] if excl is not None else None, exclude_seen, width,
-                        )  # fmt: skip
+                            self._score_rows(r), r, e_short, exclude_seen, width
+                        )
+                elif is_warm:
+                    raw = self._score_rows(rows[pos])
+                    idx, vals = self._top_catalogue(raw, rows[pos], e, exclude_seen, width)
                 else:
-                    raw = self._score_rows(rows[pos]) if is_warm else self._cold_scores(seg_codes[pos])
-                    idx, vals = self._top_catalogue(
-                        raw, rows[pos] if is_warm else None, excl[pos] if excl is not None else None,
-                        exclude_seen, width,
-                    )  # fmt: skip
+                    raw = self._cold_scores(seg_codes[pos])
+                    idx, vals = self._top_catalogue(raw, None, e, exclude_seen, width)
                 out_items[pos] = idx
                 out_scores[pos] = vals
         valid = np.isfinite(out_scores)
