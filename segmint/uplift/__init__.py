@@ -238,10 +238,10 @@ def _candidate_scores(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Every learner's metrics per offer (mean over the CV folds, or on the held-out split when
     ``cv_folds < 2``) and its Qini curve points averaged the same way."""
-    rows = _selection_rows(design.frame, settings)
-    sample = design.frame.iloc[rows]
+    kept = _selection_rows(design.frame, settings)
+    sample = design.frame.iloc[kept]
     splits = [
-        (rows[a], rows[b])
+        (kept[a], kept[b])
         for a, b in (_folds(sample, settings) if settings.cv_folds >= 2 else [_split(sample, settings)])
     ]
     rows, curves = [], []
