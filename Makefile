@@ -3,7 +3,6 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-UV := $(VENV)/bin/uv
 UV_VERSION := 0.13.9
 STAMP := $(VENV)/.installed-$(shell cat requirements/lock.txt requirements/constraints.txt pyproject.toml | md5sum | cut -c1-12)
 
@@ -15,20 +14,10 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: install demo test test-fast lint format deploy benchmarks dvc.yaml clean
 
-$(STAMP): requirements/lock.txt requirements/constraints.txt pyproject.toml
+$(STAMP): requirements/lock.txt requirements/constraints.txt pyproject.toml scripts/install_venv.sh
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@echo "installing into $(VENV) with uv (torch first, then the pinned rest)…"
-	@$(PY) -m pip install -q uv==$(UV_VERSION) 2>&1 | grep -v "is ignored" || true
-	@FIND_LINKS="$$($(PY) -m pip config get global.find-links 2>/dev/null || true)"; \
-	if [ -n "$$FIND_LINKS" ]; then \
-		$(UV) pip install -q --python $(PY) --no-deps --find-links "$$FIND_LINKS" torch==2.13.0; \
-	else \
-		$(UV) pip install -q --python $(PY) torch==2.13.0; \
-	fi
-	@$(UV) pip install -q --python $(PY) --no-deps -r requirements/lock.txt
-	@$(UV) pip install -q --python $(PY) --no-deps -e .
-	@$(PY) -c "import torch, segmint, prefect, mlflow, evidently, great_expectations, dvc" \
-		|| { echo "installation failed"; exit 1; }
+	@bash scripts/install_venv.sh $(PY) $(UV_VERSION)
 	@rm -f $(VENV)/.installed-*
 	@touch $(STAMP)
 
