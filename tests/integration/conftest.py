@@ -17,7 +17,8 @@ SEGMINT = [sys.executable, "-m", "flows.cli"]
 # Light settings so a whole training flow takes seconds, not minutes.
 LIGHT = {
     "segment": {"k_min": 4, "k_max": 8, "bootstrap_rounds": 1, "sample_size": 3000},
-    "recommend": {"bootstrap_rounds": 20},
+    # the torch candidate still takes part, with a few epochs: quality is tested in tests/model
+    "recommend": {"bootstrap_rounds": 20, "torch_max_epochs": 3},
     "uplift": {"bootstrap_rounds": 20},
 }
 
