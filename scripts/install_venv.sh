@@ -17,13 +17,14 @@ export UV_NATIVE_TLS=1
 with_uv() {
     "$PY" -m pip install -q "uv==$UV_VERSION" 2>&1 | grep -v "is ignored" || true
     [ -x "$UV" ] || return 1
+    # `set -e` does not apply inside a function called as a condition: each step returns on failure
     if [ -n "$FIND_LINKS" ]; then
-        "$UV" pip install -q --python "$PY" --no-deps --find-links "$FIND_LINKS" torch==2.13.0
+        "$UV" pip install -q --python "$PY" --no-deps --find-links "$FIND_LINKS" torch==2.13.0 || return 1
     else
-        "$UV" pip install -q --python "$PY" torch==2.13.0
+        "$UV" pip install -q --python "$PY" torch==2.13.0 || return 1
     fi
-    "$UV" pip install -q --python "$PY" --no-deps -r requirements/lock.txt
-    "$UV" pip install -q --python "$PY" --no-deps -e .
+    "$UV" pip install -q --python "$PY" --no-deps -r requirements/lock.txt || return 1
+    "$UV" pip install -q --python "$PY" --no-deps -e . || return 1
 }
 
 with_pip() {
