@@ -61,6 +61,19 @@ def scores_on_catalogue(modelled: np.ndarray, cols: np.ndarray, tiebreak: np.nda
     return out
 
 
+def _editable(raw: np.ndarray) -> np.ndarray:
+    """``raw`` as float32 that may be edited in place: copied only when the batch does not own it."""
+    return np.require(raw, np.float32, ["C_CONTIGUOUS", "WRITEABLE", "OWNDATA"])
+
+
+def _with_tiebreak(scores: np.ndarray, tiebreak: np.ndarray) -> np.ndarray:
+    """``scores`` (edited in place) plus popularity ``tiebreak`` scaled far below each row's scores."""
+    # Model scores are finite here (masking comes later), so a plain max is safe and cheap.
+    scale = np.maximum(np.abs(scores).max(axis=1, keepdims=True), 1e-12) * 1e-5
+    scores += scale * tiebreak[None, :]
+    return scores
+
+
 def item_block_size(n_items: int, budget_cells: int = 16_000_000) -> int:
     """How many item rows fit in a dense block of about ``budget_cells`` cells."""
     return max(1, min(n_items, budget_cells // max(n_items, 1)))
@@ -222,6 +235,17 @@ class Recommender:
         df.attrs["unknown_products"] = unknown
         return df
 
+    def _model_popular_items(self, max_items: int) -> np.ndarray:
+        """Keep the ``max_items`` most popular items (all when fewer) as ``cols_``, their history
+        as ``X_modelled_``; returns ``cols_``."""
+        n_items = self.X_.shape[1]
+        if n_items > max_items:
+            self.cols_ = np.sort(np.argsort(-self.popularity_, kind="stable")[:max_items])
+        else:
+            self.cols_ = np.arange(n_items)
+        self.X_modelled_ = self.X_[:, self.cols_].tocsr()
+        return self.cols_
+
     def _restricted(self) -> bool:
         """Whether the model scores only some items (``cols_``) and can score just those."""
         cols = getattr(self, "cols_", None)
@@ -236,8 +260,7 @@ class Recommender:
         n: int,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Top-``n`` over the whole catalogue of a batch of scores (``rows``: None for cold start)."""
-        # scores are edited in place below: copy only what this batch does not own already
-        scores = self._with_tiebreak(np.require(raw, np.float32, ["C_CONTIGUOUS", "WRITEABLE", "OWNDATA"]))
+        scores = _with_tiebreak(_editable(raw), self.tiebreak_)
         masks = [excl] if excl is not None else []
         if rows is not None and exclude_seen:
             masks.append(self.X_[rows])
@@ -252,9 +275,7 @@ class Recommender:
         cols = self.cols_
         position = np.full(len(self.item_ids_), -1, dtype=np.int64)
         position[cols] = np.arange(len(cols))
-        scores = np.require(self._score_modelled(rows), np.float32, ["C_CONTIGUOUS", "WRITEABLE", "OWNDATA"])
-        scale = np.maximum(np.abs(scores).max(axis=1, keepdims=True), 1e-12) * 1e-5
-        scores += scale * self.tiebreak_[cols][None, :]
+        scores = _with_tiebreak(_editable(self._score_modelled(rows)), self.tiebreak_[cols])
         masks = [excl] if excl is not None else []
         if exclude_seen:
             masks.append(self.X_[rows])
@@ -267,12 +288,6 @@ class Recommender:
             idx = np.pad(idx, ((0, 0), (0, n - idx.shape[1])))
             vals = np.pad(vals, ((0, 0), (0, n - vals.shape[1])), constant_values=-np.inf)
         return cols[idx], vals
-
-    def _with_tiebreak(self, scores: np.ndarray) -> np.ndarray:
-        # Model scores are finite here (masking comes later), so a plain max is safe and cheap.
-        scale = np.maximum(np.abs(scores).max(axis=1, keepdims=True), 1e-12) * 1e-5
-        scores += scale * self.tiebreak_[None, :]
-        return scores
 
     def _exclusion_matrix(
         self, ids: np.ndarray, exclude: dict[str, list[str]] | pd.DataFrame | None

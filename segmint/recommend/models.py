@@ -119,14 +119,8 @@ class EASERecommender(Recommender):
 
     def _fit(self, interactions: Interactions) -> None:
         s = self.settings
-        n_items = self.X_.shape[1]
-        if n_items > s.ease_max_items:
-            cols = np.sort(np.argsort(-self.popularity_, kind="stable")[: s.ease_max_items])
-        else:
-            cols = np.arange(n_items)
-        self.cols_ = cols
-        xc = self.X_[:, cols].tocsr()
-        self.X_modelled_ = xc
+        self._model_popular_items(s.ease_max_items)
+        xc = self.X_modelled_
         gram = np.asarray((xc.T @ xc).todense(), dtype=np.float32)
         gram[np.diag_indices_from(gram)] += s.ease_lambda
         # float32 LU inverse: the Gram matrix is well conditioned by lambda and it is twice as fast.

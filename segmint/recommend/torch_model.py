@@ -104,15 +104,9 @@ class TorchDAERecommender(Recommender):
         s = self.settings
         torch.manual_seed(s.seed)
         rng = np.random.default_rng(s.seed)
-        n_items = self.X_.shape[1]
-        if n_items > s.torch_max_items:
-            cols = np.sort(np.argsort(-self.popularity_, kind="stable")[: s.torch_max_items])
-        else:
-            cols = np.arange(n_items)
-        self.cols_ = cols
+        cols = self._model_popular_items(s.torch_max_items)
         self.normalise_ = s.torch_architecture == "mult_dae"
-        x = self.X_[:, cols].tocsr()
-        self.X_modelled_ = x
+        x = self.X_modelled_
         target_x = (x > 0).astype(np.float32)
         n = x.shape[0]
         if self.normalise_:
