@@ -31,12 +31,12 @@ purchases) and ``refund_abuse`` (most purchases returned).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 
-from segmint.contracts import Tables, coerce_table
+from segmint.contracts import EVENT_TYPES, Tables, coerce_table
 from segmint.generate.outcomes import OFFERS, campaign_truth, realised_outcomes
 from segmint.generate.text import review_texts
 from segmint.settings import GenerateSettings
@@ -106,8 +106,28 @@ _DEVICES = np.array(["mobile", "desktop", "tablet"], dtype=object)
 
 @dataclass(frozen=True)
 class _Archetype:
+    """Median behaviour of one archetype; each customer's own values are drawn around it.
+
+    Attributes:
+        share: share of customers in the drift-free mix.
+        tenure_years: median tenure at period end (``new`` customers get theirs separately).
+        sessions_per_year: median session rate while active.
+        views_per_session: median product views per session.
+        p_cart: probability that a view is carted.
+        p_buy: probability that a carted product is bought.
+        quantity: mean quantity per order line.
+        p_discount: probability that an order line is discounted.
+        p_return: probability that an order line is returned.
+        p_review: probability that an order line is reviewed.
+        satisfaction: shift of the latent rating (0 = average).
+        age: median age in years.
+        categories: category affinity weights (unlisted categories weigh 0.15).
+        channel_p: acquisition channel weights, in the order of ``_CHANNELS``.
+        device_p: device weights, in the order of ``_DEVICES``.
+    """
+
     share: float
-    tenure_years: float  # median tenure at period end (new: handled separately)
+    tenure_years: float
     sessions_per_year: float
     views_per_session: float
     p_cart: float
@@ -125,123 +145,123 @@ class _Archetype:
 
 _SPECS: dict[str, _Archetype] = {
     "loyal": _Archetype(
-        0.12,
-        3.5,
-        16,
-        4.0,
-        0.38,
-        0.75,
-        1.3,
-        0.04,
-        0.025,
-        0.28,
-        1.0,
-        48,
-        {"home_kitchen": 3, "beauty": 3, "books": 1},
-        (0.35, 0.1, 0.05, 0.35, 0.1, 0.05),
-        (0.4, 0.5, 0.1),
+        share=0.12,
+        tenure_years=3.5,
+        sessions_per_year=16,
+        views_per_session=4.0,
+        p_cart=0.38,
+        p_buy=0.75,
+        quantity=1.3,
+        p_discount=0.04,
+        p_return=0.025,
+        p_review=0.28,
+        satisfaction=1.0,
+        age=48,
+        categories={"home_kitchen": 3, "beauty": 3, "books": 1},
+        channel_p=(0.35, 0.1, 0.05, 0.35, 0.1, 0.05),
+        device_p=(0.4, 0.5, 0.1),
     ),
     "bargain_hunter": _Archetype(
-        0.17,
-        1.5,
-        12,
-        6.0,
-        0.3,
-        0.5,
-        1.6,
-        0.8,
-        0.10,
-        0.1,
-        0.0,
-        35,
-        {"fashion": 3, "grocery": 3, "toys": 1},
-        (0.15, 0.2, 0.25, 0.1, 0.05, 0.25),
-        (0.65, 0.3, 0.05),
+        share=0.17,
+        tenure_years=1.5,
+        sessions_per_year=12,
+        views_per_session=6.0,
+        p_cart=0.3,
+        p_buy=0.5,
+        quantity=1.6,
+        p_discount=0.8,
+        p_return=0.10,
+        p_review=0.1,
+        satisfaction=0.0,
+        age=35,
+        categories={"fashion": 3, "grocery": 3, "toys": 1},
+        channel_p=(0.15, 0.2, 0.25, 0.1, 0.05, 0.25),
+        device_p=(0.65, 0.3, 0.05),
     ),
     "new": _Archetype(
-        0.11,
-        0.0,
-        40,
-        5.0,
-        0.28,
-        0.5,
-        1.1,
-        0.45,
-        0.06,
-        0.15,
-        0.3,
-        30,
-        {"sports": 3, "beauty": 1.5, "fashion": 1.5},
-        (0.2, 0.3, 0.3, 0.02, 0.13, 0.05),
-        (0.7, 0.25, 0.05),
+        share=0.11,
+        tenure_years=0.0,
+        sessions_per_year=40,
+        views_per_session=5.0,
+        p_cart=0.28,
+        p_buy=0.5,
+        quantity=1.1,
+        p_discount=0.45,
+        p_return=0.06,
+        p_review=0.15,
+        satisfaction=0.3,
+        age=30,
+        categories={"sports": 3, "beauty": 1.5, "fashion": 1.5},
+        channel_p=(0.2, 0.3, 0.3, 0.02, 0.13, 0.05),
+        device_p=(0.7, 0.25, 0.05),
     ),
     "lapsing": _Archetype(
-        0.14,
-        2.5,
-        26,
-        5.0,
-        0.3,
-        0.55,
-        1.2,
-        0.12,
-        0.06,
-        0.1,
-        -0.6,
-        44,
-        {"garden": 3, "electronics": 1.5, "sports": 1.5},
-        (0.3, 0.2, 0.1, 0.2, 0.1, 0.1),
-        (0.45, 0.45, 0.1),
+        share=0.14,
+        tenure_years=2.5,
+        sessions_per_year=26,
+        views_per_session=5.0,
+        p_cart=0.3,
+        p_buy=0.55,
+        quantity=1.2,
+        p_discount=0.12,
+        p_return=0.06,
+        p_review=0.1,
+        satisfaction=-0.6,
+        age=44,
+        categories={"garden": 3, "electronics": 1.5, "sports": 1.5},
+        channel_p=(0.3, 0.2, 0.1, 0.2, 0.1, 0.1),
+        device_p=(0.45, 0.45, 0.1),
     ),
     "window_shopper": _Archetype(
-        0.17,
-        1.2,
-        14,
-        8.0,
-        0.05,
-        0.35,
-        1.0,
-        0.15,
-        0.18,
-        0.2,
-        -0.2,
-        29,
-        {"electronics": 3, "jewelry": 3, "fashion": 1},
-        (0.3, 0.15, 0.35, 0.05, 0.1, 0.05),
-        (0.8, 0.15, 0.05),
+        share=0.17,
+        tenure_years=1.2,
+        sessions_per_year=14,
+        views_per_session=8.0,
+        p_cart=0.05,
+        p_buy=0.35,
+        quantity=1.0,
+        p_discount=0.15,
+        p_return=0.18,
+        p_review=0.2,
+        satisfaction=-0.2,
+        age=29,
+        categories={"electronics": 3, "jewelry": 3, "fashion": 1},
+        channel_p=(0.3, 0.15, 0.35, 0.05, 0.1, 0.05),
+        device_p=(0.8, 0.15, 0.05),
     ),
     "bulk_reseller": _Archetype(
-        0.08,
-        2.5,
-        12,
-        3.0,
-        0.6,
-        0.85,
-        12.0,
-        0.3,
-        0.02,
-        0.03,
-        0.2,
-        42,
-        {"office": 3, "toys": 2.5, "grocery": 1},
-        (0.2, 0.4, 0.02, 0.1, 0.18, 0.1),
-        (0.1, 0.85, 0.05),
+        share=0.08,
+        tenure_years=2.5,
+        sessions_per_year=12,
+        views_per_session=3.0,
+        p_cart=0.6,
+        p_buy=0.85,
+        quantity=12.0,
+        p_discount=0.3,
+        p_return=0.02,
+        p_review=0.03,
+        satisfaction=0.2,
+        age=42,
+        categories={"office": 3, "toys": 2.5, "grocery": 1},
+        channel_p=(0.2, 0.4, 0.02, 0.1, 0.18, 0.1),
+        device_p=(0.1, 0.85, 0.05),
     ),
     "casual": _Archetype(
-        0.21,
-        1.5,
-        8,
-        4.0,
-        0.25,
-        0.6,
-        1.2,
-        0.12,
-        0.05,
-        0.12,
-        0.3,
-        40,
-        {"books": 2.5, "pet_supplies": 2.5, "home_kitchen": 1, "garden": 1},
-        (0.35, 0.2, 0.15, 0.1, 0.15, 0.05),
-        (0.55, 0.35, 0.1),
+        share=0.21,
+        tenure_years=1.5,
+        sessions_per_year=8,
+        views_per_session=4.0,
+        p_cart=0.25,
+        p_buy=0.6,
+        quantity=1.2,
+        p_discount=0.12,
+        p_return=0.05,
+        p_review=0.12,
+        satisfaction=0.3,
+        age=40,
+        categories={"books": 2.5, "pet_supplies": 2.5, "home_kitchen": 1, "garden": 1},
+        channel_p=(0.35, 0.2, 0.15, 0.1, 0.15, 0.05),
+        device_p=(0.55, 0.35, 0.1),
     ),
 }
 
@@ -319,39 +339,817 @@ def _daily_intensity(days: int, start: pd.Timestamp, bargain: bool) -> np.ndarra
     return weekly * yearly
 
 
+# Relative session starts by hour of day, 0–11 then 12–23.
 _HOUR_P = np.array(
-    [
-        1,
-        0.6,
-        0.4,
-        0.3,
-        0.3,
-        0.4,
-        0.8,
-        1.5,
-        2.2,
-        2.6,
-        2.8,
-        3.0,
-        3.3,
-        3.2,
-        3.0,
-        3.0,
-        3.2,
-        3.6,
-        4.2,
-        4.8,
-        5.0,
-        4.4,
-        3.2,
-        1.8,
-    ]
+    [1, 0.6, 0.4, 0.3, 0.3, 0.4, 0.8, 1.5, 2.2, 2.6, 2.8, 3.0]
+    + [3.3, 3.2, 3.0, 3.0, 3.2, 3.6, 4.2, 4.8, 5.0, 4.4, 3.2, 1.8]
 )
 _HOUR_P = _HOUR_P / _HOUR_P.sum()
 
 
+# ---- the steps' typed values ----------------------------------------------------------------------
+# Times are float seconds since the period start; customers, products and sessions are row numbers.
+
+
+@dataclass(frozen=True)
+class _Streams:
+    """One independent random stream per step, so a change in one step leaves the others' draws alone."""
+
+    customers: np.random.Generator
+    products: np.random.Generator
+    sessions: np.random.Generator
+    events: np.random.Generator
+    orders: np.random.Generator
+    returns: np.random.Generator
+    reviews: np.random.Generator
+    anomalies: np.random.Generator
+    fraud: np.random.Generator
+    campaign: np.random.Generator
+    text: np.random.Generator
+
+
+@dataclass(frozen=True)
+class _Calendar:
+    period_start: pd.Timestamp
+    period_end: pd.Timestamp
+    days: int
+    horizon: int  # period length in seconds
+
+
+@dataclass(frozen=True)
+class _Drift:
+    strength: float  # settings.drift, 0 = the drift-free period
+    direction: np.ndarray  # per-category direction of popularity and affinity shifts
+
+
+@dataclass(frozen=True)
+class _Products:
+    ids: np.ndarray
+    category: np.ndarray  # category code per product, sorted
+    price: np.ndarray
+    names: np.ndarray
+    category_cdf: np.ndarray  # category code + cumulative popularity within the category
+    first_in_category: np.ndarray
+    last_in_category: np.ndarray
+    mean_category_price: np.ndarray  # popularity-weighted
+
+
+@dataclass(frozen=True)
+class _Behaviour:
+    sessions_per_year: np.ndarray
+    views_per_session: np.ndarray
+    p_cart: np.ndarray
+    p_buy: np.ndarray
+    quantity: np.ndarray
+    p_discount: np.ndarray
+    p_return: np.ndarray
+    p_review: np.ndarray
+    satisfaction: np.ndarray
+
+
+@dataclass(frozen=True)
+class _Profile:
+    age: np.ndarray
+    affinity: np.ndarray  # customers × categories, rows sum to 1
+    affinity_cdf: np.ndarray
+    channel: np.ndarray
+    device: np.ndarray
+    country: np.ndarray
+    opted_out: np.ndarray
+
+
+@dataclass(frozen=True)
+class _Activity:
+    signup: np.ndarray  # negative = before the period
+    start: np.ndarray
+    end: np.ndarray
+
+
+@dataclass(frozen=True)
+class _Customers:
+    archetype: np.ndarray  # index into ARCHETYPES
+    behaviour: _Behaviour
+    profile: _Profile
+    activity: _Activity
+
+
+@dataclass(frozen=True)
+class _Anomalies:
+    is_anomalous: np.ndarray
+    anomaly_type: np.ndarray  # one of ANOMALY_TYPES, or None
+
+    @property
+    def fraud(self) -> np.ndarray:
+        return self.anomaly_type == "fraud"
+
+    @property
+    def bot(self) -> np.ndarray:
+        return self.anomaly_type == "bot"
+
+    @property
+    def refund_abuse(self) -> np.ndarray:
+        return self.anomaly_type == "refund_abuse"
+
+
+@dataclass(frozen=True)
+class _Sessions:
+    customer: np.ndarray  # grouped by customer
+    start: np.ndarray  # increasing within a customer
+    tracked: np.ndarray  # whether the session's events reach the event log
+
+    @property
+    def count(self) -> int:
+        return len(self.customer)
+
+
+@dataclass(frozen=True)
+class _Browsing:
+    views_per_session: np.ndarray
+    view_session: np.ndarray
+    view_customer: np.ndarray
+    view_time: np.ndarray
+    view_product: np.ndarray
+    carted_views: np.ndarray  # view rows that were carted
+    cart_time: np.ndarray
+    bought_views: np.ndarray  # view rows whose cart was bought
+    purchase_session: np.ndarray
+    purchase_time: np.ndarray
+
+
+@dataclass(frozen=True)
+class _FraudOrders:
+    """Order lines of the fraud bursts; each fraud order gets a session of its own."""
+
+    order_count: int
+    customer: np.ndarray
+    product: np.ndarray
+    session: np.ndarray
+    time: np.ndarray  # when the line's product was viewed
+    quantity: np.ndarray
+
+
+@dataclass(frozen=True)
+class _OrderLines:
+    customer: np.ndarray
+    product: np.ndarray
+    session: np.ndarray
+    time: np.ndarray
+    quantity: np.ndarray
+    discount: np.ndarray
+    unit_price: np.ndarray
+
+
+@dataclass(frozen=True)
+class _Returns:
+    returned: np.ndarray  # per order line, including returns that fall after the period
+    line: np.ndarray  # order lines returned within the period
+    time: np.ndarray
+
+
+@dataclass(frozen=True)
+class _Reviews:
+    line: np.ndarray  # reviewed order lines
+    time: np.ndarray
+    rating: np.ndarray
+    text: np.ndarray
+
+
+@dataclass(frozen=True)
+class _Ids:
+    customers: np.ndarray
+    sessions: np.ndarray
+
+
+@dataclass(frozen=True)
+class _Waves:
+    truth: dict[str, pd.DataFrame]
+    campaigns: pd.DataFrame
+
+
+# ---- set-up -----------------------------------------------------------------------------------------
+
+
+def _streams(seed: int) -> _Streams:
+    # Twelve spawned, the last one unused: the streams' seeds depend on the spawn count.
+    generators = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(12)]
+    return _Streams(*generators[:11])
+
+
+def _calendar(days: int, drift: float) -> _Calendar:
+    period_end = PERIOD_END + pd.Timedelta(days=days) if drift > 0 else PERIOD_END
+    return _Calendar(
+        period_start=period_end - pd.Timedelta(days=days),
+        period_end=period_end,
+        days=days,
+        horizon=days * _DAY,
+    )
+
+
+def _drift(strength: float) -> _Drift:
+    # Drift direction is a fixed property of the shop, not of the seed, so every seed drifts alike.
+    direction = np.random.default_rng(20_251_231).normal(0.0, 1.0, size=len(CATEGORIES))
+    return _Drift(strength=strength, direction=direction)
+
+
+# ---- products ---------------------------------------------------------------------------------------
+
+
+def _products(count: int, drift: _Drift, rng: np.random.Generator) -> _Products:
+    """The catalogue: categories, prices, within-category popularity and names."""
+    n_cat = len(CATEGORIES)
+    cat_popularity = np.array([1.4, 1.2, 1.4, 1.0, 0.9, 0.9, 0.8, 0.7, 1.0, 0.7, 0.6, 0.6]) * np.exp(
+        0.6 * drift.strength * drift.direction
+    )
+    category = np.sort(rng.choice(n_cat, size=count, p=cat_popularity / cat_popularity.sum()))
+    category[:n_cat] = np.arange(n_cat)  # every category has at least one product
+    category = np.sort(category)
+    medians = np.array([spec[1] for spec in CATEGORIES]) * (1.0 + 0.15 * drift.strength)
+    sigmas = np.array([spec[2] for spec in CATEGORIES])
+    price = np.round(medians[category] * np.exp(rng.normal(0, sigmas[category])), 2).clip(0.5)
+    # Zipf-like popularity within a category.
+    popularity = rng.pareto(1.2, size=count) + 0.05
+    category_total = np.bincount(category, weights=popularity, minlength=n_cat)
+    share_in_category = popularity / category_total[category]
+    cum_in_category = _within_group_cumsum(share_in_category, np.bincount(category, minlength=n_cat))
+    first = np.searchsorted(category, np.arange(n_cat))
+    last = np.searchsorted(category, np.arange(n_cat), side="right") - 1
+    cum_in_category[last] = 1.0
+    names = _product_names(category, rng)
+    return _Products(
+        ids=_ids("P", count, 5),
+        category=category,
+        price=price,
+        names=names,
+        category_cdf=cum_in_category + category,
+        first_in_category=first,
+        last_in_category=last,
+        mean_category_price=np.bincount(category, weights=price * share_in_category, minlength=n_cat),
+    )
+
+
+def _product_names(category: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    noun_pick = rng.integers(0, 5, size=len(category))
+    nouns = np.array(
+        [_NOUNS[_CAT_NAMES[code]][k] for code, k in zip(category, noun_pick, strict=True)], dtype=object
+    )
+    return _ADJECTIVES[rng.integers(0, len(_ADJECTIVES), size=len(category))] + " " + nouns
+
+
+def _pick_products(products: _Products, category: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One product per entry of ``category``, drawn by popularity within that category."""
+    picked = np.minimum(
+        np.searchsorted(products.category_cdf, category + rng.random(len(category)), side="right"),
+        products.last_in_category[category],
+    )
+    return np.maximum(picked, products.first_in_category[category])
+
+
+# ---- customers --------------------------------------------------------------------------------------
+
+
+def _archetype_values(field: str, archetype: np.ndarray) -> np.ndarray:
+    """The archetype's value of ``field`` for each customer."""
+    return np.array([getattr(_SPECS[name], field) for name in ARCHETYPES], dtype=float)[archetype]
+
+
+def _customers(count: int, horizon: int, drift: _Drift, rng: np.random.Generator) -> _Customers:
+    """Customers with their archetype and their own parameters drawn around its values."""
+    mix = np.array([_SPECS[name].share for name in ARCHETYPES])
+    mix_shift = np.array([-0.06, 0.12, 0.02, 0.02, 0.04, -0.02, -0.04])
+    mix = np.clip(mix + drift.strength * mix_shift, 0.01, None)
+    archetype = rng.choice(len(ARCHETYPES), size=count, p=mix / mix.sum())
+    # The draws of one stream follow each other in this order: signup, behaviour, profile, activity.
+    signup = _signup(archetype, horizon, rng)
+    behaviour = _behaviour(archetype, drift, rng)
+    profile = _profile(archetype, drift, rng)
+    activity = _activity(archetype, signup, horizon, rng)
+    return _Customers(archetype=archetype, behaviour=behaviour, profile=profile, activity=activity)
+
+
+def _signup(archetype: np.ndarray, horizon: int, rng: np.random.Generator) -> np.ndarray:
+    tenure_days = (
+        _archetype_values("tenure_years", archetype) * 365.0 * rng.lognormal(0.0, 0.35, size=len(archetype))
+    )
+    is_new = archetype == ARCHETYPES.index("new")
+    tenure_days = np.where(
+        is_new, rng.uniform(10.0, 120.0, size=len(archetype)), np.maximum(tenure_days, 130.0)
+    )
+    return horizon - tenure_days * _DAY
+
+
+def _behaviour(archetype: np.ndarray, drift: _Drift, rng: np.random.Generator) -> _Behaviour:
+    n = len(archetype)
+
+    def per(field: str) -> np.ndarray:
+        return _archetype_values(field, archetype)
+
+    sessions_per_year = per("sessions_per_year") * rng.lognormal(0.0, 0.35, size=n)
+    views_per_session = per("views_per_session") * rng.lognormal(0.0, 0.25, size=n)
+    funnel_drift = 1.0 - 0.25 * drift.strength
+    p_cart = _noisy_prob(per("p_cart") * funnel_drift, 0.3, rng)
+    p_buy = _noisy_prob(
+        per("p_buy") * (1.0 + 0.1 * drift.strength) / (1.0 + 0.1 * drift.strength * per("p_buy")), 0.3, rng
+    )
+    quantity = 1.0 + (per("quantity") - 1.0) * rng.lognormal(0.0, 0.3, size=n)
+    p_discount = _noisy_prob(per("p_discount"), 0.35, rng)
+    p_return = _noisy_prob(per("p_return"), 0.3, rng)
+    p_review = _noisy_prob(per("p_review"), 0.3, rng)
+    satisfaction = per("satisfaction") + rng.normal(0.0, 0.35, size=n)
+    return _Behaviour(
+        sessions_per_year=sessions_per_year,
+        views_per_session=views_per_session,
+        p_cart=p_cart,
+        p_buy=p_buy,
+        quantity=quantity,
+        p_discount=p_discount,
+        p_return=p_return,
+        p_review=p_review,
+        satisfaction=satisfaction,
+    )
+
+
+def _profile(archetype: np.ndarray, drift: _Drift, rng: np.random.Generator) -> _Profile:
+    n = len(archetype)
+    specs = [_SPECS[name] for name in ARCHETYPES]
+    age = np.clip(np.round(_archetype_values("age", archetype) + rng.normal(0, 10, size=n)), 18, 85)
+    base_affinity = np.array(
+        [[spec.categories.get(name, 0.15) for name in _CAT_NAMES] for spec in specs]
+    ) * np.exp(0.4 * drift.strength * drift.direction)
+    affinity = rng.gamma(base_affinity[archetype] * 6.0) + 1e-9
+    affinity = affinity / affinity.sum(axis=1, keepdims=True)
+    affinity_cdf = np.cumsum(affinity, axis=1)
+    affinity_cdf[:, -1] = 1.0
+    channel_p = np.array([spec.channel_p for spec in specs])
+    channel_p = channel_p / channel_p.sum(axis=1, keepdims=True)
+    channel = _CHANNELS[_pick_rows(np.cumsum(channel_p, axis=1), archetype, rng)]
+    device_p = np.array([spec.device_p for spec in specs])
+    device = _DEVICES[
+        _pick_rows(np.cumsum(device_p / device_p.sum(1, keepdims=True), axis=1), archetype, rng)
+    ]
+    country = _COUNTRIES[rng.choice(len(_COUNTRIES), size=n, p=_COUNTRY_P)]
+    opted_out = rng.random(n) < 0.03
+    return _Profile(
+        age=age.astype(np.int64),
+        affinity=affinity,
+        affinity_cdf=affinity_cdf,
+        channel=channel,
+        device=device,
+        country=country,
+        opted_out=opted_out,
+    )
+
+
+def _activity(archetype: np.ndarray, signup: np.ndarray, horizon: int, rng: np.random.Generator) -> _Activity:
+    """When each customer is active: from signup (or period start) to period end, or to the lapse."""
+    start = np.maximum(signup, 0.0)
+    end = np.full(len(archetype), float(horizon))
+    is_lapsing = archetype == ARCHETYPES.index("lapsing")
+    lapse_at = rng.uniform(0.2, 0.5, size=len(archetype)) * horizon
+    end = np.where(is_lapsing, np.maximum(lapse_at, start + 14 * _DAY), end)
+    end = np.minimum(end, horizon - 60.0)
+    start = np.minimum(start, end - 60.0)
+    return _Activity(signup=signup, start=start, end=end)
+
+
+# ---- anomalies --------------------------------------------------------------------------------------
+
+
+def _anomalies(count: int, rate: float, rng: np.random.Generator) -> _Anomalies:
+    """Which customers are anomalous, the types taken in turn."""
+    n_anomalous = int(round(rate * count))
+    is_anomalous = np.zeros(count, dtype=bool)
+    anomaly_type = np.full(count, None, dtype=object)
+    if n_anomalous:
+        chosen = rng.choice(count, size=n_anomalous, replace=False)
+        is_anomalous[chosen] = True
+        anomaly_type[chosen] = np.array(ANOMALY_TYPES, dtype=object)[np.arange(n_anomalous) % 3]
+    return _Anomalies(is_anomalous=is_anomalous, anomaly_type=anomaly_type)
+
+
+def _with_anomalies(
+    customers: _Customers, anomalies: _Anomalies, horizon: int, rng: np.random.Generator
+) -> _Customers:
+    """The customers with the anomalous ones' activity and behaviour overridden."""
+    fraud, bot, refund = anomalies.fraud, anomalies.bot, anomalies.refund_abuse
+    n = len(fraud)
+    behaviour, activity = customers.behaviour, customers.activity
+    # Fraud rings open fresh accounts shortly before striking.
+    fraud_signup = horizon - rng.uniform(6, 45, size=n) * _DAY
+    signup = np.where(fraud, fraud_signup, activity.signup)
+    start = np.where(fraud, signup, activity.start)
+    end = np.where(fraud, horizon - 60.0, activity.end)
+    views_per_session = np.where(bot, rng.uniform(60, 120, size=n), behaviour.views_per_session)
+    bot_sessions = rng.uniform(8, 16, size=n) * _YEAR / np.maximum(end - start, _DAY)
+    sessions_per_year = np.where(bot, bot_sessions, behaviour.sessions_per_year)
+    p_cart = np.where(bot, 0.002, behaviour.p_cart)
+    p_buy = np.where(bot, 0.2, behaviour.p_buy)
+    p_return = np.where(refund, rng.uniform(0.8, 0.95, size=n), behaviour.p_return)
+    p_buy = np.where(refund, np.maximum(p_buy, 0.7), p_buy)
+    sessions_per_year = np.where(refund, np.maximum(sessions_per_year, 20.0), sessions_per_year)
+    return replace(
+        customers,
+        behaviour=replace(
+            behaviour,
+            sessions_per_year=sessions_per_year,
+            views_per_session=views_per_session,
+            p_cart=p_cart,
+            p_buy=p_buy,
+            p_return=p_return,
+        ),
+        activity=_Activity(signup=signup, start=start, end=end),
+    )
+
+
+# ---- sessions and events ----------------------------------------------------------------------------
+
+
+def _sessions(
+    customers: _Customers, bot: np.ndarray, calendar: _Calendar, rng: np.random.Generator
+) -> _Sessions:
+    """Sessions per customer over their active time, placed on the shop's seasonal calendar."""
+    activity = customers.activity
+    active_years = (activity.end - activity.start) / _YEAR
+    n_sessions = 1 + rng.poisson(customers.behaviour.sessions_per_year * active_years)
+    customer = np.repeat(np.arange(len(n_sessions)), n_sessions)
+    start = _session_starts(customer, customers.archetype, activity, calendar, rng)
+    start = start[np.lexsort((start, customer))]  # customer is already grouped
+    # Consent banners: only some sessions are tracked in the event log, while every order is recorded.
+    tracked = (rng.random(len(customer)) < TRACKED_SESSION_SHARE) | bot[customer]
+    return _Sessions(customer=customer, start=start, tracked=tracked)
+
+
+def _session_starts(
+    customer: np.ndarray,
+    archetype: np.ndarray,
+    activity: _Activity,
+    calendar: _Calendar,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    starts = np.empty(len(customer))
+    is_bargain_session = archetype[customer] == ARCHETYPES.index("bargain_hunter")
+    grid = np.arange(calendar.days + 1, dtype=float)
+    for bargain in (True, False):
+        # Two calendars only: bargain hunters get a Black-Friday spike, everyone else shares one.
+        intensity = _daily_intensity(calendar.days, calendar.period_start, bargain)
+        cdf = np.concatenate([[0.0], np.cumsum(intensity)])
+        mask = is_bargain_session == bargain
+        size = mask.sum()
+        first_day = activity.start[customer[mask]] / _DAY
+        last_day = activity.end[customer[mask]] / _DAY
+        lo, hi = np.interp(first_day, grid, cdf), np.interp(last_day, grid, cdf)
+        day_pos = np.interp(lo + rng.random(size) * (hi - lo), cdf, grid)
+        hour = rng.choice(24, size=size, p=_HOUR_P)
+        seconds = np.floor(day_pos) * _DAY + hour * 3600 + rng.uniform(0, 3600, size=size)
+        starts[mask] = np.clip(seconds, activity.start[customer[mask]], activity.end[customer[mask]] - 1.0)
+    return starts
+
+
+def _browsing(
+    sessions: _Sessions,
+    customers: _Customers,
+    bot: np.ndarray,
+    products: _Products,
+    rng: np.random.Generator,
+) -> _Browsing:
+    """Views within each session, the carted views and the carts bought at the session's end."""
+    behaviour = customers.behaviour
+    views_per_session = 1 + rng.poisson(np.maximum(behaviour.views_per_session[sessions.customer] - 1.0, 0.0))
+    view_session = np.repeat(np.arange(sessions.count), views_per_session)
+    view_customer = sessions.customer[view_session]
+    gap_scale = np.where(bot[view_customer], 2.0, 45.0)
+    gaps = rng.exponential(gap_scale)
+    view_time = sessions.start[view_session] + _within_group_cumsum(gaps, views_per_session)
+    view_category = _pick_rows(customers.profile.affinity_cdf, view_customer, rng)
+    view_product = _pick_products(products, view_category, rng)
+    carted = rng.random(len(view_customer)) < behaviour.p_cart[view_customer]
+    carted_views = np.flatnonzero(carted)
+    cart_time = view_time[carted_views] + rng.uniform(3, 40, size=len(carted_views))
+    bought = rng.random(len(carted_views)) < behaviour.p_buy[view_customer[carted_views]]
+    bought_views = carted_views[bought]
+    session_end = view_time[np.cumsum(views_per_session) - 1]  # view times increase within a session
+    purchase_session = view_session[bought_views]
+    purchase_time = session_end[purchase_session] + 60.0 + rng.uniform(0, 5, size=len(bought_views))
+    return _Browsing(
+        views_per_session=views_per_session,
+        view_session=view_session,
+        view_customer=view_customer,
+        view_time=view_time,
+        view_product=view_product,
+        carted_views=carted_views,
+        cart_time=cart_time,
+        bought_views=bought_views,
+        purchase_session=purchase_session,
+        purchase_time=purchase_time,
+    )
+
+
+# ---- orders, returns, reviews -----------------------------------------------------------------------
+
+
+def _fraud_orders(
+    fraud: np.ndarray,
+    signup: np.ndarray,
+    price: np.ndarray,
+    first_session: int,
+    horizon: int,
+    rng: np.random.Generator,
+) -> _FraudOrders:
+    """Fraud bursts: several orders within days, many distinct expensive products, large quantities."""
+    fraud_customers = np.flatnonzero(fraud)
+    if not len(fraud_customers):
+        no_rows = np.array([], dtype=np.int64)
+        no_times = np.array([], dtype=float)
+        return _FraudOrders(
+            order_count=0, customer=no_rows, product=no_rows, session=no_rows, time=no_times, quantity=no_rows
+        )
+    n_orders = 4 + rng.poisson(6, size=len(fraud_customers))
+    order_customer = np.repeat(fraud_customers, n_orders)
+    n_fraud_orders = len(order_customer)
+    burst_start = signup[order_customer] + rng.uniform(0.1, 3, size=n_fraud_orders) * _DAY
+    order_time = np.minimum(burst_start + rng.uniform(0, 2.5, size=n_fraud_orders) * _DAY, horizon - 120.0)
+    lines_per_order = 3 + rng.poisson(4, size=n_fraud_orders)
+    line_order = np.repeat(np.arange(n_fraud_orders), lines_per_order)
+    expensive = np.flatnonzero(price >= np.quantile(price, 0.75))
+    product = expensive[rng.integers(0, len(expensive), size=len(line_order))]
+    quantity = 2 + rng.poisson(5, size=len(line_order))
+    # A handful of impossible baskets.
+    n_impossible = max(1, len(fraud_customers) // 8)
+    first_line = np.searchsorted(line_order, np.arange(n_fraud_orders))
+    impossible = first_line[rng.choice(n_fraud_orders, size=min(n_impossible, n_fraud_orders), replace=False)]
+    quantity[impossible] = rng.integers(500, 3000, size=len(impossible))
+    order_session = first_session + np.arange(n_fraud_orders)
+    line_gaps = rng.exponential(20, size=len(line_order))
+    return _FraudOrders(
+        order_count=n_fraud_orders,
+        customer=order_customer[line_order],
+        product=product,
+        session=order_session[line_order],
+        time=order_time[line_order] + _within_group_cumsum(line_gaps, lines_per_order),
+        quantity=quantity,
+    )
+
+
+def _order_lines(
+    browsing: _Browsing,
+    fraud: _FraudOrders,
+    customers: _Customers,
+    price: np.ndarray,
+    horizon: int,
+    rng: np.random.Generator,
+) -> _OrderLines:
+    """Order lines of the bought carts (quantity, discount) followed by the fraud orders' lines."""
+    customer = browsing.view_customer[browsing.bought_views]
+    quantity = 1 + rng.poisson(np.maximum(customers.behaviour.quantity[customer] - 1.0, 0.0))
+    discount_levels = np.array([0.1, 0.2, 0.3])
+    discounted = rng.random(len(customer)) < customers.behaviour.p_discount[customer]
+    discount = np.where(discounted, discount_levels[rng.integers(0, 3, size=len(customer))], 0.0)
+    product = np.concatenate([browsing.view_product[browsing.bought_views], fraud.product])
+    discount = np.concatenate([discount, np.zeros(len(fraud.customer))])
+    return _OrderLines(
+        customer=np.concatenate([customer, fraud.customer]),
+        product=product,
+        session=np.concatenate([browsing.purchase_session, fraud.session]),
+        time=np.concatenate([browsing.purchase_time, np.minimum(fraud.time + 120.0, horizon - 1.0)]),
+        quantity=np.concatenate([quantity, fraud.quantity]),
+        discount=discount,
+        unit_price=np.round(price[product] * (1.0 - discount), 2),
+    )
+
+
+def _returns(lines: _OrderLines, p_return: np.ndarray, horizon: int, rng: np.random.Generator) -> _Returns:
+    """Returned lines, a few days after the order; returns after the period are unseen."""
+    returned = rng.random(len(lines.customer)) < p_return[lines.customer]
+    line = np.flatnonzero(returned)
+    time = lines.time[line] + rng.uniform(2, 30, size=len(line)) * _DAY
+    seen = time < horizon - 1.0
+    return _Returns(returned=returned, line=line[seen], time=time[seen])
+
+
+def _reviews(
+    lines: _OrderLines,
+    returns: _Returns,
+    behaviour: _Behaviour,
+    product_category: np.ndarray,
+    horizon: int,
+    streams: _Streams,
+) -> _Reviews:
+    """Reviewed lines with a rating that follows satisfaction (lower if returned) and its text."""
+    rng = streams.reviews
+    reviewed = rng.random(len(lines.customer)) < behaviour.p_review[lines.customer]
+    line = np.flatnonzero(reviewed)
+    time = lines.time[line] + rng.uniform(3, 25, size=len(line)) * _DAY
+    seen = time < horizon - 1.0
+    line, time = line[seen], time[seen]
+    latent = (
+        3.7
+        + behaviour.satisfaction[lines.customer[line]]
+        - 1.8 * returns.returned[line]
+        + rng.normal(0, 0.9, size=len(line))
+    )
+    rating = np.clip(np.round(latent), 1, 5).astype(np.int64)
+    categories = np.array(_CAT_NAMES, dtype=object)[product_category[lines.product[line]]]
+    text = review_texts(rating, categories, streams.text)
+    return _Reviews(line=line, time=time, rating=rating, text=text)
+
+
+# ---- tables -----------------------------------------------------------------------------------------
+
+
+def _timestamps(period_start: pd.Timestamp, seconds: np.ndarray) -> pd.Series:
+    ns = (period_start.value + np.round(seconds * 1e9).astype(np.int64)).astype("datetime64[ns]")
+    return pd.Series(pd.DatetimeIndex(ns).tz_localize("UTC"))
+
+
+def _categorical(codes: np.ndarray, labels: np.ndarray) -> pd.Categorical:
+    # Ids as categoricals keep the frames cheap to build and to coerce.
+    return pd.Categorical.from_codes(codes, categories=pd.Index(labels, dtype=object), validate=False)
+
+
+def _events_table(
+    browsing: _Browsing,
+    lines: _OrderLines,
+    fraud: _FraudOrders,
+    sessions: _Sessions,
+    ids: _Ids,
+    products: _Products,
+    calendar: _Calendar,
+) -> pd.DataFrame:
+    """The tracked sessions' views, carts and purchases, and every fraud order's, in time order."""
+    carted = browsing.carted_views
+    n_fraud_lines = len(fraud.customer)
+    fraud_view_time = np.minimum(fraud.time, calendar.horizon - 3.0)
+    customer = np.concatenate([browsing.view_customer, browsing.view_customer[carted], lines.customer])
+    customer = np.concatenate([customer, fraud.customer, fraud.customer])
+    product = np.concatenate([browsing.view_product, browsing.view_product[carted], lines.product])
+    product = np.concatenate([product, fraud.product, fraud.product])
+    event_type = np.concatenate(
+        [
+            np.zeros(len(browsing.view_customer), np.int8),
+            np.ones(len(carted), np.int8),
+            np.full(len(lines.customer), 2, np.int8),
+            np.zeros(n_fraud_lines, np.int8),
+            np.ones(n_fraud_lines, np.int8),
+        ]
+    )
+    time = np.concatenate(
+        [browsing.view_time, browsing.cart_time, lines.time, fraud_view_time, fraud_view_time + 1.0]
+    )
+    session = np.concatenate([browsing.view_session, browsing.view_session[carted], lines.session])
+    session = np.concatenate([session, fraud.session, fraud.session])
+    kept = np.concatenate([sessions.tracked, np.ones(fraud.order_count, dtype=bool)])[session]
+    time = np.minimum(time[kept], calendar.horizon - 1.0)
+    in_time_order = np.argsort(time, kind="stable")
+    return pd.DataFrame(
+        {
+            "customer_id": _categorical(customer[kept][in_time_order], ids.customers),
+            "product_id": _categorical(product[kept][in_time_order], products.ids),
+            "event_type": _categorical(event_type[kept][in_time_order], np.array(EVENT_TYPES, dtype=object)),
+            "ts": _timestamps(calendar.period_start, time[in_time_order]),
+            "session_id": _categorical(session[kept][in_time_order], ids.sessions),
+        }
+    )
+
+
+def _orders_table(
+    lines: _OrderLines, returns: _Returns, ids: _Ids, products: _Products, calendar: _Calendar
+) -> pd.DataFrame:
+    """One row per order line and one per return, ordered by customer and time."""
+    purchasing_sessions, order_number = np.unique(lines.session, return_inverse=True)
+    order_ids = _ids("O", len(purchasing_sessions), 7)
+    rows = np.concatenate([np.arange(len(lines.customer)), returns.line])
+    time = np.concatenate([lines.time, returns.time])
+    is_return = np.concatenate([np.zeros(len(lines.customer), bool), np.ones(len(returns.line), bool)])
+    ordered = np.lexsort((time, lines.customer[rows]))
+    rows, time, is_return = rows[ordered], time[ordered], is_return[ordered]
+    return pd.DataFrame(
+        {
+            "order_id": _categorical(order_number[rows], order_ids),
+            "customer_id": _categorical(lines.customer[rows], ids.customers),
+            "product_id": _categorical(lines.product[rows], products.ids),
+            "quantity": lines.quantity[rows].astype(np.int64),
+            "unit_price": lines.unit_price[rows],
+            "ts": _timestamps(calendar.period_start, time),
+            "is_return": is_return,
+            "discount": lines.discount[rows],
+        }
+    )
+
+
+def _reviews_table(
+    reviews: _Reviews, lines: _OrderLines, ids: _Ids, products: _Products, calendar: _Calendar
+) -> pd.DataFrame:
+    in_time_order = np.argsort(reviews.time, kind="stable")
+    line = reviews.line[in_time_order]
+    return pd.DataFrame(
+        {
+            "review_id": _ids("R", len(reviews.line), 7),
+            "customer_id": ids.customers[lines.customer[line]],
+            "product_id": products.ids[lines.product[line]],
+            "rating": reviews.rating[in_time_order],
+            "text": reviews.text[in_time_order],
+            "ts": _timestamps(calendar.period_start, reviews.time[in_time_order]),
+        }
+    )
+
+
+def _customers_table(customers: _Customers, ids: _Ids, calendar: _Calendar) -> pd.DataFrame:
+    profile = customers.profile
+    return pd.DataFrame(
+        {
+            "customer_id": ids.customers,
+            "signup_ts": _timestamps(calendar.period_start, np.floor(customers.activity.signup)),
+            "country": profile.country,
+            "channel": profile.channel,
+            "opted_out": profile.opted_out,
+            "age": profile.age,
+            "device": profile.device,
+        }
+    )
+
+
+def _products_table(products: _Products) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "product_id": products.ids,
+            "category": np.array(_CAT_NAMES, dtype=object)[products.category],
+            "price": products.price,
+            "name": products.names,
+        }
+    )
+
+
+# ---- campaign truth and the realised wave 1 ---------------------------------------------------------
+
+
+def _latent_frame(
+    customers: _Customers, anomalies: _Anomalies, products: _Products, ids: _Ids, sent_sec: float
+) -> pd.DataFrame:
+    """Each customer's archetype, anomaly and latent parameters as of the wave-1 send."""
+    behaviour, activity = customers.behaviour, customers.activity
+    vps, p_cart, p_buy = behaviour.views_per_session, behaviour.p_cart, behaviour.p_buy
+    purchase_session_share = 1.0 - np.exp(-vps * p_cart * p_buy)  # P(session ends in an order)
+    lines_per_order = np.maximum(vps * p_cart * p_buy, 1e-3) / np.maximum(purchase_session_share, 1e-3)
+    line_value = (
+        behaviour.quantity
+        * (customers.profile.affinity @ products.mean_category_price)
+        * (1.0 - 0.2 * behaviour.p_discount)
+    )
+    return pd.DataFrame(
+        {
+            "customer_id": ids.customers,
+            "archetype": np.array(ARCHETYPES, dtype=object)[customers.archetype],
+            "is_anomalous": anomalies.is_anomalous,
+            "anomaly_type": anomalies.anomaly_type,
+            "sessions_per_year": behaviour.sessions_per_year,
+            "purchase_session_share": purchase_session_share,
+            "p_cart": p_cart,
+            "p_discount": behaviour.p_discount,
+            "quantity_mean": behaviour.quantity,
+            "tenure_days_at_send": (sent_sec - activity.signup) / _DAY,
+            "days_since_active_at_send": np.maximum(sent_sec - activity.end, 0.0) / _DAY,
+            "active_at_send": (activity.end >= sent_sec) & (activity.start <= sent_sec),
+            "expected_order_value": np.round(lines_per_order * line_value, 2),
+        }
+    )
+
+
+def _waves(
+    customers: _Customers,
+    anomalies: _Anomalies,
+    products: _Products,
+    ids: _Ids,
+    calendar: _Calendar,
+    rng: np.random.Generator,
+) -> _Waves:
+    """The campaign truth, and wave 1: a random third each of both offers and holdout, executed."""
+    sent_sec = calendar.horizon - WAVE1_DAYS_BEFORE_END * _DAY + 10 * 3600.0
+    latent = _latent_frame(customers, anomalies, products, ids, sent_sec)
+    customers_truth, effects = campaign_truth(latent, WAVE1_WINDOW_DAYS, rng)
+    sent_ts = pd.Timestamp(calendar.period_start.value + int(sent_sec * 1e9), tz="UTC")
+    customers_truth.attrs.update(
+        {"period_start": calendar.period_start, "period_end": calendar.period_end, "wave1_sent_ts": sent_ts}
+    )
+    eligible = customers.activity.signup < sent_sec
+    arm = rng.integers(0, 3, size=len(ids.customers))
+    plan = pd.DataFrame(
+        {
+            "customer_id": ids.customers[eligible],
+            "offer": np.array([*OFFERS, None], dtype=object)[arm[eligible]],
+            "group": np.where(arm[eligible] == 2, "holdout", "treatment"),
+        }
+    )
+    truth = {"customers_truth": customers_truth, "effects": effects}
+    campaigns = realised_outcomes(plan, truth, rng, sent_ts, "wave-1")
+    return _Waves(truth=truth, campaigns=campaigns)
+
+
+# ---- the shop ---------------------------------------------------------------------------------------
+
+
 def generate_shop(settings: GenerateSettings) -> GeneratedShop:
     """A synthetic shop with planted archetypes, campaign effects and anomalies.
+
+    Each step draws from its own random stream, so the shop is a pure function of ``settings``.
 
     Args:
         settings: size (customers, products, days), anomaly_rate, drift in [0, 1] and seed.
@@ -361,388 +1159,38 @@ def generate_shop(settings: GenerateSettings) -> GeneratedShop:
     Returns:
         The six canonical tables and the truth frames.
     """
-    n, n_prod, days = settings.customers, settings.products, settings.days
-    drift = float(settings.drift)
-    seeds = np.random.SeedSequence(settings.seed).spawn(12)
-    (
-        rng_cust,
-        rng_prod,
-        rng_sess,
-        rng_ev,
-        rng_ord,
-        rng_ret,
-        rng_rev,
-        rng_anom,
-        rng_fraud,
-        rng_camp,
-        rng_txt,
-        _,
-    ) = (np.random.default_rng(s) for s in seeds)
-    period_end = PERIOD_END + pd.Timedelta(days=days) if drift > 0 else PERIOD_END
-    period_start = period_end - pd.Timedelta(days=days)
-    horizon = days * _DAY
-    n_cat = len(CATEGORIES)
-    specs = [_SPECS[a] for a in ARCHETYPES]
-    n_arch = len(ARCHETYPES)
-    # Drift direction is a fixed property of the shop, not of the seed, so every seed drifts alike.
-    drift_dir = np.random.default_rng(20_251_231).normal(0.0, 1.0, size=n_cat)
-
-    # ---- products --------------------------------------------------------------------------
-    cat_popularity = np.array([1.4, 1.2, 1.4, 1.0, 0.9, 0.9, 0.8, 0.7, 1.0, 0.7, 0.6, 0.6]) * np.exp(
-        0.6 * drift * drift_dir
+    streams = _streams(settings.seed)
+    calendar = _calendar(settings.days, float(settings.drift))
+    drift = _drift(float(settings.drift))
+    horizon = calendar.horizon
+    products = _products(settings.products, drift, streams.products)
+    anomalies = _anomalies(settings.customers, settings.anomaly_rate, streams.anomalies)
+    customers = _with_anomalies(
+        _customers(settings.customers, horizon, drift, streams.customers),
+        anomalies,
+        horizon,
+        streams.anomalies,
     )
-    prod_cat = np.sort(rng_prod.choice(n_cat, size=n_prod, p=cat_popularity / cat_popularity.sum()))
-    prod_cat[:n_cat] = np.arange(n_cat)  # every category has at least one product
-    prod_cat = np.sort(prod_cat)
-    medians = np.array([c[1] for c in CATEGORIES]) * (1.0 + 0.15 * drift)
-    sigmas = np.array([c[2] for c in CATEGORIES])
-    price = np.round(medians[prod_cat] * np.exp(rng_prod.normal(0, sigmas[prod_cat])), 2).clip(0.5)
-    # Zipf-like popularity within a category.
-    pop = rng_prod.pareto(1.2, size=n_prod) + 0.05
-    cat_tot = np.bincount(prod_cat, weights=pop, minlength=n_cat)
-    pop_in_cat = pop / cat_tot[prod_cat]
-    cum_in_cat = _within_group_cumsum(pop_in_cat, np.bincount(prod_cat, minlength=n_cat))
-    cat_first = np.searchsorted(prod_cat, np.arange(n_cat))
-    cat_last = np.searchsorted(prod_cat, np.arange(n_cat), side="right") - 1
-    cum_in_cat[cat_last] = 1.0
-    prod_flat = cum_in_cat + prod_cat
-    noun_pick = rng_prod.integers(0, 5, size=n_prod)
-    nouns = np.array(
-        [_NOUNS[_CAT_NAMES[c]][k] for c, k in zip(prod_cat, noun_pick, strict=True)], dtype=object
+    sessions = _sessions(customers, anomalies.bot, calendar, streams.sessions)
+    browsing = _browsing(sessions, customers, anomalies.bot, products, streams.events)
+    fraud = _fraud_orders(
+        anomalies.fraud, customers.activity.signup, products.price, sessions.count, horizon, streams.fraud
     )
-    names = _ADJECTIVES[rng_prod.integers(0, len(_ADJECTIVES), size=n_prod)] + " " + nouns
-    product_ids = _ids("P", n_prod, 5)
-    cat_names = np.array(_CAT_NAMES, dtype=object)
-    mean_cat_price = np.bincount(prod_cat, weights=price * pop_in_cat, minlength=n_cat)
-
-    # ---- customers ----------------------------------------------------------------------------
-    mix = np.array([s.share for s in specs])
-    mix_shift = np.array([-0.06, 0.12, 0.02, 0.02, 0.04, -0.02, -0.04])
-    mix = np.clip(mix + drift * mix_shift, 0.01, None)
-    arch = rng_cust.choice(n_arch, size=n, p=mix / mix.sum())
-
-    def per(field: str) -> np.ndarray:
-        return np.array([getattr(s, field) for s in specs], dtype=float)[arch]
-
-    ln = rng_cust.lognormal
-    is_new = arch == ARCHETYPES.index("new")
-    tenure_days = per("tenure_years") * 365.0 * ln(0.0, 0.35, size=n)
-    tenure_days = np.where(is_new, rng_cust.uniform(10.0, 120.0, size=n), np.maximum(tenure_days, 130.0))
-    signup = horizon - tenure_days * _DAY  # seconds from period start; negative = before the period
-    sess_rate = per("sessions_per_year") * ln(0.0, 0.35, size=n)
-    vps = per("views_per_session") * ln(0.0, 0.25, size=n)
-    funnel_drift = 1.0 - 0.25 * drift
-    p_cart = _noisy_prob(per("p_cart") * funnel_drift, 0.3, rng_cust)
-    p_buy = _noisy_prob(
-        per("p_buy") * (1.0 + 0.1 * drift) / (1.0 + 0.1 * drift * per("p_buy")), 0.3, rng_cust
+    lines = _order_lines(browsing, fraud, customers, products.price, horizon, streams.orders)
+    returns = _returns(lines, customers.behaviour.p_return, horizon, streams.returns)
+    reviews = _reviews(lines, returns, customers.behaviour, products.category, horizon, streams)
+    ids = _Ids(
+        customers=_ids("C", settings.customers, 6), sessions=_ids("S", sessions.count + fraud.order_count, 7)
     )
-    qty = 1.0 + (per("quantity") - 1.0) * ln(0.0, 0.3, size=n)
-    p_disc = _noisy_prob(per("p_discount"), 0.35, rng_cust)
-    p_ret = _noisy_prob(per("p_return"), 0.3, rng_cust)
-    p_rev = _noisy_prob(per("p_review"), 0.3, rng_cust)
-    satisfaction = per("satisfaction") + rng_cust.normal(0.0, 0.35, size=n)
-    age = np.clip(np.round(per("age") + rng_cust.normal(0, 10, size=n)), 18, 85).astype(np.int64)
-    base_aff = np.array([[s.categories.get(c, 0.15) for c in _CAT_NAMES] for s in specs]) * np.exp(
-        0.4 * drift * drift_dir
-    )
-    aff = rng_cust.gamma(base_aff[arch] * 6.0) + 1e-9
-    aff = aff / aff.sum(axis=1, keepdims=True)
-    cum_aff = np.cumsum(aff, axis=1)
-    cum_aff[:, -1] = 1.0
-    channel_p = np.array([s.channel_p for s in specs])
-    channel_p = channel_p / channel_p.sum(axis=1, keepdims=True)
-    channel = _CHANNELS[_pick_rows(np.cumsum(channel_p, axis=1), arch, rng_cust)]
-    device_p = np.array([s.device_p for s in specs])
-    device = _DEVICES[
-        _pick_rows(np.cumsum(device_p / device_p.sum(1, keepdims=True), axis=1), arch, rng_cust)
-    ]
-    country = _COUNTRIES[rng_cust.choice(len(_COUNTRIES), size=n, p=_COUNTRY_P)]
-    opted_out = rng_cust.random(n) < 0.03
-
-    act_start = np.maximum(signup, 0.0)
-    act_end = np.full(n, float(horizon))
-    is_lapsing = arch == ARCHETYPES.index("lapsing")
-    lapse_at = rng_cust.uniform(0.2, 0.5, size=n) * horizon
-    act_end = np.where(is_lapsing, np.maximum(lapse_at, act_start + 14 * _DAY), act_end)
-    act_end = np.minimum(act_end, horizon - 60.0)
-    act_start = np.minimum(act_start, act_end - 60.0)
-
-    # ---- anomalies ----------------------------------------------------------------------------
-    n_anom = int(round(settings.anomaly_rate * n))
-    anomalous = np.zeros(n, dtype=bool)
-    anom_type = np.full(n, None, dtype=object)
-    if n_anom:
-        chosen = rng_anom.choice(n, size=n_anom, replace=False)
-        anomalous[chosen] = True
-        anom_type[chosen] = np.array(ANOMALY_TYPES, dtype=object)[np.arange(n_anom) % 3]
-    fraud = anom_type == "fraud"
-    bot = anom_type == "bot"
-    refund = anom_type == "refund_abuse"
-    # Fraud rings open fresh accounts shortly before striking.
-    fraud_signup = horizon - rng_anom.uniform(6, 45, size=n) * _DAY
-    signup = np.where(fraud, fraud_signup, signup)
-    act_start = np.where(fraud, signup, act_start)
-    act_end = np.where(fraud, horizon - 60.0, act_end)
-    vps = np.where(bot, rng_anom.uniform(60, 120, size=n), vps)
-    sess_rate = np.where(
-        bot, rng_anom.uniform(8, 16, size=n) * _YEAR / np.maximum(act_end - act_start, _DAY), sess_rate
-    )
-    p_cart = np.where(bot, 0.002, p_cart)
-    p_buy = np.where(bot, 0.2, p_buy)
-    p_ret = np.where(refund, rng_anom.uniform(0.8, 0.95, size=n), p_ret)
-    p_buy = np.where(refund, np.maximum(p_buy, 0.7), p_buy)
-    sess_rate = np.where(refund, np.maximum(sess_rate, 20.0), sess_rate)
-
-    # ---- sessions -----------------------------------------------------------------------------
-    active_years = (act_end - act_start) / _YEAR
-    n_sess = 1 + rng_sess.poisson(sess_rate * active_years)
-    sess_cust = np.repeat(np.arange(n), n_sess)
-    n_s = len(sess_cust)
-    sess_start = np.empty(n_s)
-    bargain_code = ARCHETYPES.index("bargain_hunter")
-    grid = np.arange(days + 1, dtype=float)
-    for code, is_bargain in ((bargain_code, True), (-1, False)):
-        # Two calendars only: bargain hunters get a Black-Friday spike, everyone else shares one.
-        lam = _daily_intensity(days, period_start, is_bargain)
-        cdf = np.concatenate([[0.0], np.cumsum(lam)])
-        mask = (arch[sess_cust] == code) if is_bargain else (arch[sess_cust] != bargain_code)
-        s_day = act_start[sess_cust[mask]] / _DAY
-        e_day = act_end[sess_cust[mask]] / _DAY
-        lo, hi = np.interp(s_day, grid, cdf), np.interp(e_day, grid, cdf)
-        day_pos = np.interp(lo + rng_sess.random(mask.sum()) * (hi - lo), cdf, grid)
-        hour = rng_sess.choice(24, size=mask.sum(), p=_HOUR_P)
-        t = np.floor(day_pos) * _DAY + hour * 3600 + rng_sess.uniform(0, 3600, size=mask.sum())
-        sess_start[mask] = np.clip(t, act_start[sess_cust[mask]], act_end[sess_cust[mask]] - 1.0)
-    order = np.lexsort((sess_start, sess_cust))
-    sess_start = sess_start[order]  # sess_cust is already grouped by customer
-    # Consent banners: only some sessions are tracked in the event log, while every order is recorded.
-    tracked = (rng_sess.random(n_s) < TRACKED_SESSION_SHARE) | bot[sess_cust]
-
-    # ---- events -------------------------------------------------------------------------------
-    views_per = 1 + rng_ev.poisson(np.maximum(vps[sess_cust] - 1.0, 0.0))
-    v_sess = np.repeat(np.arange(n_s), views_per)
-    v_cust = sess_cust[v_sess]
-    gap_scale = np.where(bot[v_cust], 2.0, 45.0)
-    gaps = rng_ev.exponential(gap_scale)
-    v_t = sess_start[v_sess] + _within_group_cumsum(gaps, views_per)
-    v_cat = _pick_rows(cum_aff, v_cust, rng_ev)
-    v_prod = np.minimum(
-        np.searchsorted(prod_flat, v_cat + rng_ev.random(len(v_cat)), side="right"), cat_last[v_cat]
-    )
-    v_prod = np.maximum(v_prod, cat_first[v_cat])
-    carted = rng_ev.random(len(v_cust)) < p_cart[v_cust]
-    c_idx = np.flatnonzero(carted)
-    c_t = v_t[c_idx] + rng_ev.uniform(3, 40, size=len(c_idx))
-    bought = rng_ev.random(len(c_idx)) < p_buy[v_cust[c_idx]]
-    b_idx = c_idx[bought]
-    sess_end = v_t[np.cumsum(views_per) - 1]  # view times increase within a session
-    b_sess = v_sess[b_idx]
-    b_t = sess_end[b_sess] + 60.0 + rng_ev.uniform(0, 5, size=len(b_idx))
-
-    # ---- order lines --------------------------------------------------------------------------
-    l_cust, l_prod, l_sess, l_t = v_cust[b_idx], v_prod[b_idx], b_sess, b_t
-    lq = qty[l_cust]
-    l_qty = 1 + rng_ord.poisson(np.maximum(lq - 1.0, 0.0))
-    disc_levels = np.array([0.1, 0.2, 0.3])
-    discounted = rng_ord.random(len(l_cust)) < p_disc[l_cust]
-    l_disc = np.where(discounted, disc_levels[rng_ord.integers(0, 3, size=len(l_cust))], 0.0)
-
-    # Fraud bursts: several orders within days, many distinct expensive products, large quantities.
-    f_cust_ids = np.flatnonzero(fraud)
-    if len(f_cust_ids):
-        n_orders = 4 + rng_fraud.poisson(6, size=len(f_cust_ids))
-        fo_cust = np.repeat(f_cust_ids, n_orders)
-        burst_start = signup[fo_cust] + rng_fraud.uniform(0.1, 3, size=len(fo_cust)) * _DAY
-        fo_t = np.minimum(burst_start + rng_fraud.uniform(0, 2.5, size=len(fo_cust)) * _DAY, horizon - 120.0)
-        lines_per = 3 + rng_fraud.poisson(4, size=len(fo_cust))
-        fl_order = np.repeat(np.arange(len(fo_cust)), lines_per)
-        expensive = np.flatnonzero(price >= np.quantile(price, 0.75))
-        fl_prod = expensive[rng_fraud.integers(0, len(expensive), size=len(fl_order))]
-        fl_qty = 2 + rng_fraud.poisson(5, size=len(fl_order))
-        # A handful of impossible baskets.
-        n_imp = max(1, len(f_cust_ids) // 8)
-        first_line = np.searchsorted(fl_order, np.arange(len(fo_cust)))
-        imp = first_line[rng_fraud.choice(len(fo_cust), size=min(n_imp, len(fo_cust)), replace=False)]
-        fl_qty[imp] = rng_fraud.integers(500, 3000, size=len(imp))
-        fs_id = n_s + np.arange(len(fo_cust))  # one session per fraud order
-        fl_cust, fl_sess = fo_cust[fl_order], fs_id[fl_order]
-        fl_t = fo_t[fl_order] + _within_group_cumsum(rng_fraud.exponential(20, size=len(fl_order)), lines_per)
-        l_cust = np.concatenate([l_cust, fl_cust])
-        l_prod = np.concatenate([l_prod, fl_prod])
-        l_sess = np.concatenate([l_sess, fl_sess])
-        l_t = np.concatenate([l_t, np.minimum(fl_t + 120.0, horizon - 1.0)])
-        l_qty = np.concatenate([l_qty, fl_qty])
-        l_disc = np.concatenate([l_disc, np.zeros(len(fl_order))])
-        f_view_t = np.minimum(fl_t, horizon - 3.0)
-        extra_cust = np.concatenate([fl_cust, fl_cust])
-        extra_prod = np.concatenate([fl_prod, fl_prod])
-        extra_type = np.concatenate([np.zeros(len(fl_order), np.int8), np.ones(len(fl_order), np.int8)])
-        extra_t = np.concatenate([f_view_t, f_view_t + 1.0])
-        extra_sess = np.concatenate([fl_sess, fl_sess])
-        n_fraud_orders = len(fo_cust)
-    else:
-        n_fraud_orders = 0
-        extra_cust = extra_prod = extra_sess = np.array([], dtype=np.int64)
-        extra_type = np.array([], dtype=np.int8)
-        extra_t = np.array([], dtype=float)
-    l_price = np.round(price[l_prod] * (1.0 - l_disc), 2)
-
-    purchasing_sessions, order_no = np.unique(l_sess, return_inverse=True)
-    order_ids_all = _ids("O", len(purchasing_sessions), 7)
-
-    # Returns: separate rows, same order id, a few days later; returns after the period are unseen.
-    returned = rng_ret.random(len(l_cust)) < p_ret[l_cust]
-    r_idx = np.flatnonzero(returned)
-    r_t = l_t[r_idx] + rng_ret.uniform(2, 30, size=len(r_idx)) * _DAY
-    keep = r_t < horizon - 1.0
-    r_idx, r_t = r_idx[keep], r_t[keep]
-
-    # ---- reviews ------------------------------------------------------------------------------
-    reviewed = rng_rev.random(len(l_cust)) < p_rev[l_cust]
-    rv_idx = np.flatnonzero(reviewed)
-    rv_t = l_t[rv_idx] + rng_rev.uniform(3, 25, size=len(rv_idx)) * _DAY
-    keep = rv_t < horizon - 1.0
-    rv_idx, rv_t = rv_idx[keep], rv_t[keep]
-    latent = (
-        3.7 + satisfaction[l_cust[rv_idx]] - 1.8 * returned[rv_idx] + rng_rev.normal(0, 0.9, size=len(rv_idx))
-    )
-    rating = np.clip(np.round(latent), 1, 5).astype(np.int64)
-    rv_text = review_texts(rating, cat_names[prod_cat[l_prod[rv_idx]]], rng_txt)
-
-    # ---- assemble tables ----------------------------------------------------------------------
-    t0 = period_start.value  # ns
-
-    def ts(seconds: np.ndarray) -> pd.Series:
-        ns = (t0 + np.round(seconds * 1e9).astype(np.int64)).astype("datetime64[ns]")
-        return pd.Series(pd.DatetimeIndex(ns).tz_localize("UTC"))
-
-    customer_ids = _ids("C", n, 6)
-    session_ids = _ids("S", n_s + n_fraud_orders, 7)
-    ev_cust = np.concatenate([v_cust, v_cust[c_idx], l_cust, extra_cust])
-    ev_prod = np.concatenate([v_prod, v_prod[c_idx], l_prod, extra_prod])
-    ev_type = np.concatenate(
-        [
-            np.zeros(len(v_cust), np.int8),
-            np.ones(len(c_idx), np.int8),
-            np.full(len(l_cust), 2, np.int8),
-            extra_type,
-        ]
-    )
-    ev_t = np.concatenate([v_t, c_t, l_t, extra_t])
-    ev_sess = np.concatenate([v_sess, v_sess[c_idx], l_sess, extra_sess])
-    keep_ev = np.concatenate([tracked, np.ones(n_fraud_orders, dtype=bool)])[ev_sess]
-    ev_cust, ev_prod, ev_type, ev_t, ev_sess = (
-        a[keep_ev] for a in (ev_cust, ev_prod, ev_type, ev_t, ev_sess)
-    )
-    ev_t = np.minimum(ev_t, horizon - 1.0)
-    # A log in time order; ids as categoricals keep the frame cheap to build and to coerce.
-    ev_order = np.argsort(ev_t, kind="stable")
-
-    def cat(codes: np.ndarray, labels: np.ndarray) -> pd.Categorical:
-        return pd.Categorical.from_codes(codes, categories=pd.Index(labels, dtype=object), validate=False)
-
-    events = pd.DataFrame(
-        {
-            "customer_id": cat(ev_cust[ev_order], customer_ids),
-            "product_id": cat(ev_prod[ev_order], product_ids),
-            "event_type": cat(ev_type[ev_order], np.array(["view", "cart", "purchase"], dtype=object)),
-            "ts": ts(ev_t[ev_order]),
-            "session_id": cat(ev_sess[ev_order], session_ids),
-        }
-    )
-
-    o_rows = np.concatenate([np.arange(len(l_cust)), r_idx])
-    o_t = np.concatenate([l_t, r_t])
-    o_ret = np.concatenate([np.zeros(len(l_cust), bool), np.ones(len(r_idx), bool)])
-    o_order = np.lexsort((o_t, l_cust[o_rows]))
-    o_rows, o_t, o_ret = o_rows[o_order], o_t[o_order], o_ret[o_order]
-    orders = pd.DataFrame(
-        {
-            "order_id": cat(order_no[o_rows], order_ids_all),
-            "customer_id": cat(l_cust[o_rows], customer_ids),
-            "product_id": cat(l_prod[o_rows], product_ids),
-            "quantity": l_qty[o_rows].astype(np.int64),
-            "unit_price": l_price[o_rows],
-            "ts": ts(o_t),
-            "is_return": o_ret,
-            "discount": l_disc[o_rows],
-        }
-    )
-
-    rv_sort = np.argsort(rv_t, kind="stable")
-    reviews = pd.DataFrame(
-        {
-            "review_id": _ids("R", len(rv_idx), 7),
-            "customer_id": customer_ids[l_cust[rv_idx[rv_sort]]],
-            "product_id": product_ids[l_prod[rv_idx[rv_sort]]],
-            "rating": rating[rv_sort],
-            "text": rv_text[rv_sort],
-            "ts": ts(rv_t[rv_sort]),
-        }
-    )
-
-    customers = pd.DataFrame(
-        {
-            "customer_id": customer_ids,
-            "signup_ts": ts(np.floor(signup)),
-            "country": country,
-            "channel": channel,
-            "opted_out": opted_out,
-            "age": age,
-            "device": device,
-        }
-    )
-    products = pd.DataFrame(
-        {"product_id": product_ids, "category": cat_names[prod_cat], "price": price, "name": names}
-    )
-
-    # ---- campaign truth and the realised wave-1 -------------------------------------------------
-    sent_sec = horizon - WAVE1_DAYS_BEFORE_END * _DAY + 10 * 3600.0
-    purch_sessions = 1.0 - np.exp(-vps * p_cart * p_buy)  # P(session ends in an order)
-    lines_per_order = np.maximum(vps * p_cart * p_buy, 1e-3) / np.maximum(purch_sessions, 1e-3)
-    line_value = qty * (aff @ mean_cat_price) * (1.0 - 0.2 * p_disc)
-    expected_order_value = np.round(lines_per_order * line_value, 2)
-    active_at_send = (act_end >= sent_sec) & (act_start <= sent_sec)
-    latent_frame = pd.DataFrame(
-        {
-            "customer_id": customer_ids,
-            "archetype": np.array(ARCHETYPES, dtype=object)[arch],
-            "is_anomalous": anomalous,
-            "anomaly_type": anom_type,
-            "sessions_per_year": sess_rate,
-            "purchase_session_share": purch_sessions,
-            "p_cart": p_cart,
-            "p_discount": p_disc,
-            "quantity_mean": qty,
-            "tenure_days_at_send": (sent_sec - signup) / _DAY,
-            "days_since_active_at_send": np.maximum(sent_sec - act_end, 0.0) / _DAY,
-            "active_at_send": active_at_send,
-            "expected_order_value": expected_order_value,
-        }
-    )
-    customers_truth, effects = campaign_truth(latent_frame, WAVE1_WINDOW_DAYS, rng_camp)
-    sent_ts = pd.Timestamp(t0 + int(sent_sec * 1e9), tz="UTC")
-    customers_truth.attrs.update(
-        {"period_start": period_start, "period_end": period_end, "wave1_sent_ts": sent_ts}
-    )
-    eligible = signup < sent_sec
-    arm = rng_camp.integers(0, 3, size=n)
-    plan = pd.DataFrame(
-        {
-            "customer_id": customer_ids[eligible],
-            "offer": np.array([*OFFERS, None], dtype=object)[arm[eligible]],
-            "group": np.where(arm[eligible] == 2, "holdout", "treatment"),
-        }
-    )
-    truth = {"customers_truth": customers_truth, "effects": effects}
-    campaigns = realised_outcomes(plan, truth, rng_camp, sent_ts, "wave-1")
-
+    waves = _waves(customers, anomalies, products, ids, calendar, streams.campaign)
     tables = Tables(
-        customers=coerce_table("customers", customers),
-        products=coerce_table("products", products),
-        events=coerce_table("events", events),
-        orders=coerce_table("orders", orders),
-        reviews=coerce_table("reviews", reviews),
-        campaigns=coerce_table("campaigns", campaigns),
+        customers=coerce_table("customers", _customers_table(customers, ids, calendar)),
+        products=coerce_table("products", _products_table(products)),
+        events=coerce_table(
+            "events", _events_table(browsing, lines, fraud, sessions, ids, products, calendar)
+        ),
+        orders=coerce_table("orders", _orders_table(lines, returns, ids, products, calendar)),
+        reviews=coerce_table("reviews", _reviews_table(reviews, lines, ids, products, calendar)),
+        campaigns=coerce_table("campaigns", waves.campaigns),
     )
-    return GeneratedShop(tables=tables, truth=truth)
+    return GeneratedShop(tables=tables, truth=waves.truth)
