@@ -129,28 +129,39 @@ def review_texts(ratings: np.ndarray, categories: np.ndarray, rng: np.random.Gen
     n = len(ratings)
     if n == 0:
         return np.array([], dtype=object)
+    # Every level has as many openers (closers), every category as many words.
+    n_openers, n_closers, n_words = len(_OPENERS[0]), len(_CLOSERS[0]), len(_CATEGORY_WORDS["books"])
     level = np.asarray(ratings, dtype=np.int64) - 1
     # Wording drifts one level for a fifth of reviews, so stars and words disagree a little.
     shift = rng.choice(np.array([-1, 0, 1]), size=n, p=[0.1, 0.8, 0.1])
     level = np.clip(level + shift, 0, 4)
-    opener_idx = rng.integers(0, 6, size=n)
-    closer_idx = rng.integers(0, 5, size=n)
-    openers = np.array([o for lvl in _OPENERS for o in lvl], dtype=object)
-    closers = np.array([c for lvl in _CLOSERS for c in lvl], dtype=object)
-    first = openers[level * 6 + opener_idx]
-    last = closers[level * 5 + closer_idx]
+    opener_idx = rng.integers(0, n_openers, size=n)
+    closer_idx = rng.integers(0, n_closers, size=n)
+    openers = np.array([opener for at_level in _OPENERS for opener in at_level], dtype=object)
+    closers = np.array([closer for at_level in _CLOSERS for closer in at_level], dtype=object)
+    first = openers[level * n_openers + opener_idx]
+    last = closers[level * n_closers + closer_idx]
 
     cat_names = sorted(_CATEGORY_WORDS)
-    cat_lookup = {c: i for i, c in enumerate(cat_names)}
+    cat_lookup = {name: i for i, name in enumerate(cat_names)}
     # Every (frame, word) sentence up front, so texts are assembled by indexing only.
     sentences = np.array(
-        [" " + f.format(w=w) for c in cat_names for w in _CATEGORY_WORDS[c] for f in _CATEGORY_FRAMES],
+        [
+            " " + frame.format(w=word)
+            for name in cat_names
+            for word in _CATEGORY_WORDS[name]
+            for frame in _CATEGORY_FRAMES
+        ],
         dtype=object,
     )
-    uniq, inverse = np.unique(np.asarray(categories, dtype=object).astype(str), return_inverse=True)
-    cat_idx = np.array([cat_lookup.get(str(c), 0) for c in uniq], dtype=np.int64)[inverse]
+    unique_categories, inverse = np.unique(
+        np.asarray(categories, dtype=object).astype(str), return_inverse=True
+    )
+    cat_idx = np.array([cat_lookup.get(str(name), 0) for name in unique_categories], dtype=np.int64)[inverse]
     n_frames = len(_CATEGORY_FRAMES)
-    sentence_idx = (cat_idx * 4 + rng.integers(0, 4, size=n)) * n_frames + rng.integers(0, n_frames, size=n)
+    word_idx = rng.integers(0, n_words, size=n)
+    frame_idx = rng.integers(0, n_frames, size=n)
+    sentence_idx = (cat_idx * n_words + word_idx) * n_frames + frame_idx
     middle = sentences[sentence_idx]
     # A third of reviews say nothing about the product itself.
     middle = np.where(rng.random(n) < 0.35, "", middle)
