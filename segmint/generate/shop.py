@@ -464,7 +464,6 @@ class _Sessions:
 
 @dataclass(frozen=True)
 class _Browsing:
-    views_per_session: np.ndarray
     view_session: np.ndarray
     view_customer: np.ndarray
     view_time: np.ndarray
@@ -830,7 +829,6 @@ def _browsing(
     purchase_session = view_session[bought_views]
     purchase_time = session_end[purchase_session] + 60.0 + rng.uniform(0, 5, size=len(bought_views))
     return _Browsing(
-        views_per_session=views_per_session,
         view_session=view_session,
         view_customer=view_customer,
         view_time=view_time,
@@ -931,10 +929,10 @@ def _reviews(
     behaviour: _Behaviour,
     product_category: np.ndarray,
     horizon: int,
-    streams: _Streams,
+    rng: np.random.Generator,
+    text_rng: np.random.Generator,
 ) -> _Reviews:
     """Reviewed lines with a rating that follows satisfaction (lower if returned) and its text."""
-    rng = streams.reviews
     reviewed = rng.random(len(lines.customer)) < behaviour.p_review[lines.customer]
     line = np.flatnonzero(reviewed)
     time = lines.time[line] + rng.uniform(3, 25, size=len(line)) * _DAY
@@ -948,7 +946,7 @@ def _reviews(
     )
     rating = np.clip(np.round(latent), 1, 5).astype(np.int64)
     categories = np.array(_CAT_NAMES, dtype=object)[product_category[lines.product[line]]]
-    text = review_texts(rating, categories, streams.text)
+    text = review_texts(rating, categories, text_rng)
     return _Reviews(line=line, time=time, rating=rating, text=text)
 
 
@@ -1178,7 +1176,9 @@ def generate_shop(settings: GenerateSettings) -> GeneratedShop:
     )
     lines = _order_lines(browsing, fraud, customers, products.price, horizon, streams.orders)
     returns = _returns(lines, customers.behaviour.p_return, horizon, streams.returns)
-    reviews = _reviews(lines, returns, customers.behaviour, products.category, horizon, streams)
+    reviews = _reviews(
+        lines, returns, customers.behaviour, products.category, horizon, streams.reviews, streams.text
+    )
     ids = _Ids(
         customers=_ids("C", settings.customers, 6), sessions=_ids("S", sessions.count + fraud.order_count, 7)
     )
