@@ -10,7 +10,7 @@ scale midpoint) and ``mean_sentiment`` 0.0 (neutral).
 
 Customer attributes: numeric extra columns pass through as floats, booleans as 0/1, and string
 columns with at most ``onehot_max_levels`` distinct values (``channel`` included, ``country`` when it
-is that small) become one-hot columns ``<column>__<level>`` with levels sorted by name. Columns with
+is that small) become one-hot columns ``<column>__<level>`` with levels sorted by name. _Columns with
 more levels are left out. Category shares use the ``top_categories`` categories with the most
 products (ties by name) so the columns depend on the catalogue, not on who bought what; when the
 products table is absent there are no category columns.
@@ -19,17 +19,23 @@ products table is absent there are no category columns.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 
 import duckdb
 import numpy as np
 import pandas as pd
 
 from segmint.contracts import Tables
-from segmint.nlp import SentimentModel, fit_sentiment_model
+from segmint.nlp import SentimentModel, fit_sentiment_model, sentiment_classes
 from segmint.settings import FeatureSettings
 
 _NS_PER_DAY = 86_400 * 1_000_000_000
-_REQUIRED_CUSTOMER_COLUMNS = ("customer_id", "signup_ts", "country", "channel")
+# What :func:`_epoch_ns` gives for a missing timestamp.
+_MISSING_NS = np.iinfo(np.int64).min
+
+_Columns = dict[str, np.ndarray]
 
 
 def _utc(as_of: pd.Timestamp | str) -> pd.Timestamp:
@@ -69,13 +75,115 @@ def top_categories(products: pd.DataFrame | None, n: int) -> list[str]:
     return frame["category"].head(n).tolist()
 
 
-def _population(customers: pd.DataFrame, as_of_ns: int) -> pd.DataFrame:
+@dataclass(frozen=True)
+class _Population:
+    """The customers known before the cutoff; a customer's position is its integer code.
+
+    Attributes:
+        customers: Their rows of the customers table (first row per id), indexed from 0.
+        ids: Their ids as strings.
+        as_of_ns: The cutoff in UTC nanoseconds.
+        signup_ns: Signup time per customer in UTC nanoseconds (:data:`_MISSING_NS` when unknown).
+        tenure_days: Days from signup to the cutoff (0 when the signup is unknown).
+    """
+
+    customers: pd.DataFrame
+    ids: pd.Index
+    as_of_ns: int
+    signup_ns: np.ndarray
+    tenure_days: np.ndarray
+
+    @property
+    def size(self) -> int:
+        return len(self.ids)
+
+
+def _population(customers: pd.DataFrame, as_of_ns: int) -> _Population:
     signup = _epoch_ns(customers["signup_ts"])
     # Missing signup dates are kept (treated as signed up before as_of) rather than dropped.
-    known = signup != np.iinfo(np.int64).min
+    known = signup != _MISSING_NS
     keep = ~known | (signup < as_of_ns)
-    pop = customers.loc[keep].drop_duplicates("customer_id").reset_index(drop=True)
-    return pop
+    members = customers.loc[keep].drop_duplicates("customer_id").reset_index(drop=True)
+    signup_ns = _epoch_ns(members["signup_ts"])
+    tenure = np.where(signup_ns == _MISSING_NS, 0.0, (as_of_ns - signup_ns) / _NS_PER_DAY)
+    return _Population(
+        customers=members,
+        ids=pd.Index(members["customer_id"].astype(str).to_numpy()),
+        as_of_ns=as_of_ns,
+        signup_ns=signup_ns,
+        tenure_days=np.maximum(tenure, 0.0),
+    )
+
+
+def _as_str_ids(ids: pd.Series) -> pd.Series:
+    return ids if ids.dtype == object else ids.astype(str)
+
+
+@dataclass(frozen=True)
+class _PastRows:
+    """The rows of an activity table that belong to the population and precede the cutoff.
+
+    Attributes:
+        keep: Row mask over the whole table.
+        customer: Customer code of each kept row.
+        ts_ns: Timestamp of each kept row in UTC nanoseconds.
+    """
+
+    keep: np.ndarray
+    customer: np.ndarray
+    ts_ns: np.ndarray
+
+
+def _past_rows(frame: pd.DataFrame, population: _Population) -> _PastRows:
+    ts = _epoch_ns(frame["ts"])
+    customer = population.ids.get_indexer(_as_str_ids(frame["customer_id"]))
+    keep = (customer >= 0) & (ts < population.as_of_ns) & (ts != _MISSING_NS)
+    return _PastRows(keep=keep, customer=customer[keep], ts_ns=ts[keep])
+
+
+@dataclass(frozen=True)
+class _OrderLines:
+    """Numeric fields of every order line.
+
+    Attributes:
+        quantity: Units, always non-negative (returns are marked by ``is_return``, not the sign).
+        unit_price: Price per unit (0 when missing).
+        is_return: Whether the line is a return.
+    """
+
+    quantity: np.ndarray
+    unit_price: np.ndarray
+    is_return: np.ndarray
+
+
+def _order_lines(orders: pd.DataFrame) -> _OrderLines:
+    quantity = pd.to_numeric(orders["quantity"], errors="coerce")
+    if "is_return" in orders.columns:
+        is_return = orders["is_return"].fillna(False).to_numpy(dtype=bool)
+    else:
+        # Without the flag, a negative quantity is the only mark of a return.
+        is_return = quantity.fillna(0).to_numpy() < 0
+    return _OrderLines(
+        quantity=np.abs(quantity.to_numpy(dtype=float, na_value=0.0)),
+        unit_price=pd.to_numeric(orders["unit_price"], errors="coerce").to_numpy(dtype=float, na_value=0.0),
+        is_return=is_return,
+    )
+
+
+def _category_codes(
+    product_ids: pd.Series, products: pd.DataFrame | None, categories: list[str]
+) -> np.ndarray:
+    """Index in ``categories`` of each product's category (-1: other or unknown)."""
+    if products is None or not len(products) or not categories:
+        return np.full(len(product_ids), -1, dtype=np.int16)
+    catalogue_ids = products["product_id"].astype(str)
+    first = ~catalogue_ids.duplicated().to_numpy()
+    category_of_product = pd.Index(categories).get_indexer(products["category"].astype(str).to_numpy()[first])
+    position = pd.Index(catalogue_ids.to_numpy()[first]).get_indexer(product_ids.astype(str).to_numpy())
+    codes = np.full(len(product_ids), -1, dtype=np.int16)
+    known = position >= 0
+    codes[known] = category_of_product[position[known]]
+    return codes
 
 
 def _attribute_features(customers: pd.DataFrame, max_levels: int) -> pd.DataFrame:
@@ -102,197 +210,327 @@ def _attribute_features(customers: pd.DataFrame, max_levels: int) -> pd.DataFram
     return pd.DataFrame(out, index=customers.index)
 
 
-def _orders_features(
-    orders: pd.DataFrame,
-    products: pd.DataFrame | None,
-    pop_index: pd.Index,
-    signup_ns: np.ndarray,
-    as_of_ns: int,
-    settings: FeatureSettings,
-    categories: list[str],
-    con: duckdb.DuckDBPyConnection,
+@contextmanager
+def _duckdb() -> Iterator[duckdb.DuckDBPyConnection]:
+    con = duckdb.connect()
+    con.execute("SET threads TO 2")
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def _query(con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame, sql: str) -> pd.DataFrame:
+    """The result of ``sql`` run against ``frame`` registered as the view ``name``."""
+    con.register(name, frame)
+    try:
+        return con.execute(sql).df()
+    finally:
+        con.unregister(name)
+
+
+def _no_aggregates() -> pd.DataFrame:
+    return pd.DataFrame({"customer": pd.Series(dtype=np.int64)})
+
+
+@dataclass(frozen=True)
+class _Aggregates:
+    """Per-customer aggregates (one row per customer code in ``customer``) and the population size."""
+
+    table: pd.DataFrame
+    size: int
+
+    def column(self, name: str, fill: float = 0.0) -> np.ndarray:
+        """One value per customer of the population; ``fill`` for customers without a row."""
+        if name not in self.table:
+            return np.full(self.size, fill)
+        return _scatter(self.size, self.table["customer"], self.table[name], fill)
+
+
+def _share_columns(prefix: str, slugs: list[str], amounts: list[np.ndarray], total: np.ndarray) -> _Columns:
+    """Each category's share of ``total``, plus ``<prefix>_other`` for the rest (when any categories)."""
+    columns: _Columns = {}
+    covered = np.zeros(len(total))
+    for name, amount in zip(slugs, amounts, strict=True):
+        columns[f"{prefix}_{name}"] = _ratio(amount, total)
+        covered += amount
+    if slugs:
+        columns[f"{prefix}_other"] = np.clip(_ratio(total - covered, total), 0.0, 1.0)
+    return columns
+
+
+def _order_line_table(
+    orders: pd.DataFrame, products: pd.DataFrame | None, population: _Population, categories: list[str]
 ) -> pd.DataFrame:
-    ts = _epoch_ns(orders["ts"])
-    code = pop_index.get_indexer(orders["customer_id"])
-    keep = (code >= 0) & (ts < as_of_ns) & (ts != np.iinfo(np.int64).min)
-    code, ts = code[keep], ts[keep]
-    qty = np.abs(pd.to_numeric(orders["quantity"], errors="coerce").to_numpy(dtype=float, na_value=0.0)[keep])
-    price = pd.to_numeric(orders["unit_price"], errors="coerce").to_numpy(dtype=float, na_value=0.0)[keep]
-    if "is_return" in orders.columns:
-        is_return = orders["is_return"].fillna(False).to_numpy(dtype=bool)[keep]
-    else:
-        is_return = (pd.to_numeric(orders["quantity"], errors="coerce").fillna(0).to_numpy() < 0)[keep]
+    """One row per past order line of the population, integer-coded for DuckDB."""
+    past = _past_rows(orders, population)
+    keep, customer, ts = past.keep, past.customer, past.ts_ns
+    lines = _order_lines(orders)
+    quantity, unit_price = lines.quantity[keep], lines.unit_price[keep]
     if "discount" in orders.columns:
         discounted = pd.to_numeric(orders["discount"], errors="coerce").fillna(0.0).to_numpy()[keep] > 0
     else:
-        discounted = np.zeros(len(code), dtype=bool)
-    order_code = pd.factorize(orders["order_id"].to_numpy()[keep])[0]
-    if products is not None and categories:
-        cat_of_product = (
-            products.drop_duplicates("product_id").set_index("product_id")["category"].astype(str)
-        )
-        cat_index = pd.Index(categories)
-        product_cat = cat_index.get_indexer(cat_of_product.to_numpy())
-        cat = np.full(len(code), -1, dtype=np.int32)
-        pcode = pd.Index(cat_of_product.index).get_indexer(orders["product_id"].to_numpy()[keep])
-        known = pcode >= 0
-        cat[known] = product_cat[pcode[known]]
-    else:
-        cat = np.full(len(code), -1, dtype=np.int32)
-    lines = pd.DataFrame(
+        discounted = np.zeros(len(customer), dtype=bool)
+    signup = population.signup_ns[customer]
+    return pd.DataFrame(
         {
-            "c": code.astype(np.int32),
-            "o": order_code.astype(np.int64),
-            "ago": (as_of_ns - ts) / _NS_PER_DAY,
-            "since_signup": np.where(
-                signup_ns[code] == np.iinfo(np.int64).min, np.inf, (ts - signup_ns[code]) / _NS_PER_DAY
-            ),
-            "qty": qty,
-            "value": qty * price,
-            "price": price,
-            "ret": is_return,
-            "disc": discounted,
-            "cat": cat,
+            "customer": customer.astype(np.int32),
+            "order_code": pd.factorize(orders["order_id"].to_numpy()[keep])[0].astype(np.int64),
+            "days_ago": (population.as_of_ns - ts) / _NS_PER_DAY,
+            "days_since_signup": np.where(signup == _MISSING_NS, np.inf, (ts - signup) / _NS_PER_DAY),
+            "quantity": quantity,
+            "value": quantity * unit_price,
+            "unit_price": unit_price,
+            "is_return": lines.is_return[keep],
+            "discounted": discounted,
+            "category": _category_codes(orders["product_id"], products, categories)[keep],
         }
     )
-    windows = settings.recency_windows_days
-    win_sql = ",\n".join(
-        f"count(DISTINCT o) FILTER (WHERE NOT ret AND ago <= {w}) AS orders_{w}d,\n"
-        f"coalesce(sum(CASE WHEN ago <= {w} THEN CASE WHEN ret THEN -value ELSE value END END), 0)"
-        f" AS revenue_{w}d"
-        for w in windows
+
+
+def _order_sql(settings: FeatureSettings, n_categories: int) -> str:
+    """Per-customer order aggregates over the ``lines`` view (see :func:`_order_line_table`)."""
+    signed_value = "CASE WHEN is_return THEN -value ELSE value END"
+    windows = "".join(
+        f", count(DISTINCT order_code) FILTER (WHERE NOT is_return AND days_ago <= {days}) AS orders_{days}d"
+        f", coalesce(sum(CASE WHEN days_ago <= {days} THEN {signed_value} END), 0) AS revenue_{days}d"
+        for days in settings.recency_windows_days
     )
-    cat_sql = ",\n".join(
-        f"coalesce(sum(value) FILTER (WHERE NOT ret AND cat = {i}), 0) AS cat_{i}"
-        for i in range(len(categories))
+    category_spend = "".join(
+        f", coalesce(sum(value) FILTER (WHERE NOT is_return AND category = {i}), 0) AS spend_category_{i}"
+        for i in range(n_categories)
     )
-    con.register("lines", lines)
-    agg = con.execute(
-        f"""
+    return f"""
         WITH per_order AS (
-            SELECT c, o, sum(qty) AS oq, count(*) AS nl
-            FROM lines WHERE NOT ret GROUP BY c, o
+            SELECT customer, order_code, sum(quantity) AS order_quantity, count(*) AS order_lines
+            FROM lines WHERE NOT is_return GROUP BY customer, order_code
         ), order_stats AS (
-            SELECT c, max(oq) AS max_order_quantity, max(nl) AS max_order_lines FROM per_order GROUP BY c
+            SELECT customer, max(order_quantity) AS max_order_quantity, max(order_lines) AS max_order_lines
+            FROM per_order GROUP BY customer
         ), line_stats AS (
-            SELECT c,
-                count(DISTINCT o) FILTER (WHERE NOT ret) AS frequency,
-                count(*) FILTER (WHERE NOT ret) AS purchase_lines,
-                coalesce(sum(qty) FILTER (WHERE NOT ret), 0) AS purchase_qty,
-                coalesce(sum(value) FILTER (WHERE NOT ret), 0) AS gross,
-                coalesce(sum(value) FILTER (WHERE ret), 0) AS returned,
-                count(DISTINCT o) FILTER (WHERE ret) AS return_orders,
-                avg(price) FILTER (WHERE NOT ret) AS mean_unit_price,
-                min(ago) FILTER (WHERE NOT ret) AS recency,
-                min(since_signup) FILTER (WHERE NOT ret) AS days_to_first,
-                count(DISTINCT o) FILTER (WHERE NOT ret AND since_signup <= {settings.burst_days})
+            SELECT customer,
+                count(DISTINCT order_code) FILTER (WHERE NOT is_return) AS frequency,
+                count(*) FILTER (WHERE NOT is_return) AS purchase_lines,
+                coalesce(sum(quantity) FILTER (WHERE NOT is_return), 0) AS purchase_quantity,
+                coalesce(sum(value) FILTER (WHERE NOT is_return), 0) AS gross_revenue,
+                coalesce(sum(value) FILTER (WHERE is_return), 0) AS returned_value,
+                count(DISTINCT order_code) FILTER (WHERE is_return) AS return_orders,
+                avg(unit_price) FILTER (WHERE NOT is_return) AS mean_unit_price,
+                min(days_ago) FILTER (WHERE NOT is_return) AS days_since_last_order,
+                min(days_since_signup) FILTER (WHERE NOT is_return) AS days_to_first_order,
+                count(DISTINCT order_code)
+                    FILTER (WHERE NOT is_return AND days_since_signup <= {settings.burst_days})
                     AS orders_first_days,
-                count(*) FILTER (WHERE NOT ret AND disc) AS disc_lines
-                {"," if windows else ""}
-                {win_sql}
-                {"," if categories else ""}
-                {cat_sql}
-            FROM lines GROUP BY c
+                count(*) FILTER (WHERE NOT is_return AND discounted) AS discounted_lines
+                {windows}{category_spend}
+            FROM lines GROUP BY customer
         )
         SELECT l.*, s.max_order_quantity, s.max_order_lines
-        FROM line_stats l LEFT JOIN order_stats s USING (c)
+        FROM line_stats l LEFT JOIN order_stats s USING (customer)
         """
-    ).df()
-    con.unregister("lines")
-    return agg
 
 
-def _event_categories(
-    events: pd.DataFrame, products: pd.DataFrame | None, categories: list[str]
-) -> np.ndarray:
-    """Index in ``categories`` of each event's product category (-1: other or unknown)."""
-    if products is None or not len(products) or not categories:
-        return np.full(len(events), -1, dtype=np.int16)
-    lookup = pd.Series(
-        pd.Index(categories).get_indexer(products["category"].astype(str)),
-        index=products["product_id"].astype(str).to_numpy(),
-    )
-    lookup = lookup[~lookup.index.duplicated()]
-    codes = lookup.reindex(events["product_id"].astype(str).to_numpy()).to_numpy()
-    return np.nan_to_num(codes, nan=-1).astype(np.int16)
+def _order_columns(
+    orders: _Aggregates, tenure_days: np.ndarray, settings: FeatureSettings, categories: list[str]
+) -> _Columns:
+    """The order feature columns from the per-customer order aggregates."""
+    frequency = orders.column("frequency")
+    gross = orders.column("gross_revenue")
+    returned = orders.column("returned_value")
+    purchase_lines = orders.column("purchase_lines")
+    recency = orders.column("days_since_last_order", np.nan)
+    first = orders.column("days_to_first_order", np.nan)
+    columns: _Columns = {
+        "frequency": frequency,
+        "gross_revenue": gross,
+        "monetary": gross - returned,
+        "recency_days": np.where(np.isnan(recency), tenure_days, recency),
+        # An infinite first order means no signup date: the tenure (0) stands in.
+        "days_to_first_order": np.where(
+            np.isnan(first) | ~np.isfinite(first), tenure_days, np.maximum(first, 0.0)
+        ),
+        "avg_order_value": _ratio(gross, frequency),
+        "lines_per_order": _ratio(purchase_lines, frequency),
+        "quantity_per_order": _ratio(orders.column("purchase_quantity"), frequency),
+        "discount_share": _ratio(orders.column("discounted_lines"), purchase_lines),
+        "return_rate": np.clip(_ratio(returned, gross), 0.0, 1.0),
+    }
+    for name in ("mean_unit_price", "max_order_quantity", "max_order_lines", "orders_first_days"):
+        columns[name] = orders.column(name)
+    columns["return_orders"] = orders.column("return_orders")
+    for days in settings.recency_windows_days:
+        columns[f"orders_{days}d"] = orders.column(f"orders_{days}d")
+        columns[f"revenue_{days}d"] = orders.column(f"revenue_{days}d")
+    spend = [orders.column(f"spend_category_{i}") for i in range(len(categories))]
+    return columns | _share_columns("cat_share", _unique_slugs(categories), spend, gross)
 
 
-def _events_features(
-    events: pd.DataFrame,
-    pop_index: pd.Index,
-    as_of_ns: int,
+def _order_features(
+    tables: Tables,
+    population: _Population,
+    categories: list[str],
     settings: FeatureSettings,
     con: duckdb.DuckDBPyConnection,
-    event_categories: np.ndarray | None = None,
-    n_categories: int = 0,
+) -> _Columns:
+    """Recency, frequency, monetary value, baskets, returns, discounts and category spend shares."""
+    orders = tables.orders
+    if orders is None or not len(orders):
+        aggregates = _no_aggregates()
+    else:
+        lines = _order_line_table(orders, tables.products, population, categories)
+        aggregates = _query(con, "lines", lines, _order_sql(settings, len(categories)))
+    return _order_columns(
+        _Aggregates(aggregates, population.size), population.tenure_days, settings, categories
+    )
+
+
+def _event_table(
+    events: pd.DataFrame, products: pd.DataFrame | None, population: _Population, categories: list[str]
 ) -> pd.DataFrame:
-    ts = _epoch_ns(events["ts"])
-    code = pop_index.get_indexer(events["customer_id"])
-    keep = (code >= 0) & (ts < as_of_ns) & (ts != np.iinfo(np.int64).min)
+    """One row per past event of the population, integer-coded for DuckDB."""
+    past = _past_rows(events, population)
+    keep = past.keep
     kinds = events["event_type"].to_numpy()[keep]
     # Elementwise comparison is cheaper than hashing millions of short strings.
-    etype = np.where(kinds == "view", 0, np.where(kinds == "cart", 1, np.where(kinds == "purchase", 2, -1)))
-    frame = pd.DataFrame(
+    kind = np.where(kinds == "view", 0, np.where(kinds == "cart", 1, np.where(kinds == "purchase", 2, -1)))
+    return pd.DataFrame(
         {
-            "c": code[keep].astype(np.int32),
-            "s": pd.factorize(events["session_id"].to_numpy()[keep])[0].astype(np.int64),
-            "e": etype.astype(np.int8),
-            "ago": (as_of_ns - ts[keep]) / _NS_PER_DAY,
-            "k": (event_categories[keep] if event_categories is not None else np.full(keep.sum(), -1)),
+            "customer": past.customer.astype(np.int32),
+            "session_code": pd.factorize(events["session_id"].to_numpy()[keep])[0].astype(np.int64),
+            "event_kind": kind.astype(np.int8),
+            "days_ago": (population.as_of_ns - past.ts_ns) / _NS_PER_DAY,
+            "category": _category_codes(events["product_id"], products, categories)[keep],
         }
     )
-    # What a customer browses (not only what they buy) says which categories they care about.
-    cat_sql = "".join(f", count(*) FILTER (WHERE k = {i}) AS vcat_{i}" for i in range(n_categories))
-    win_sql = "".join(
-        f", count(*) FILTER (WHERE ago <= {w}) AS events_{w}d" for w in settings.recency_windows_days
+
+
+def _event_sql(settings: FeatureSettings, n_categories: int) -> str:
+    """Per-customer event aggregates over the ``events`` view (see :func:`_event_table`)."""
+    windows = "".join(
+        f", count(*) FILTER (WHERE days_ago <= {days}) AS events_{days}d"
+        for days in settings.recency_windows_days
     )
-    con.register("ev", frame)
-    agg = con.execute(
-        f"""
-        SELECT c,
-            count(*) FILTER (WHERE e = 0) AS views,
-            count(*) FILTER (WHERE e = 1) AS carts,
-            count(*) FILTER (WHERE e = 2) AS purchase_events,
-            count(DISTINCT s) AS sessions,
-            min(ago) AS days_since_last_event
-            {win_sql}{cat_sql}
-        FROM ev GROUP BY c
+    # What a customer browses (not only what they buy) says which categories they care about.
+    category_events = "".join(
+        f", count(*) FILTER (WHERE category = {i}) AS events_category_{i}" for i in range(n_categories)
+    )
+    return f"""
+        SELECT customer,
+            count(*) FILTER (WHERE event_kind = 0) AS views,
+            count(*) FILTER (WHERE event_kind = 1) AS carts,
+            count(*) FILTER (WHERE event_kind = 2) AS purchase_events,
+            count(DISTINCT session_code) AS sessions,
+            min(days_ago) AS days_since_last_event
+            {windows}{category_events}
+        FROM events GROUP BY customer
         """
-    ).df()
-    con.unregister("ev")
-    return agg
 
 
-def _review_features(
+def _event_columns(
+    events: _Aggregates, tenure_days: np.ndarray, settings: FeatureSettings, categories: list[str]
+) -> _Columns:
+    """The event feature columns from the per-customer event aggregates."""
+    views, carts = events.column("views"), events.column("carts")
+    purchases, sessions = events.column("purchase_events"), events.column("sessions")
+    last_event = events.column("days_since_last_event", np.nan)
+    columns: _Columns = {
+        "views": views,
+        "carts": carts,
+        "purchase_events": purchases,
+        "sessions": sessions,
+        "view_to_cart": np.clip(_ratio(carts, views), 0.0, 1.0),
+        "cart_to_purchase": np.clip(_ratio(purchases, carts), 0.0, 1.0),
+        "views_per_session": _ratio(views, sessions),
+        "days_since_last_event": np.where(np.isnan(last_event), tenure_days, last_event),
+    }
+    for days in settings.recency_windows_days:
+        columns[f"events_{days}d"] = events.column(f"events_{days}d")
+    browsed = [events.column(f"events_category_{i}") for i in range(len(categories))]
+    all_events = views + carts + purchases
+    return columns | _share_columns("view_share", _unique_slugs(categories), browsed, all_events)
+
+
+def _event_features(
+    tables: Tables,
+    population: _Population,
+    categories: list[str],
+    settings: FeatureSettings,
+    con: duckdb.DuckDBPyConnection,
+) -> _Columns:
+    """Funnel counts and rates, sessions, event recency and category view shares."""
+    events = tables.events
+    if events is None or not len(events):
+        aggregates = _no_aggregates()
+    else:
+        table = _event_table(events, tables.products, population, categories)
+        aggregates = _query(con, "events", table, _event_sql(settings, len(categories)))
+    return _event_columns(
+        _Aggregates(aggregates, population.size), population.tenure_days, settings, categories
+    )
+
+
+def _own_sentiment_model(
+    texts: pd.Series, ratings: np.ndarray, settings: FeatureSettings
+) -> SentimentModel | None:
+    """A model fitted on the past reviews themselves, when there are enough of two kinds or more."""
+    if len(texts) < settings.sentiment_min_reviews:
+        return None
+    if len(np.unique(sentiment_classes(ratings))) < 2:
+        return None
+    return fit_sentiment_model(texts, ratings, seed=settings.seed)
+
+
+def _review_sentiment(
+    past: pd.DataFrame, ratings: np.ndarray, settings: FeatureSettings, sentiment: SentimentModel | None
+) -> np.ndarray:
+    """The sentiment score of each past review (0 when there is no model)."""
+    if "sentiment_score" in past.columns:  # scored once upstream (see ``customer_features``)
+        return past["sentiment_score"].to_numpy(dtype=float)
+    model = sentiment if sentiment is not None else _own_sentiment_model(past["text"], ratings, settings)
+    if model is None or not len(past):
+        return np.zeros(len(past))
+    return model.score(past["text"])
+
+
+def _review_aggregates(
     reviews: pd.DataFrame,
-    pop_index: pd.Index,
-    as_of_ns: int,
+    population: _Population,
     settings: FeatureSettings,
     sentiment: SentimentModel | None,
 ) -> pd.DataFrame:
-    ts = _epoch_ns(reviews["ts"])
-    code = pop_index.get_indexer(reviews["customer_id"])
-    keep = (code >= 0) & (ts < as_of_ns) & (ts != np.iinfo(np.int64).min)
-    past = reviews.loc[keep]
-    rating = pd.to_numeric(past["rating"], errors="coerce").fillna(3.0).to_numpy(dtype=float)
-    if "sentiment_score" in past.columns:  # scored once upstream (see ``customer_features``)
-        score = past["sentiment_score"].to_numpy(dtype=float)
-    else:
-        if sentiment is None and len(past) >= settings.sentiment_min_reviews:
-            classes = np.where(rating >= 4, 1, np.where(rating <= 2, -1, 0))
-            if len(np.unique(classes)) >= 2:
-                sentiment = fit_sentiment_model(past["text"], rating, seed=settings.seed)
-        score = sentiment.score(past["text"]) if sentiment is not None and len(past) else np.zeros(len(past))
-    frame = pd.DataFrame({"c": code[keep], "rating": rating, "sent": score})
-    agg = frame.groupby("c").agg(
-        review_count=("rating", "size"), mean_rating=("rating", "mean"), mean_sentiment=("sent", "mean")
+    past_rows = _past_rows(reviews, population)
+    past = reviews.loc[past_rows.keep]
+    ratings = pd.to_numeric(past["rating"], errors="coerce").fillna(3.0).to_numpy(dtype=float)
+    scores = _review_sentiment(past, ratings, settings, sentiment)
+    frame = pd.DataFrame({"customer": past_rows.customer, "rating": ratings, "sentiment": scores})
+    aggregates = frame.groupby("customer").agg(
+        review_count=("rating", "size"), mean_rating=("rating", "mean"), mean_sentiment=("sentiment", "mean")
     )
-    return agg.reset_index()
+    return aggregates.reset_index()
+
+
+def _review_features(
+    reviews: pd.DataFrame | None,
+    population: _Population,
+    settings: FeatureSettings,
+    sentiment: SentimentModel | None,
+) -> _Columns:
+    """Review count, mean star rating and mean sentiment."""
+    if reviews is None or not len(reviews):
+        aggregates = _no_aggregates()
+    else:
+        aggregates = _review_aggregates(reviews, population, settings, sentiment)
+    per_customer = _Aggregates(aggregates, population.size)
+    return {
+        "review_count": per_customer.column("review_count"),
+        "mean_rating": per_customer.column("mean_rating", 3.0),
+        "mean_sentiment": per_customer.column("mean_sentiment"),
+    }
 
 
 def feature_columns(settings: FeatureSettings, categories: list[str]) -> list[str]:
     """The behavioural feature columns, in output order (attribute columns follow them)."""
-    cols = [
+    columns = [
         "recency_days",
         "frequency",
         "monetary",
@@ -310,26 +548,20 @@ def feature_columns(settings: FeatureSettings, categories: list[str]) -> list[st
         "return_rate",
         "return_orders",
     ]
-    for w in settings.recency_windows_days:
-        cols += [f"orders_{w}d", f"revenue_{w}d"]
-    cols += [f"cat_share_{s}" for s in _unique_slugs(categories)]
+    for days in settings.recency_windows_days:
+        columns += [f"orders_{days}d", f"revenue_{days}d"]
+    columns += [f"cat_share_{name}" for name in _unique_slugs(categories)]
     if categories:
-        cols.append("cat_share_other")
-    cols += ["views", "carts", "purchase_events", "sessions", "view_to_cart", "cart_to_purchase"]
-    cols += ["views_per_session", "days_since_last_event"]
-    for w in settings.recency_windows_days:
-        cols.append(f"events_{w}d")
-    cols += [f"view_share_{s}" for s in _unique_slugs(categories)]
+        columns.append("cat_share_other")
+    columns += ["views", "carts", "purchase_events", "sessions", "view_to_cart", "cart_to_purchase"]
+    columns += ["views_per_session", "days_since_last_event"]
+    for days in settings.recency_windows_days:
+        columns.append(f"events_{days}d")
+    columns += [f"view_share_{name}" for name in _unique_slugs(categories)]
     if categories:
-        cols.append("view_share_other")
-    cols += ["review_count", "mean_rating", "mean_sentiment"]
-    return cols
-
-
-def _with_str_ids(frame: pd.DataFrame) -> pd.DataFrame:
-    if frame["customer_id"].dtype == object:
-        return frame
-    return frame.assign(customer_id=frame["customer_id"].astype(str))
+        columns.append("view_share_other")
+    columns += ["review_count", "mean_rating", "mean_sentiment"]
+    return columns
 
 
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
@@ -345,6 +577,27 @@ def _scatter(n: int, codes: pd.Series, values: pd.Series | np.ndarray, fill: flo
     return out
 
 
+def _joined(
+    population: _Population, behaviour: _Columns, settings: FeatureSettings, categories: list[str]
+) -> pd.DataFrame:
+    """Customer ids, the behavioural columns in :func:`feature_columns` order, then the attributes."""
+    ordered = feature_columns(settings, categories)
+    out = pd.DataFrame({"customer_id": population.ids.to_numpy(dtype=object)})
+    out = pd.concat([out, pd.DataFrame({name: behaviour[name] for name in ordered})], axis=1)
+    customers = population.customers
+    attributes = _attribute_features(
+        customers.drop(columns=[c for c in ("country", "channel") if c not in customers.columns]).reset_index(
+            drop=True
+        ),
+        settings.onehot_max_levels,
+    )
+    if len(attributes.columns):
+        out = pd.concat([out, attributes.reset_index(drop=True)], axis=1)
+    numeric = out.columns.drop("customer_id")
+    out[numeric] = out[numeric].astype(float).replace([np.inf, -np.inf], np.nan).fillna(0.0)
+    return out
+
+
 def customer_features(
     tables: Tables,
     as_of: pd.Timestamp,
@@ -352,6 +605,8 @@ def customer_features(
     sentiment: SentimentModel | None = None,
 ) -> pd.DataFrame:
     """One row of point-in-time features per customer known before ``as_of``.
+
+    Order, event and review features are computed separately and joined on the customer.
 
     Args:
         tables: The canonical tables; only ``customers`` is required.
@@ -367,133 +622,48 @@ def customer_features(
         ``customer_id`` plus float columns (see :func:`feature_columns` and the module notes), in
         the order of ``tables.customers``; no NaN.
     """
-    cutoff = _utc(as_of)
-    as_of_ns = int(cutoff.value)
-    pop = _population(tables.customers, as_of_ns)
-    n = len(pop)
-    pop_index = pd.Index(pop["customer_id"].astype(str).to_numpy())
-    signup_ns = _epoch_ns(pop["signup_ts"])
-    no_signup = signup_ns == np.iinfo(np.int64).min
+    population = _population(tables.customers, int(_utc(as_of).value))
     categories = top_categories(tables.products, settings.top_categories)
-    cat_slugs = _unique_slugs(categories)
-    cols: dict[str, np.ndarray] = {}
-    tenure = np.where(no_signup, 0.0, (as_of_ns - signup_ns) / _NS_PER_DAY)
-    cols["tenure_days"] = np.maximum(tenure, 0.0)
+    with _duckdb() as con:
+        orders = _order_features(tables, population, categories, settings, con)
+        events = _event_features(tables, population, categories, settings, con)
+    reviews = _review_features(tables.reviews, population, settings, sentiment)
+    behaviour = {"tenure_days": population.tenure_days} | orders | events | reviews
+    return _joined(population, behaviour, settings, categories)
 
-    con = duckdb.connect()
-    con.execute("SET threads TO 2")
-    try:
-        orders = tables.orders
-        if orders is not None and len(orders):
-            orders = _with_str_ids(orders)
-            agg = _orders_features(
-                orders, tables.products, pop_index, signup_ns, as_of_ns, settings, categories, con
-            )
-        else:
-            agg = pd.DataFrame({"c": pd.Series(dtype=np.int64)})
-        c = agg["c"]
 
-        def col(name: str, fill: float = 0.0) -> np.ndarray:
-            return _scatter(n, c, agg[name], fill) if name in agg else np.full(n, fill)
+@dataclass(frozen=True)
+class _FutureTotals:
+    """Per-customer totals over the label window.
 
-        frequency = col("frequency")
-        gross = col("gross")
-        returned = col("returned")
-        cols["frequency"] = frequency
-        cols["gross_revenue"] = gross
-        cols["monetary"] = gross - returned
-        recency = col("recency", np.nan)
-        cols["recency_days"] = np.where(np.isnan(recency), cols["tenure_days"], recency)
-        first = col("days_to_first", np.nan)
-        cols["days_to_first_order"] = np.where(
-            np.isnan(first) | ~np.isfinite(first), cols["tenure_days"], np.maximum(first, 0.0)
-        )
-        cols["avg_order_value"] = _ratio(gross, frequency)
-        cols["lines_per_order"] = _ratio(col("purchase_lines"), frequency)
-        cols["quantity_per_order"] = _ratio(col("purchase_qty"), frequency)
-        cols["mean_unit_price"] = col("mean_unit_price")
-        cols["max_order_quantity"] = col("max_order_quantity")
-        cols["max_order_lines"] = col("max_order_lines")
-        cols["orders_first_days"] = col("orders_first_days")
-        cols["discount_share"] = _ratio(col("disc_lines"), col("purchase_lines"))
-        cols["return_rate"] = np.clip(_ratio(returned, gross), 0.0, 1.0)
-        cols["return_orders"] = col("return_orders")
-        for w in settings.recency_windows_days:
-            cols[f"orders_{w}d"] = col(f"orders_{w}d")
-            cols[f"revenue_{w}d"] = col(f"revenue_{w}d")
-        cat_spend = np.zeros(n)
-        for i, s in enumerate(cat_slugs):
-            spend = col(f"cat_{i}")
-            cols[f"cat_share_{s}"] = _ratio(spend, gross)
-            cat_spend += spend
-        if categories:
-            cols["cat_share_other"] = np.clip(_ratio(gross - cat_spend, gross), 0.0, 1.0)
+    Attributes:
+        revenue: Revenue net of returns.
+        orders: Distinct purchase orders.
+    """
 
-        events = tables.events
-        if events is not None and len(events):
-            events = _with_str_ids(events)
-            ev = _events_features(
-                events,
-                pop_index,
-                as_of_ns,
-                settings,
-                con,
-                _event_categories(events, tables.products, categories),
-                len(categories),
-            )
-        else:
-            ev = pd.DataFrame({"c": pd.Series(dtype=np.int64)})
-    finally:
-        con.close()
+    revenue: np.ndarray
+    orders: np.ndarray
 
-    def ecol(name: str, fill: float = 0.0) -> np.ndarray:
-        return _scatter(n, ev["c"], ev[name], fill) if name in ev else np.full(n, fill)
 
-    views, carts, purchases, sessions = (
-        ecol("views"),
-        ecol("carts"),
-        ecol("purchase_events"),
-        ecol("sessions"),
+def _future_totals(orders: pd.DataFrame, population: _Population, end_ns: int) -> _FutureTotals:
+    """Totals of the order lines in ``[population.as_of_ns, end_ns)``."""
+    ts = _epoch_ns(orders["ts"])
+    customer = population.ids.get_indexer(orders["customer_id"].astype(str))
+    keep = (customer >= 0) & (ts >= population.as_of_ns) & (ts < end_ns)
+    lines = _order_lines(orders)
+    is_return = lines.is_return[keep]
+    frame = pd.DataFrame(
+        {
+            "customer": customer[keep],
+            "value": np.where(is_return, -1.0, 1.0) * lines.quantity[keep] * lines.unit_price[keep],
+            "order_id": orders["order_id"].to_numpy()[keep],
+        }
     )
-    cols.update(views=views, carts=carts, purchase_events=purchases, sessions=sessions)
-    cols["view_to_cart"] = np.clip(_ratio(carts, views), 0.0, 1.0)
-    cols["cart_to_purchase"] = np.clip(_ratio(purchases, carts), 0.0, 1.0)
-    cols["views_per_session"] = _ratio(views, sessions)
-    last_event = ecol("days_since_last_event", np.nan)
-    cols["days_since_last_event"] = np.where(np.isnan(last_event), cols["tenure_days"], last_event)
-    for w in settings.recency_windows_days:
-        cols[f"events_{w}d"] = ecol(f"events_{w}d")
-    all_events = views + carts + purchases
-    browsed = np.zeros(n)
-    for i, s in enumerate(cat_slugs):
-        count = ecol(f"vcat_{i}")
-        cols[f"view_share_{s}"] = _ratio(count, all_events)
-        browsed += count
-    if categories:
-        cols["view_share_other"] = np.clip(_ratio(all_events - browsed, all_events), 0.0, 1.0)
-
-    reviews = tables.reviews
-    if reviews is not None and len(reviews):
-        reviews = _with_str_ids(reviews)
-        rv = _review_features(reviews, pop_index, as_of_ns, settings, sentiment)
-    else:
-        rv = pd.DataFrame({"c": pd.Series(dtype=np.int64)})
-    cols["review_count"] = _scatter(n, rv["c"], rv["review_count"]) if len(rv) else np.zeros(n)
-    cols["mean_rating"] = _scatter(n, rv["c"], rv["mean_rating"], 3.0) if len(rv) else np.full(n, 3.0)
-    cols["mean_sentiment"] = _scatter(n, rv["c"], rv["mean_sentiment"]) if len(rv) else np.zeros(n)
-
-    ordered = feature_columns(settings, categories)
-    out = pd.DataFrame({"customer_id": pop_index.to_numpy(dtype=object)})
-    out = pd.concat([out, pd.DataFrame({k: cols[k] for k in ordered})], axis=1)
-    attrs = _attribute_features(
-        pop.drop(columns=[c for c in ("country", "channel") if c not in pop.columns]).reset_index(drop=True),
-        settings.onehot_max_levels,
+    bought = frame.loc[~is_return]
+    return _FutureTotals(
+        revenue=_scatter(population.size, *_grouped(frame.groupby("customer")["value"].sum())),
+        orders=_scatter(population.size, *_grouped(bought.groupby("customer")["order_id"].nunique())),
     )
-    if len(attrs.columns):
-        out = pd.concat([out, attrs.reset_index(drop=True)], axis=1)
-    numeric = out.columns.drop("customer_id")
-    out[numeric] = out[numeric].astype(float).replace([np.inf, -np.inf], np.nan).fillna(0.0)
-    return out
 
 
 def future_labels(tables: Tables, as_of: pd.Timestamp, window_days: int) -> pd.DataFrame:
@@ -509,41 +679,19 @@ def future_labels(tables: Tables, as_of: pd.Timestamp, window_days: int) -> pd.D
         (float), distinct purchase orders (float) and 1/0 whether any purchase happened (int), one
         row per customer in the same population and order as :func:`customer_features`.
     """
-    cutoff = _utc(as_of)
-    start_ns = int(cutoff.value)
-    end_ns = start_ns + int(window_days) * _NS_PER_DAY
-    pop = _population(tables.customers, start_ns)
-    pop_index = pd.Index(pop["customer_id"].astype(str).to_numpy())
-    n = len(pop)
-    revenue = np.zeros(n)
-    n_orders = np.zeros(n)
+    start_ns = int(_utc(as_of).value)
+    population = _population(tables.customers, start_ns)
     orders = tables.orders
     if orders is not None and len(orders):
-        ts = _epoch_ns(orders["ts"])
-        code = pop_index.get_indexer(orders["customer_id"].astype(str))
-        keep = (code >= 0) & (ts >= start_ns) & (ts < end_ns)
-        qty = np.abs(pd.to_numeric(orders["quantity"], errors="coerce").fillna(0).to_numpy(dtype=float))[keep]
-        price = pd.to_numeric(orders["unit_price"], errors="coerce").fillna(0).to_numpy(dtype=float)[keep]
-        if "is_return" in orders.columns:
-            ret = orders["is_return"].fillna(False).to_numpy(dtype=bool)[keep]
-        else:
-            ret = (pd.to_numeric(orders["quantity"], errors="coerce").fillna(0).to_numpy() < 0)[keep]
-        frame = pd.DataFrame(
-            {
-                "c": code[keep],
-                "v": np.where(ret, -1.0, 1.0) * qty * price,
-                "o": orders["order_id"].to_numpy()[keep],
-            }
-        )
-        revenue = _scatter(n, *_grouped(frame.groupby("c")["v"].sum()))
-        bought = frame.loc[~ret]
-        n_orders = _scatter(n, *_grouped(bought.groupby("c")["o"].nunique()))
+        totals = _future_totals(orders, population, start_ns + int(window_days) * _NS_PER_DAY)
+    else:
+        totals = _FutureTotals(revenue=np.zeros(population.size), orders=np.zeros(population.size))
     return pd.DataFrame(
         {
-            "customer_id": pop_index.to_numpy(dtype=object),
-            "future_revenue": revenue,
-            "future_orders": n_orders,
-            "future_purchased": (n_orders > 0).astype(int),
+            "customer_id": population.ids.to_numpy(dtype=object),
+            "future_revenue": totals.revenue,
+            "future_orders": totals.orders,
+            "future_purchased": (totals.orders > 0).astype(int),
         }
     )
 
