@@ -82,6 +82,58 @@ class SentimentModel:
         return [str(vocab[i]) for i in order if weights[i] > 0]
 
 
+@dataclass(frozen=True)
+class _TrainingSet:
+    """Cleaned texts and their sentiment classes.
+
+    Attributes:
+        texts: Review texts, missing ones as "".
+        labels: Sentiment class per text.
+        classes: The distinct classes, ascending.
+    """
+
+    texts: list[str]
+    labels: np.ndarray
+    classes: tuple[int, ...]
+
+
+def _training_set(
+    texts: Sequence[str] | pd.Series, ratings: Sequence[float] | pd.Series | np.ndarray
+) -> _TrainingSet:
+    cleaned = _clean(texts)
+    labels = sentiment_classes(ratings)
+    if len(cleaned) != len(labels):
+        raise ValueError(f"texts and ratings differ in length: {len(cleaned)} != {len(labels)}")
+    classes = tuple(int(c) for c in np.unique(labels))
+    if len(classes) < 2:
+        raise ValueError("ratings must span at least two sentiment classes (≤2, 3, ≥4 stars)")
+    return _TrainingSet(texts=cleaned, labels=labels, classes=classes)
+
+
+def _sentiment_pipeline(n_texts: int, seed: int, max_features: int) -> Pipeline:
+    """The unfitted TF-IDF → logistic-loss SGD pipeline."""
+    tfidf = TfidfVectorizer(
+        ngram_range=(1, 2),
+        min_df=2 if n_texts >= 50 else 1,
+        max_df=0.9,
+        sublinear_tf=True,
+        max_features=max_features,
+        token_pattern=_TOKEN_PATTERN,
+        strip_accents="unicode",
+    )
+    # SGD on the logistic loss: the same model as LogisticRegression with a fraction of the fit time
+    # on tens of thousands of reviews, and still calibrated-enough probabilities.
+    classifier = SGDClassifier(
+        loss="log_loss",
+        alpha=1e-5,
+        class_weight="balanced",
+        max_iter=50,
+        tol=1e-4,
+        random_state=seed,
+    )
+    return Pipeline([("tfidf", tfidf), ("clf", classifier)])
+
+
 def fit_sentiment_model(
     texts: Sequence[str] | pd.Series,
     ratings: Sequence[float] | pd.Series | np.ndarray,
@@ -105,44 +157,10 @@ def fit_sentiment_model(
     Raises:
         ValueError: lengths differ, or the ratings hold fewer than two sentiment classes.
     """
-    cleaned = _clean(texts)
-    y = sentiment_classes(ratings)
-    if len(cleaned) != len(y):
-        raise ValueError(f"texts and ratings differ in length: {len(cleaned)} != {len(y)}")
-    classes = tuple(int(c) for c in np.unique(y))
-    if len(classes) < 2:
-        raise ValueError("ratings must span at least two sentiment classes (≤2, 3, ≥4 stars)")
-    pipeline = Pipeline(
-        [
-            (
-                "tfidf",
-                TfidfVectorizer(
-                    ngram_range=(1, 2),
-                    min_df=2 if len(cleaned) >= 50 else 1,
-                    max_df=0.9,
-                    sublinear_tf=True,
-                    max_features=max_features,
-                    token_pattern=_TOKEN_PATTERN,
-                    strip_accents="unicode",
-                ),
-            ),
-            (
-                "clf",
-                # SGD on the logistic loss: the same model as LogisticRegression with a fraction of the
-                # fit time on tens of thousands of reviews, and still calibrated-enough probabilities.
-                SGDClassifier(
-                    loss="log_loss",
-                    alpha=1e-5,
-                    class_weight="balanced",
-                    max_iter=50,
-                    tol=1e-4,
-                    random_state=seed,
-                ),
-            ),
-        ]
-    )
-    pipeline.fit(cleaned, y)
-    return SentimentModel(pipeline=pipeline, classes=classes)
+    training = _training_set(texts, ratings)
+    pipeline = _sentiment_pipeline(len(training.texts), seed, max_features)
+    pipeline.fit(training.texts, training.labels)
+    return SentimentModel(pipeline=pipeline, classes=training.classes)
 
 
 def review_keywords(reviews: pd.DataFrame, n: int = 3, by: str = "customer_id") -> pd.DataFrame:
@@ -175,21 +193,33 @@ def review_keywords(reviews: pd.DataFrame, n: int = 3, by: str = "customer_id") 
         counts = vectorizer.fit_transform(texts)
     except ValueError:  # only stop words
         return empty
-    g = groups[keep]
-    indicator = sp.csr_matrix((np.ones(len(g)), (g, np.arange(len(g)))), shape=(len(uniques), len(g)))
+    weights = _class_tfidf(counts, groups[keep], len(uniques))
+    words = _top_terms(weights, vectorizer.get_feature_names_out(), n)
+    return pd.DataFrame({by: out_index, "keywords": words})
+
+
+def _class_tfidf(counts: sp.spmatrix, group_of_text: np.ndarray, n_groups: int) -> sp.csr_matrix:
+    """Group × term weights: the term's share of the group's words times its inverse group frequency."""
+    n_texts = len(group_of_text)
+    indicator = sp.csr_matrix(
+        (np.ones(n_texts), (group_of_text, np.arange(n_texts))), shape=(n_groups, n_texts)
+    )
     pooled = (indicator @ counts).tocsr().astype(float)
     totals = np.asarray(pooled.sum(axis=1)).ravel()
     totals[totals == 0] = 1.0
-    tf = sp.diags(1.0 / totals) @ pooled
-    group_df = np.asarray((pooled > 0).sum(axis=0)).ravel()
-    idf = np.log1p(len(uniques) / np.maximum(group_df, 1))
-    weights = (tf @ sp.diags(idf)).tocsr()
-    vocab = vectorizer.get_feature_names_out()
+    term_share = sp.diags(1.0 / totals) @ pooled
+    groups_with_term = np.asarray((pooled > 0).sum(axis=0)).ravel()
+    idf = np.log1p(n_groups / np.maximum(groups_with_term, 1))
+    return (term_share @ sp.diags(idf)).tocsr()
+
+
+def _top_terms(weights: sp.csr_matrix, vocab: np.ndarray, n: int) -> list[str]:
+    """The ``n`` heaviest terms of each row of ``weights``, ", "-joined."""
     words: list[str] = []
     for row in range(weights.shape[0]):
         start, end = weights.indptr[row], weights.indptr[row + 1]
-        cols, vals = weights.indices[start:end], weights.data[start:end]
+        terms, values = weights.indices[start:end], weights.data[start:end]
         # Ties break alphabetically so the output does not depend on sparse storage order.
-        order = np.lexsort((vocab[cols], -vals))[:n]
-        words.append(", ".join(str(vocab[cols[i]]) for i in order))
-    return pd.DataFrame({by: out_index, "keywords": words})
+        order = np.lexsort((vocab[terms], -values))[:n]
+        words.append(", ".join(str(vocab[terms[i]]) for i in order))
+    return words
