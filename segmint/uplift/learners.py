@@ -7,7 +7,7 @@ propensity is the treated share of the training rows, not a fitted model.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Protocol
 
@@ -23,9 +23,15 @@ from segmint.settings import UpliftSettings
 
 
 class BinaryUpliftLearner(Protocol):
-    def fit(self, X: np.ndarray, y: np.ndarray, t: np.ndarray) -> BinaryUpliftLearner: ...
+    """What every learner in :data:`LEARNERS` offers: one offer against control."""
 
-    def uplift(self, X: np.ndarray) -> np.ndarray: ...
+    def fit(self, X: np.ndarray, y: np.ndarray, t: np.ndarray) -> BinaryUpliftLearner:
+        """Fit on features ``X``, binary outcomes ``y`` and treatment flags ``t`` (1 = offer)."""
+        ...
+
+    def uplift(self, X: np.ndarray) -> np.ndarray:
+        """Predicted uplift per row of ``X``, in probability units."""
+        ...
 
 
 def _lgb_params(settings: UpliftSettings, seed_offset: int = 0) -> dict:
@@ -68,13 +74,16 @@ def _logistic(settings: UpliftSettings) -> Pipeline:
     )
 
 
-def _positive_proba(model, X: np.ndarray) -> np.ndarray:
+def positive_proba(model, X: np.ndarray) -> np.ndarray:
+    """P(class 1) per row of ``X`` from a fitted classifier (its only class when it saw one)."""
     if len(getattr(model, "classes_", [0, 1])) < 2:
         return np.full(len(X), float(model.classes_[0]))
     return model.predict_proba(X)[:, 1]
 
 
-def _fit_classifier(model, X: np.ndarray, y: np.ndarray, weight: np.ndarray | None = None):
+def fit_classifier(model, X: np.ndarray, y: np.ndarray, weight: np.ndarray | None = None):
+    """``model`` fitted on ``X``, ``y`` (with optional sample weights), or a constant classifier
+    when ``y`` holds a single class."""
     if np.unique(y).size < 2:
         # A constant arm (no conversions at all) still has a well-defined prediction.
         return _Constant(float(y.mean()) if len(y) else 0.0)
@@ -86,6 +95,7 @@ def _fit_classifier(model, X: np.ndarray, y: np.ndarray, weight: np.ndarray | No
 
 
 class _Constant:
+    # Pickled models refer to this class by name: renaming it would break loading them.
     def __init__(self, value: float) -> None:
         self.value = value
         self.classes_ = np.array([0, 1])
@@ -105,12 +115,12 @@ class SLearner:
         self.settings = settings
 
     def fit(self, X, y, t):
-        self.model_ = _fit_classifier(lgb_classifier(self.settings), np.column_stack([X, t]), y)
+        self.model_ = fit_classifier(lgb_classifier(self.settings), np.column_stack([X, t]), y)
         return self
 
     def uplift(self, X):
         ones, zeros = np.ones(len(X)), np.zeros(len(X))
-        return _positive_proba(self.model_, np.column_stack([X, ones])) - _positive_proba(
+        return positive_proba(self.model_, np.column_stack([X, ones])) - positive_proba(
             self.model_, np.column_stack([X, zeros])
         )
 
@@ -125,12 +135,12 @@ class TLearner:
 
     def fit(self, X, y, t):
         treated = t == 1
-        self.treated_ = _fit_classifier(self.make(), X[treated], y[treated])
-        self.control_ = _fit_classifier(self.make(), X[~treated], y[~treated])
+        self.treated_ = fit_classifier(self.make(), X[treated], y[treated])
+        self.control_ = fit_classifier(self.make(), X[~treated], y[~treated])
         return self
 
     def uplift(self, X):
-        return _positive_proba(self.treated_, X) - _positive_proba(self.control_, X)
+        return positive_proba(self.treated_, X) - positive_proba(self.control_, X)
 
 
 class LogisticTLearner(TLearner):
@@ -150,16 +160,16 @@ class XLearner:
     def fit(self, X, y, t):
         treated = t == 1
         first = TLearner(self.settings).fit(X, y, t)
-        d_treated = y[treated] - _positive_proba(first.control_, X[treated])
-        d_control = _positive_proba(first.treated_, X[~treated]) - y[~treated]
+        d_treated = y[treated] - positive_proba(first.control_, X[treated])
+        d_control = positive_proba(first.treated_, X[~treated]) - y[~treated]
         self.tau_treated_ = _lgb_regressor(self.settings, 1).fit(X[treated], d_treated)
         self.tau_control_ = _lgb_regressor(self.settings, 2).fit(X[~treated], d_control)
         self.propensity_ = float(treated.mean())
         return self
 
     def uplift(self, X):
-        g = self.propensity_
-        return g * self.tau_control_.predict(X) + (1.0 - g) * self.tau_treated_.predict(X)
+        propensity = self.propensity_
+        return propensity * self.tau_control_.predict(X) + (1.0 - propensity) * self.tau_treated_.predict(X)
 
 
 class ClassTransformation:
@@ -170,14 +180,20 @@ class ClassTransformation:
         self.settings = settings
 
     def fit(self, X, y, t):
-        p = float(t.mean())
-        weight = np.where(t == 1, 0.5 / p, 0.5 / (1.0 - p))
+        propensity = float(t.mean())
+        weight = np.where(t == 1, 0.5 / propensity, 0.5 / (1.0 - propensity))
         z = (y == t).astype(int)
-        self.model_ = _fit_classifier(lgb_classifier(self.settings), X, z, weight)
+        self.model_ = fit_classifier(lgb_classifier(self.settings), X, z, weight)
         return self
 
     def uplift(self, X):
-        return 2.0 * _positive_proba(self.model_, X) - 1.0
+        return 2.0 * positive_proba(self.model_, X) - 1.0
+
+
+def _transformed_outcome(y: np.ndarray, t: np.ndarray) -> np.ndarray:
+    # With the randomized propensity p, E[y·(t − p)/(p(1 − p)) | x] is the uplift at x.
+    propensity = float(t.mean())
+    return y * (t - propensity) / (propensity * (1.0 - propensity))
 
 
 class TransformedOutcome:
@@ -187,9 +203,7 @@ class TransformedOutcome:
         self.settings = settings
 
     def fit(self, X, y, t):
-        p = float(t.mean())
-        z = y * (t - p) / (p * (1.0 - p))
-        self.model_ = _lgb_regressor(self.settings).fit(X, z)
+        self.model_ = _lgb_regressor(self.settings).fit(X, _transformed_outcome(y, t))
         return self
 
     def uplift(self, X):
@@ -205,8 +219,6 @@ class UpliftTree:
         self.settings = settings
 
     def fit(self, X, y, t):
-        p = float(t.mean())
-        z = y * (t - p) / (p * (1.0 - p))
         self.model_ = make_pipeline(
             SimpleImputer(strategy="median", keep_empty_features=True),
             DecisionTreeRegressor(
@@ -214,7 +226,7 @@ class UpliftTree:
                 min_samples_leaf=max(1, int(self.settings.tree_min_leaf_share * len(y))),
                 random_state=self.settings.seed,
             ),
-        ).fit(X, z)
+        ).fit(X, _transformed_outcome(y, t))
         return self
 
     def uplift(self, X):
@@ -256,7 +268,7 @@ class Ensemble:
         return self
 
     def uplift(self, X):
-        return np.mean([m.uplift(X) for m in self.models_], axis=0)
+        return np.mean([model.uplift(X) for model in self.models_], axis=0)
 
 
 LEARNERS: dict[str, Callable[[UpliftSettings], BinaryUpliftLearner]] = {
@@ -286,12 +298,28 @@ COMPLEXITY: dict[str, int] = {
 }
 
 
+def _require_known(name: str) -> None:
+    if name not in LEARNERS:
+        raise ValueError(f"unknown uplift learner {name!r}; valid learners: {', '.join(LEARNERS)}")
+
+
+def check_learners(names: Sequence[str]) -> None:
+    """Fail early, before any fitting, on an empty or unknown learner list.
+
+    Raises:
+        ValueError: ``names`` is empty or names a learner not in :data:`LEARNERS`.
+    """
+    if not names:
+        raise ValueError(f"uplift.learners is empty; valid learners: {', '.join(LEARNERS)}")
+    for name in names:
+        _require_known(name)
+
+
 def make_learner(name: str, settings: UpliftSettings) -> BinaryUpliftLearner:
     """A fresh, unfitted learner from the allow-list.
 
     Raises:
         ValueError: ``name`` is not in :data:`LEARNERS`.
     """
-    if name not in LEARNERS:
-        raise ValueError(f"unknown uplift learner {name!r}; valid learners: {', '.join(LEARNERS)}")
+    _require_known(name)
     return LEARNERS[name](settings)

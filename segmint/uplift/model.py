@@ -1,0 +1,90 @@
+"""The fitted uplift model: one uplift learner and one response model per offer, scored as trained."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from segmint.settings import UpliftSettings
+from segmint.uplift.design import Design, feature_matrix
+from segmint.uplift.learners import BinaryUpliftLearner, fit_classifier, lgb_classifier, positive_proba
+
+
+@dataclass(frozen=True)
+class UpliftModel:
+    """Fitted per-offer uplift learners and response models, used for scoring as trained."""
+
+    name: str
+    offers: tuple[str, ...]
+    feature_columns: tuple[str, ...]
+    learners: dict[str, BinaryUpliftLearner]
+    response_models: dict[str, object]
+    batch_size: int = 200_000
+    # The configuration, so that evaluate_uplift can refit it on a split it has not seen.
+    learner_names: dict[str, str] = field(default_factory=dict)
+    settings: UpliftSettings | None = None
+
+    def predict(self, features: pd.DataFrame) -> pd.DataFrame:
+        """Uplift and response probability for every customer and offer.
+
+        Returns:
+            Long frame ``[customer_id, offer, uplift, response_probability]``, one row per customer
+            and offer (customer-major order).
+        """
+        X, _ = feature_matrix(features, list(self.feature_columns))
+        ids = features["customer_id"].astype(str).to_numpy()
+        n, k = len(ids), len(self.offers)
+        uplift = np.empty((n, k))
+        response = np.empty((n, k))
+        # Batches bound the memory LightGBM needs for very large customer tables.
+        for start in range(0, n, self.batch_size):
+            part = X[start : start + self.batch_size]
+            for j, offer in enumerate(self.offers):
+                uplift[start : start + len(part), j] = self.learners[offer].uplift(part)
+                response[start : start + len(part), j] = positive_proba(self.response_models[offer], part)
+        return pd.DataFrame(
+            {
+                "customer_id": np.repeat(ids, k),
+                "offer": np.tile(np.asarray(self.offers, dtype=object), n),
+                "uplift": uplift.ravel(),
+                "response_probability": response.ravel(),
+            }
+        )
+
+
+def model_name(chosen: dict[str, str]) -> str:
+    """The learner's name when every offer uses the same one, else ``offer:learner`` pairs joined by ``+``."""
+    names = list(dict.fromkeys(chosen.values()))
+    return names[0] if len(names) == 1 else "+".join(f"{offer}:{name}" for offer, name in chosen.items())
+
+
+def fit_uplift_model(
+    design: Design, chosen: dict[str, str], columns: list[str], settings: UpliftSettings
+) -> UpliftModel:
+    """Each offer's chosen learner, and its response model P(convert | sent the offer), fitted on every row.
+
+    Args:
+        design: The campaign rows.
+        chosen: The learner per offer, in the model's offer order.
+        columns: The feature columns of ``design.X``.
+        settings: The uplift section the learners are built from.
+    """
+    learners, responses = {}, {}
+    all_rows = np.arange(len(design.frame))
+    for offer, name in chosen.items():
+        learners[offer] = design.fitted(name, offer, settings, all_rows)
+        sent = np.flatnonzero(design.treatment == offer)
+        responses[offer] = fit_classifier(
+            lgb_classifier(settings, seed_offset=7), design.X[sent], design.y[sent]
+        )
+    return UpliftModel(
+        model_name(chosen),
+        tuple(chosen),
+        tuple(columns),
+        learners,
+        responses,
+        learner_names=chosen,
+        settings=settings,
+    )
