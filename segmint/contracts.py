@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 import pandas as pd
@@ -17,7 +17,8 @@ import pandas as pd
 Kind = Literal["str", "timestamp", "float", "int", "bool"]
 
 TABLE_NAMES: tuple[str, ...] = ("customers", "products", "events", "orders", "reviews", "campaigns")
-EVENT_TYPES: tuple[str, ...] = ("view", "cart", "purchase")
+EventType = Literal["view", "cart", "purchase"]
+EVENT_TYPES: tuple[str, ...] = get_args(EventType)
 CONTROL = "control"
 
 
@@ -31,6 +32,7 @@ class TableSchema:
     key: tuple[str, ...] = ()
 
     def kind_of(self, column: str) -> Kind | None:
+        """The kind of ``column``, or ``None`` when the schema does not know it."""
         return self.required.get(column) or self.optional.get(column)
 
 
@@ -133,19 +135,32 @@ class Tables:
     campaigns: pd.DataFrame | None = None
 
     def get(self, name: str) -> pd.DataFrame | None:
+        """The table called ``name`` (``None`` when absent).
+
+        Raises:
+            ValueError: ``name`` is not in :data:`TABLE_NAMES`.
+        """
         if name not in TABLE_NAMES:
             raise ValueError(f"unknown table {name!r}; valid tables: {', '.join(TABLE_NAMES)}")
         return getattr(self, name)
 
     def present(self) -> tuple[str, ...]:
+        """The names of the tables that are not ``None``, in :data:`TABLE_NAMES` order."""
         return tuple(n for n in TABLE_NAMES if getattr(self, n) is not None)
 
     def items(self) -> Iterator[tuple[str, pd.DataFrame]]:
+        """``(name, frame)`` of every present table, in :data:`TABLE_NAMES` order."""
         for name in self.present():
             yield name, getattr(self, name)
 
     @classmethod
     def from_mapping(cls, frames: Mapping[str, pd.DataFrame]) -> Tables:
+        """Tables from a ``name → frame`` mapping.
+
+        Raises:
+            ValueError: a name that is not in :data:`TABLE_NAMES`.
+            BadInputError: the mapping has no ``customers`` table.
+        """
         unknown = sorted(set(frames) - set(TABLE_NAMES))
         if unknown:
             raise ValueError(f"unknown tables {unknown}; valid tables: {', '.join(TABLE_NAMES)}")

@@ -1,7 +1,11 @@
 """One frozen, validated settings object read from ``params.yaml``.
 
-Each pipeline stage has its own section. Unknown keys and out-of-range values raise
-:class:`SettingsError` naming the offending key, so a typo never becomes a silent default.
+Each pipeline stage has its own section. Unknown keys, out-of-range values and names outside an
+allow-list raise :class:`SettingsError` naming the offending key (and, for a name, the valid ones), so
+a typo never becomes a silent default or a failure halfway through a run.
+
+Every setting chosen by name is a ``Literal`` type exported here (:data:`SegmentAlgorithm`,
+:data:`RecommenderName`, ...), so library signatures can say which names they take.
 """
 
 from __future__ import annotations
@@ -12,8 +16,47 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from segmint.contracts import EventType
+
+# Allow-lists. Each library registry keyed by these names lists them in the same order.
+SegmentAlgorithm = Literal["kmeans", "gmm", "hdbscan", "agglomerative"]
+RecommenderName = Literal["popularity", "itemknn", "rp3beta", "ease", "als", "torch", "blend"]
+# purchase value: "binary", "count" (orders) or "log" (log1p orders)
+InteractionValue = Literal["binary", "count", "log"]
+# item-kNN weighting of the customer × item matrix
+KnnSimilarity = Literal["cosine", "bm25"]
+TorchArchitecture = Literal["linear_dae", "mult_dae"]
+UpliftLearnerName = Literal[
+    "s_learner",
+    "t_learner",
+    "x_learner",
+    "logistic_t_learner",
+    "class_transformation",
+    "transformed_outcome",
+    "uplift_tree",
+    "bagged_tree",
+    "ensemble",
+]
+SelectionRule = Literal["best", "one_se"]
+TaskRunner = Literal["local", "dask"]
+# The pipeline stages, in training order (``tasks.stages.STAGES`` holds one spec per name).
+StageName = Literal[
+    "validate",
+    "features",
+    "segment",
+    "anomaly",
+    "recommend",
+    "uplift",
+    "evaluate",
+    "gate",
+    "campaign",
+    "report",
+]
+
 
 class _Section(BaseModel):
+    """Base of every section: frozen, and an unknown key is an error."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
@@ -22,11 +65,15 @@ class SettingsError(ValueError):
 
 
 class ProjectSettings(_Section):
+    """The project's name and its master seed."""
+
     seed: int = Field(42, ge=0)
     name: str = "segmint"
 
 
 class GenerateSettings(_Section):
+    """The synthetic shop: its size, anomaly rate, drift and seed."""
+
     customers: int = Field(20_000, ge=50)
     products: int = Field(500, ge=20)
     days: int = Field(365, ge=60)
@@ -36,6 +83,8 @@ class GenerateSettings(_Section):
 
 
 class ValidateSettings(_Section):
+    """Validation gates and row-rule thresholds (:mod:`segmint.validation`)."""
+
     max_quarantine_share: float = Field(0.10, ge=0.0, le=1.0)
     max_duplicate_key_share: float = Field(0.05, ge=0.0, le=1.0)
     future_tolerance_hours: float = Field(24.0, ge=0.0)
@@ -49,6 +98,8 @@ class ValidateSettings(_Section):
 
 
 class FeatureSettings(_Section):
+    """Customer features: label window, recency windows, text and category features."""
+
     label_window_days: int = Field(90, ge=7)
     recency_windows_days: tuple[int, ...] = (30, 90)
     top_categories: int = Field(12, ge=1, le=50)
@@ -62,7 +113,9 @@ class FeatureSettings(_Section):
 
 
 class SegmentSettings(_Section):
-    algorithms: tuple[str, ...] = ("kmeans",)
+    """Segmentation: candidate algorithms, the range of k, stability and the columns clustered."""
+
+    algorithms: tuple[SegmentAlgorithm, ...] = ("kmeans",)
     k_min: int = Field(4, ge=2)
     k_max: int = Field(10, ge=2)
     sample_size: int = Field(20_000, ge=500)
@@ -97,6 +150,8 @@ class SegmentSettings(_Section):
 
 
 class AnomalySettings(_Section):
+    """Anomaly detection: the isolation forest and the rule thresholds."""
+
     contamination: float = Field(0.04, gt=0.0, lt=0.5)
     n_estimators: int = Field(200, ge=10)
     sample_size: int = Field(50_000, ge=500)
@@ -110,7 +165,9 @@ class AnomalySettings(_Section):
 
 
 class RecommendSettings(_Section):
-    candidates: tuple[str, ...] = ("popularity", "itemknn")
+    """Recommenders: candidates, interaction values, the split and each model's knobs."""
+
+    candidates: tuple[RecommenderName, ...] = ("popularity", "itemknn")
     top_n: int = Field(10, ge=1, le=200)
     k: int = Field(10, ge=1, le=200)
     split_quantile: float = Field(0.8, gt=0.0, lt=1.0)
@@ -118,18 +175,17 @@ class RecommendSettings(_Section):
     # refit on all of them
     split_max_customers: int = Field(20_000, ge=100)
     min_item_customers: int = Field(5, ge=1)
-    event_weights: dict[str, float] = {"purchase": 1.0, "cart": 0.0, "view": 0.0}
+    event_weights: dict[EventType, float] = {"purchase": 1.0, "cart": 0.0, "view": 0.0}
     exclude_purchased: bool = True
     knn_neighbours: int = Field(100, ge=1)
     ease_lambda: float = Field(500.0, gt=0.0)
     bootstrap_rounds: int = Field(200, ge=0)
     batch_size: int = Field(4096, ge=64)
     seed: int = Field(19, ge=0)
-    # interaction values: "binary", "count" (orders) or "log" (log1p orders); optional recency decay
-    interaction_value: str = "binary"
+    # optional recency decay of every interaction value
+    interaction_value: InteractionValue = "binary"
     recency_half_life_days: float | None = Field(None, gt=0.0)
-    # item-kNN: "cosine" or "bm25" weighting of the customer × item matrix
-    knn_similarity: str = "bm25"
+    knn_similarity: KnnSimilarity = "bm25"
     bm25_k1: float = Field(1.2, gt=0.0)
     bm25_b: float = Field(0.75, ge=0.0, le=1.0)
     # EASE inverts a dense items × items matrix: only the most popular items take part beyond this
@@ -146,7 +202,7 @@ class RecommendSettings(_Section):
     # torch model: a denoising autoencoder over purchase histories (segmint/recommend/torch_model.py):
     # "linear_dae" (item × item, zero diagonal, squared loss + torch_l2) or "mult_dae" (Mult-DAE,
     # torch_hidden tanh units, multinomial likelihood)
-    torch_architecture: Literal["linear_dae", "mult_dae"] = "linear_dae"
+    torch_architecture: TorchArchitecture = "linear_dae"
     torch_l2: float = Field(500.0, ge=0.0)
     torch_hidden: int = Field(256, ge=8)
     torch_dropout: float = Field(0.25, ge=0.0, lt=1.0)
@@ -158,26 +214,26 @@ class RecommendSettings(_Section):
     # the linear model holds items² weights (and Adam twice that): 6,000 items ≈ 430 MB
     torch_max_items: int = Field(6_000, ge=10)
     # blend: members and weights of a per-customer normalised score sum
-    blend_members: tuple[str, ...] = ("ease", "rp3beta")
+    blend_members: tuple[RecommenderName, ...] = ("ease", "rp3beta")
     blend_weights: tuple[float, ...] = (0.5, 0.5)
 
 
 class UpliftSettings(_Section):
+    """Uplift modelling: candidate learners, their selection and the boosting knobs."""
+
     # The plain T-learner is left out by default: its noisy effects on high-value customers cost
     # more in a value-weighted plan than its Qini AUC shows.
-    learners: tuple[str, ...] = ("x_learner", "logistic_t_learner")
+    learners: tuple[UpliftLearnerName, ...] = ("x_learner", "logistic_t_learner")
     test_share: float = Field(0.3, gt=0.0, lt=0.9)
     # Learner selection by K-fold cross-validated Qini AUC (below 2: the single held-out split).
     cv_folds: int = Field(3, ge=0, le=10)
     # Selection (the CV above) uses at most this many campaign rows, a seeded sample stratified by
     # arm × outcome; the held-out metrics and the final fit use every row.
     selection_max_rows: int = Field(40_000, ge=1_000)
-    select_per_offer: bool = True
+    select_per_offer: bool = True  # each offer its own learner, else one learner for all offers
     # "best" mean cross-validated Qini AUC, or "one_se": the simplest learner within one standard
     # error of the best (steadier when effects are weak).
-    selection_rule: Literal["best", "one_se"] = (
-        "best"  # each offer its own learner, else one learner for all offers
-    )
+    selection_rule: SelectionRule = "best"
     # Campaign effects are small against the outcome noise: few, large leaves and slow learning.
     n_estimators: int = Field(100, ge=10)
     learning_rate: float = Field(0.03, gt=0.0, le=1.0)
@@ -196,6 +252,8 @@ class UpliftSettings(_Section):
 
 
 class OfferSettings(_Section):
+    """The economics of one offer: cost, value, contact cap and the share given away."""
+
     cost: float = Field(1.0, ge=0.0)
     value: float | None = Field(None, ge=0.0)  # None: the customer's predicted order value
     max_contacts: int | None = Field(None, ge=0)
@@ -205,6 +263,8 @@ class OfferSettings(_Section):
 
 
 class CampaignSettings(_Section):
+    """Campaign planning: budget, hold-out, contact spacing and the offers."""
+
     budget: float = Field(5_000.0, ge=0.0)
     holdout_share: float = Field(0.1, ge=0.0, lt=1.0)
     min_days_between_contacts: int = Field(14, ge=0)
@@ -218,12 +278,16 @@ class CampaignSettings(_Section):
 
 
 class GateRule(_Section):
+    """When a challenger of one model kind may replace the champion."""
+
     quality_tolerance: float = Field(0.0, ge=0.0)
     min_stability: float | None = Field(None, ge=0.0, le=1.0)
     promote_on_drift: bool = False
 
 
 class GateSettings(_Section):
+    """Promotion gates and drift monitoring thresholds."""
+
     drift_share_threshold: float = Field(0.3, gt=0.0, le=1.0)
     # segment shares (reference vs current, champion's assignment): population stability index
     prediction_psi_threshold: float = Field(0.2, gt=0.0)
@@ -238,31 +302,37 @@ class GateSettings(_Section):
 
 
 class TrackingSettings(_Section):
+    """MLflow tracking: where runs go and how models are named."""
+
     tracking_uri: str | None = None  # None: sqlite file in the project (or $MLFLOW_TRACKING_URI)
     experiment: str = "segmint"
     model_prefix: str = "segmint"
 
 
 class RuntimeSettings(_Section):
-    task_runner: Literal["local", "dask"] = "local"
+    """Where and how long the pipeline runs: task runner, Dask cluster, stage budgets."""
+
+    task_runner: TaskRunner = "local"
     dask_address: str | None = None
     dask_workers: int = Field(2, ge=1)
     # on Dask, the campaign stage scores recommendations in partitions of this many customers
     dask_partition_customers: int = Field(250_000, ge=100)
     # Wall-time budget per stage, sized for a 100k-customer shop on 2 cores; a stage that runs
     # longer still finishes, with a warning and ``over_budget`` in its metrics and MLflow run.
-    stage_budget_seconds: dict[str, float] = {}
+    stage_budget_seconds: dict[StageName, float] = {}
 
     @field_validator("stage_budget_seconds")
     @classmethod
-    def _positive_budgets(cls, value: dict[str, float]) -> dict[str, float]:
-        bad = [k for k, v in value.items() if not v > 0]
+    def _positive_budgets(cls, value: dict[StageName, float]) -> dict[StageName, float]:
+        bad = [stage for stage, seconds in value.items() if not seconds > 0]
         if bad:
             raise ValueError(f"stage budgets must be positive seconds: {', '.join(bad)}")
         return value
 
 
 class Settings(_Section):
+    """Every section of ``params.yaml``; ``validate`` is read into ``validate_``."""
+
     project: ProjectSettings = ProjectSettings()
     generate: GenerateSettings = GenerateSettings()
     validate_: ValidateSettings = Field(ValidateSettings(), alias="validate")
@@ -282,21 +352,29 @@ class Settings(_Section):
 def settings_from_mapping(data: dict[str, Any] | None) -> Settings:
     """Validate a parsed params mapping into :class:`Settings`.
 
+    Args:
+        data: sections as parsed from YAML; ``None`` means all defaults.
+
     Raises:
-        SettingsError: naming every key that is unknown or out of range.
+        SettingsError: naming every key that is unknown, out of range or outside its allow-list
+            (with the valid names).
     """
     try:
         return Settings.model_validate(data or {})
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
-            key = ".".join(str(p) for p in err["loc"]) or "<root>"
+            key = ".".join(str(part) for part in err["loc"]) or "<root>"
             problems.append(f"{key}: {err['msg']}")
         raise SettingsError("invalid params: " + "; ".join(problems)) from None
 
 
 def load_settings(path: str | Path = "params.yaml") -> Settings:
-    """Read and validate ``params.yaml`` (a missing file means all defaults)."""
+    """Read and validate ``params.yaml`` (a missing file means all defaults).
+
+    Raises:
+        SettingsError: the file is not YAML, not a mapping of sections, or does not validate.
+    """
     path = Path(path)
     if not path.exists():
         return settings_from_mapping({})

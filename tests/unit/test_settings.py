@@ -1,11 +1,25 @@
 """The settings object: every knob validated, typos and out-of-range values named."""
 
 from pathlib import Path
+from typing import get_args
 
 import pytest
 import yaml
 
-from segmint.settings import Settings, SettingsError, load_settings, settings_from_mapping
+from segmint.contracts import EventType
+from segmint.settings import (
+    InteractionValue,
+    KnnSimilarity,
+    RecommenderName,
+    SegmentAlgorithm,
+    SelectionRule,
+    Settings,
+    SettingsError,
+    StageName,
+    UpliftLearnerName,
+    load_settings,
+    settings_from_mapping,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -58,3 +72,43 @@ def test_yaml_that_is_not_a_mapping_is_an_error(tmp_path):
     bad.write_text("- a\n- b\n")
     with pytest.raises(SettingsError, match="mapping"):
         load_settings(bad)
+
+
+ALLOW_LIST_TYPOS = [
+    ({"segment": {"algorithms": ["kmeans", "kmean"]}}, r"segment\.algorithms\.1", "'kmeans', 'gmm'"),
+    ({"recommend": {"candidates": ["popularty"]}}, r"recommend\.candidates\.0", "'popularity', 'itemknn'"),
+    ({"recommend": {"blend_members": ["ease", "rp3"]}}, r"recommend\.blend_members\.1", "'rp3beta'"),
+    ({"recommend": {"event_weights": {"click": 1.0}}}, r"recommend\.event_weights\.click", "'view', 'cart'"),
+    ({"recommend": {"interaction_value": "counts"}}, r"recommend\.interaction_value", "'binary', 'count'"),
+    ({"recommend": {"knn_similarity": "cosin"}}, r"recommend\.knn_similarity", "'cosine' or 'bm25'"),
+    ({"recommend": {"torch_architecture": "dae"}}, r"recommend\.torch_architecture", "'linear_dae'"),
+    ({"uplift": {"learners": ["x_learnr"]}}, r"uplift\.learners\.0", "'s_learner', 't_learner'"),
+    ({"uplift": {"selection_rule": "one-se"}}, r"uplift\.selection_rule", "'best' or 'one_se'"),
+    ({"runtime": {"task_runner": "ray"}}, r"runtime\.task_runner", "'local' or 'dask'"),
+    ({"runtime": {"stage_budget_seconds": {"segmnet": 5}}}, r"stage_budget_seconds\.segmnet", "'segment'"),
+]
+
+
+@pytest.mark.parametrize(("mapping", "key", "valid"), ALLOW_LIST_TYPOS, ids=lambda v: str(v)[:40])
+def test_a_name_outside_an_allow_list_fails_at_load_naming_key_and_valid_names(mapping, key, valid):
+    with pytest.raises(SettingsError, match=f"{key}.*{valid}"):
+        settings_from_mapping(mapping)
+
+
+def test_allow_lists_match_the_registries_they_choose_from():
+    from segmint.contracts import EVENT_TYPES
+    from segmint.recommend import RECOMMENDERS
+    from segmint.recommend.interactions import INTERACTION_VALUES
+    from segmint.recommend.models import KNN_SIMILARITIES
+    from segmint.segmentation import ALGORITHMS
+    from segmint.uplift import LEARNERS, SELECTION_RULES
+    from tasks.stages import STAGES
+
+    assert get_args(SegmentAlgorithm) == ALGORITHMS
+    assert get_args(RecommenderName) == tuple(RECOMMENDERS)
+    assert get_args(InteractionValue) == INTERACTION_VALUES
+    assert get_args(KnnSimilarity) == KNN_SIMILARITIES
+    assert get_args(UpliftLearnerName) == tuple(LEARNERS)
+    assert get_args(SelectionRule) == SELECTION_RULES
+    assert get_args(StageName) == tuple(STAGES)
+    assert get_args(EventType) == EVENT_TYPES

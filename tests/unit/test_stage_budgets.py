@@ -4,7 +4,7 @@ import logging
 
 import pytest
 
-from segmint.settings import Settings, SettingsError
+from segmint.settings import RuntimeSettings, Settings, SettingsError
 from tasks.paths import ProjectPaths
 from tasks.stages import STAGES, _timing, run_stage
 
@@ -26,8 +26,10 @@ def test_a_stage_over_its_budget_is_flagged_and_logged(caplog):
 def test_budgets_must_be_positive_and_name_known_stages(tmp_path):
     with pytest.raises(ValueError, match="positive"):
         _settings({"segment": 0})
+    # model_copy skips validation (params.yaml typos fail at load): this is run_stage's own check
+    runtime = RuntimeSettings().model_copy(update={"stage_budget_seconds": {"segmnet": 5.0}})
     with pytest.raises(SettingsError, match="unknown stage.*segmnet"):
-        run_stage("segment", _settings({"segmnet": 5.0}), ProjectPaths(tmp_path))
+        run_stage("segment", Settings().model_copy(update={"runtime": runtime}), ProjectPaths(tmp_path))
 
 
 def test_default_budgets_cover_every_stage():
