@@ -37,10 +37,13 @@ from sklearn.metrics import (
 )
 from sklearn.mixture import GaussianMixture
 
+from segmint.nlp import review_keywords
 from segmint.settings import SegmentSettings
 
 ALGORITHMS: tuple[str, ...] = ("kmeans", "gmm", "hdbscan", "agglomerative")
 QUADRATIC_SAMPLE = 5_000
+# Their fit cost grows with the square of the rows, so they train on at most QUADRATIC_SAMPLE.
+_QUADRATIC_ALGORITHMS = ("agglomerative", "hdbscan")
 RFM_COLUMNS: tuple[str, str, str] = ("recency_days", "frequency", "monetary")
 VALUE_TIERS: tuple[str, str, str] = ("low", "mid", "high")
 _CLIP = 5.0
@@ -70,18 +73,32 @@ class _Preprocessor:
     pca: PCA | None
 
     def transform(self, features: pd.DataFrame) -> np.ndarray:
-        missing = [c for c in self.columns if c not in features.columns]
+        missing = [column for column in self.columns if column not in features.columns]
         # A category nobody bought or browsed in the new data is a share of 0, not a broken input.
-        hard = [c for c in missing if "_share_" not in c]
+        hard = [column for column in missing if "_share_" not in column]
         if hard:
             raise ValueError(f"features lack columns the segmenter was fitted on: {hard}")
         x = features.reindex(columns=list(self.columns), fill_value=0.0).to_numpy(dtype=float, copy=True)
-        x = np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)
-        log_idx = [self.columns.index(c) for c in self.log_columns]
+        x = _finite(x)
+        log_idx = [self.columns.index(column) for column in self.log_columns]
         if log_idx:
-            x[:, log_idx] = np.sign(x[:, log_idx]) * np.log1p(np.abs(x[:, log_idx]))
-        z = np.clip((x - self.mean) / self.scale, -_CLIP, _CLIP)
+            x[:, log_idx] = _signed_log1p(x[:, log_idx])
+        z = _standardised(x, self.mean, self.scale)
         return self.pca.transform(z) if self.pca is not None else z
+
+
+def _finite(x: np.ndarray) -> np.ndarray:
+    return np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)
+
+
+def _signed_log1p(x: np.ndarray) -> np.ndarray:
+    """``log1p`` of the magnitude with the sign kept, which tames heavy tails on either side."""
+    return np.sign(x) * np.log1p(np.abs(x))
+
+
+def _standardised(x: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """Standard scores clipped to ±_CLIP, so a handful of extreme customers cannot own a cluster."""
+    return np.clip((x - mean) / scale, -_CLIP, _CLIP)
 
 
 def _is_attribute(column: str) -> bool:
@@ -98,19 +115,26 @@ def segment_feature_columns(
     non-redundant signals separate customers far better than every count and window at once.
     """
     numeric = [
-        c for c in features.columns if c != "customer_id" and pd.api.types.is_numeric_dtype(features[c].dtype)
+        column
+        for column in features.columns
+        if column != "customer_id" and pd.api.types.is_numeric_dtype(features[column].dtype)
     ]
     chosen = []
-    for c in numeric:
-        if _is_attribute(c):
+    for column in numeric:
+        if _is_attribute(column):
             if include_attributes:
-                chosen.append(c)
+                chosen.append(column)
             continue
-        if not columns or any(c == p or (p.endswith("*") and c.startswith(p[:-1])) for p in columns):
-            chosen.append(c)
-    if not [c for c in chosen if not _is_attribute(c)] and columns:
+        if not columns or any(_matches(column, pattern) for pattern in columns):
+            chosen.append(column)
+    if not [column for column in chosen if not _is_attribute(column)] and columns:
         return segment_feature_columns(features, include_attributes)
     return chosen
+
+
+def _matches(column: str, pattern: str) -> bool:
+    """Whether ``column`` is ``pattern``, or starts with it when the pattern ends in ``*``."""
+    return column == pattern or (pattern.endswith("*") and column.startswith(pattern[:-1]))
 
 
 FeatureScaler = _Preprocessor
@@ -125,27 +149,25 @@ def fit_feature_scaler(features: pd.DataFrame, include_attributes: bool = False)
 def _fit_preprocessor(
     features: pd.DataFrame, settings: SegmentSettings, rng: np.random.Generator
 ) -> _Preprocessor:
-    cols = segment_feature_columns(features, settings.include_attributes, settings.columns)
-    x = features[cols].to_numpy(dtype=float)
-    x = np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)
-    keep = np.nanstd(x, axis=0) > 0
-    cols = [c for c, k in zip(cols, keep, strict=True) if k]
-    if not cols:
+    candidates = segment_feature_columns(features, settings.include_attributes, settings.columns)
+    x = _finite(features[candidates].to_numpy(dtype=float))
+    varies = np.nanstd(x, axis=0) > 0
+    columns = [column for column, keep in zip(candidates, varies, strict=True) if keep]
+    if not columns:
         raise ValueError("no non-constant numeric feature columns to segment on")
-    x = x[:, keep]
+    x = x[:, varies]
     skew = pd.DataFrame(x).skew().to_numpy()
     log_mask = np.abs(np.nan_to_num(skew)) > 1.0
-    x[:, log_mask] = np.sign(x[:, log_mask]) * np.log1p(np.abs(x[:, log_mask]))
+    x[:, log_mask] = _signed_log1p(x[:, log_mask])
     mean, scale = x.mean(axis=0), x.std(axis=0)
     scale[scale == 0] = 1.0
     pca = None
     if settings.pca_variance is not None and settings.pca_variance < 1.0:
-        z = np.clip((x - mean) / scale, -_CLIP, _CLIP)
+        z = _standardised(x, mean, scale)
         sample = z[rng.choice(len(z), min(len(z), settings.sample_size), replace=False)]
         pca = PCA(n_components=settings.pca_variance, random_state=settings.seed).fit(sample)
-    return _Preprocessor(
-        tuple(cols), tuple(c for c, m in zip(cols, log_mask, strict=True) if m), mean, scale, pca
-    )
+    log_columns = tuple(column for column, logged in zip(columns, log_mask, strict=True) if logged)
+    return _Preprocessor(tuple(columns), log_columns, mean, scale, pca)
 
 
 @dataclass(frozen=True)
@@ -203,22 +225,31 @@ def _fit_model(algorithm: str, k: int, z: np.ndarray, settings: SegmentSettings,
     raise ValueError(f"unknown algorithm {algorithm!r}; valid algorithms: {', '.join(ALGORITHMS)}")
 
 
+def _rfm_values(features: pd.DataFrame, column: str) -> np.ndarray:
+    if column not in features:
+        return np.zeros(len(features))
+    return features[column].to_numpy(dtype=float)
+
+
 def _rfm_scores(features: pd.DataFrame, edges: dict[str, np.ndarray]) -> pd.DataFrame:
     out = {}
-    for col in RFM_COLUMNS:
-        values = features[col].to_numpy(dtype=float) if col in features else np.zeros(len(features))
+    for column in RFM_COLUMNS:
+        score = np.searchsorted(edges[column], _rfm_values(features, column), side="right") + 1
         # Recency: fewer days is better, so the score runs against the value.
-        s = np.searchsorted(edges[col], values, side="right") + 1
-        out[col] = 6 - s if col == "recency_days" else s
+        out[column] = 6 - score if column == "recency_days" else score
     return pd.DataFrame(out, index=features.index)
 
 
+def _rfm_total(features: pd.DataFrame, edges: dict[str, np.ndarray]) -> np.ndarray:
+    """The sum of the R, F and M scores (3–15) per row: what the value tiers cut."""
+    return _rfm_scores(features, edges).sum(axis=1).to_numpy()
+
+
 def _rfm_edges(features: pd.DataFrame) -> dict[str, np.ndarray]:
-    edges = {}
-    for col in RFM_COLUMNS:
-        values = features[col].to_numpy(dtype=float) if col in features else np.zeros(len(features))
-        edges[col] = np.unique(np.quantile(values, [0.2, 0.4, 0.6, 0.8]))
-    return edges
+    return {
+        column: np.unique(np.quantile(_rfm_values(features, column), [0.2, 0.4, 0.6, 0.8]))
+        for column in RFM_COLUMNS
+    }
 
 
 def rfm_rule_segments(scores: pd.DataFrame) -> np.ndarray:
@@ -312,7 +343,7 @@ class Segmenter:
 
     def value_tiers(self, features: pd.DataFrame) -> np.ndarray:
         """RFM value tier (``low``/``mid``/``high``) per row, from the fit-time score quantiles."""
-        score = _rfm_scores(features, self._rfm_edges).sum(axis=1).to_numpy()
+        score = _rfm_total(features, self._rfm_edges)
         return np.array(VALUE_TIERS, dtype=object)[np.searchsorted(self._tier_edges, score, side="right")]
 
     def assign(self, features: pd.DataFrame) -> pd.DataFrame:
@@ -345,26 +376,144 @@ def _criteria(z: np.ndarray, labels: np.ndarray, seed: int) -> dict[str, float]:
 
 
 def _select(table: pd.DataFrame, min_stability: float) -> int:
-    cands = table[table["algorithm"] != "rfm_rules"].copy()
-    if (cands["algorithm"] == "gmm").any():
-        gmm = cands[cands["algorithm"] == "gmm"]
+    candidates = table[table["algorithm"] != "rfm_rules"].copy()
+    if (candidates["algorithm"] == "gmm").any():
+        gmm = candidates[candidates["algorithm"] == "gmm"]
         best_bic = gmm["bic"].idxmin()
-        cands = cands[(cands["algorithm"] != "gmm") | (cands.index == best_bic)]
-    stable = cands[cands["stability"].fillna(1.0) >= min_stability]
+        candidates = candidates[(candidates["algorithm"] != "gmm") | (candidates.index == best_bic)]
+    stable = candidates[candidates["stability"].fillna(1.0) >= min_stability]
     if len(stable):
-        cands = stable
+        candidates = stable
     ranks = pd.concat(
         [
-            cands["silhouette"].rank(pct=True),
-            cands["davies_bouldin"].rank(pct=True, ascending=False),
-            cands["stability"].fillna(1.0).rank(pct=True),
+            candidates["silhouette"].rank(pct=True),
+            candidates["davies_bouldin"].rank(pct=True, ascending=False),
+            candidates["stability"].fillna(1.0).rank(pct=True),
         ],
         axis=1,
     ).mean(axis=1)
-    order = pd.DataFrame({"score": ranks, "k": cands["k"]}).sort_values(
+    order = pd.DataFrame({"score": ranks, "k": candidates["k"]}).sort_values(
         ["score", "k"], ascending=[False, True]
     )
     return int(order.index[0])
+
+
+@dataclass(frozen=True)
+class _Samples:
+    """Every customer transformed, and the two samples model selection works on.
+
+    Attributes:
+        everyone: All customers, transformed.
+        fit: The fit sample (rows in their original order).
+        evaluation: The evaluation sample (rows in their original order).
+        evaluation_rows: Row positions of the evaluation sample.
+    """
+
+    everyone: np.ndarray
+    fit: np.ndarray
+    evaluation: np.ndarray
+    evaluation_rows: np.ndarray
+
+
+def _samples(z_all: np.ndarray, settings: SegmentSettings, rng: np.random.Generator) -> _Samples:
+    n = len(z_all)
+    fit_rows = np.sort(rng.choice(n, min(n, settings.sample_size), replace=False))
+    evaluation_rows = np.sort(rng.choice(n, min(n, settings.eval_sample_size), replace=False))
+    return _Samples(
+        everyone=z_all,
+        fit=z_all[fit_rows],
+        evaluation=z_all[evaluation_rows],
+        evaluation_rows=evaluation_rows,
+    )
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    """One fitted candidate and its row of the selection table.
+
+    Attributes:
+        row: ``algorithm``, ``k``, the criteria, ``bic`` and ``stability``.
+        model: The candidate fitted on the fit sample.
+    """
+
+    row: dict[str, Any]
+    model: _Model
+
+
+def _bootstrap_stability(
+    algorithm: str,
+    k: int,
+    z_train: np.ndarray,
+    z_eval: np.ndarray,
+    labels: np.ndarray,
+    settings: SegmentSettings,
+) -> float:
+    """Mean ARI on the evaluation sample between ``labels`` and refits on resamples (NaN: no rounds)."""
+    agreements = []
+    for round_no in range(settings.bootstrap_rounds):
+        boot_rng = np.random.default_rng(settings.seed + 1000 + round_no)
+        # Resamples of the evaluation size keep the refits cheap; stability is judged on the
+        # evaluation sample either way.
+        size = min(len(z_train), 2 * settings.eval_sample_size)
+        resample = z_train[boot_rng.integers(0, len(z_train), size)]
+        refit = _fit_model(algorithm, k, resample, settings, settings.seed + 1 + round_no)
+        agreements.append(adjusted_rand_score(labels, refit.predict(z_eval)))
+    return float(np.mean(agreements)) if agreements else float("nan")
+
+
+def _candidate(algorithm: str, k: int, samples: _Samples, settings: SegmentSettings) -> _Candidate:
+    z_train = samples.fit[:QUADRATIC_SAMPLE] if algorithm in _QUADRATIC_ALGORITHMS else samples.fit
+    model = _fit_model(algorithm, k, z_train, settings, settings.seed)
+    labels = model.predict(samples.evaluation)
+    stability = _bootstrap_stability(algorithm, k, z_train, samples.evaluation, labels, settings)
+    row: dict[str, Any] = {"algorithm": algorithm, "k": model.k}
+    row.update(_criteria(samples.evaluation, labels, settings.seed))
+    row["bic"] = float(model.estimator.bic(samples.fit)) if algorithm == "gmm" else float("nan")
+    row["stability"] = stability
+    return _Candidate(row=row, model=model)
+
+
+def _candidates(samples: _Samples, settings: SegmentSettings) -> list[_Candidate]:
+    """Every algorithm for every k in ``[k_min, k_max]`` (HDBSCAN once: it picks its own k)."""
+    every_k = list(range(settings.k_min, settings.k_max + 1))
+    return [
+        _candidate(algorithm, k, samples, settings)
+        for algorithm in settings.algorithms
+        for k in ([0] if algorithm == "hdbscan" else every_k)
+    ]
+
+
+def _rfm_baseline(
+    features: pd.DataFrame, samples: _Samples, edges: dict[str, np.ndarray], seed: int
+) -> dict[str, Any]:
+    """The selection-table row of the rule-based RFM segments, scored on the evaluation sample."""
+    segments = rfm_rule_segments(_rfm_scores(features.iloc[samples.evaluation_rows], edges))
+    row: dict[str, Any] = {"algorithm": "rfm_rules", "k": int(len(np.unique(segments)))}
+    row.update(_criteria(samples.evaluation, pd.factorize(segments)[0], seed))
+    row.update(bic=float("nan"), stability=1.0)
+    return row
+
+
+def _by_size(labels: np.ndarray, k: int) -> np.ndarray:
+    """Cluster label → segment id, 0 for the largest (ties by label).
+
+    Ids that follow size are stable across equivalent fits.
+    """
+    counts = np.bincount(labels, minlength=k)
+    order = np.lexsort((np.arange(k), -counts))
+    relabel = np.empty(k, dtype=int)
+    relabel[order] = np.arange(k)
+    return relabel
+
+
+def _check_can_segment(features: pd.DataFrame, settings: SegmentSettings) -> None:
+    unknown = [a for a in settings.algorithms if a not in ALGORITHMS]
+    if unknown or not settings.algorithms:
+        raise ValueError(f"unknown algorithms {unknown}; valid algorithms: {', '.join(ALGORITHMS)}")
+    if len(features) < max(settings.k_min * 2, 10):
+        raise ValueError(
+            f"need at least {max(settings.k_min * 2, 10)} customers to segment, got {len(features)}"
+        )
 
 
 def fit_segmenter(
@@ -383,67 +532,22 @@ def fit_segmenter(
     Raises:
         ValueError: an unknown algorithm name, or fewer customers than ``k_min``.
     """
-    unknown = [a for a in settings.algorithms if a not in ALGORITHMS]
-    if unknown or not settings.algorithms:
-        raise ValueError(f"unknown algorithms {unknown}; valid algorithms: {', '.join(ALGORITHMS)}")
-    if len(features) < max(settings.k_min * 2, 10):
-        raise ValueError(
-            f"need at least {max(settings.k_min * 2, 10)} customers to segment, got {len(features)}"
-        )
+    _check_can_segment(features, settings)
+    # One generator, drawn in a fixed order: the PCA sample, the fit sample, the evaluation sample.
     rng = np.random.default_rng(settings.seed)
     pre = _fit_preprocessor(features, settings, rng)
-    z_all = pre.transform(features)
-    n = len(z_all)
-    fit_idx = np.sort(rng.choice(n, min(n, settings.sample_size), replace=False))
-    eval_idx = np.sort(rng.choice(n, min(n, settings.eval_sample_size), replace=False))
-    z_fit, z_eval = z_all[fit_idx], z_all[eval_idx]
-
-    rows: list[dict[str, Any]] = []
-    models: list[_Model] = []
-    for algorithm in settings.algorithms:
-        ks = [0] if algorithm == "hdbscan" else list(range(settings.k_min, settings.k_max + 1))
-        quad = algorithm in ("agglomerative", "hdbscan")
-        for k in ks:
-            z_train = z_fit[:QUADRATIC_SAMPLE] if quad else z_fit
-            model = _fit_model(algorithm, k, z_train, settings, settings.seed)
-            labels = model.predict(z_eval)
-            stabilities = []
-            for b in range(settings.bootstrap_rounds):
-                boot_rng = np.random.default_rng(settings.seed + 1000 + b)
-                # Resamples of the evaluation size keep the refits cheap; stability is judged on
-                # the evaluation sample either way.
-                size = min(len(z_train), 2 * settings.eval_sample_size)
-                boot = z_train[boot_rng.integers(0, len(z_train), size)]
-                refit = _fit_model(algorithm, k, boot, settings, settings.seed + 1 + b)
-                stabilities.append(adjusted_rand_score(labels, refit.predict(z_eval)))
-            row: dict[str, Any] = {"algorithm": algorithm, "k": model.k}
-            row.update(_criteria(z_eval, labels, settings.seed))
-            row["bic"] = float(model.estimator.bic(z_fit)) if algorithm == "gmm" else float("nan")
-            row["stability"] = float(np.mean(stabilities)) if stabilities else float("nan")
-            rows.append(row)
-            models.append(model)
-
+    samples = _samples(pre.transform(features), settings, rng)
+    candidates = _candidates(samples, settings)
     edges = _rfm_edges(features)
-    eval_rfm = rfm_rule_segments(_rfm_scores(features.iloc[eval_idx], edges))
-    baseline = {"algorithm": "rfm_rules", "k": int(len(np.unique(eval_rfm)))}
-    baseline.update(_criteria(z_eval, pd.factorize(eval_rfm)[0], settings.seed))
-    baseline.update(bic=float("nan"), stability=1.0)
-    table = pd.DataFrame(rows + [baseline])
+    table = pd.DataFrame(
+        [c.row for c in candidates] + [_rfm_baseline(features, samples, edges, settings.seed)]
+    )
     chosen = _select(table, settings.min_stability)
     table["chosen"] = table.index == chosen
-    model = models[chosen]
-
-    raw = model.predict(z_all)
-    counts = np.bincount(raw, minlength=model.k)
-    # Segment ids follow size (0 = largest) so they are stable across equivalent fits.
-    order = np.lexsort((np.arange(model.k), -counts))
-    relabel = np.empty(model.k, dtype=int)
-    relabel[order] = np.arange(model.k)
-    ids = relabel[raw]
-
-    score = _rfm_scores(features, edges).sum(axis=1).to_numpy()
-    tier_edges = np.quantile(score, [1 / 3, 2 / 3])
-    profiles, names = _profiles(features, ids, pre.columns, reviews)
+    model = candidates[chosen].model
+    labels = model.predict(samples.everyone)
+    relabel = _by_size(labels, model.k)
+    profiles, names = _profiles(features, relabel[labels], pre.columns, reviews)
     return Segmenter(
         feature_columns=pre.columns,
         selection=table,
@@ -455,8 +559,35 @@ def fit_segmenter(
         _model=model,
         _relabel=relabel,
         _rfm_edges=edges,
-        _tier_edges=tier_edges,
+        _tier_edges=np.quantile(_rfm_total(features, edges), [1 / 3, 2 / 3]),
     )
+
+
+def _top_category_names(means: pd.DataFrame, category_columns: list[str]) -> list[str]:
+    """Each segment's three categories with the highest mean spend share, ", "-joined."""
+    return [
+        ", ".join(
+            column.removeprefix("cat_share_")
+            for column in means.loc[segment, category_columns].sort_values(ascending=False).index[:3]
+        )
+        for segment in means.index
+    ]
+
+
+def _keywords_by_segment(
+    features: pd.DataFrame, ids: np.ndarray, reviews: pd.DataFrame | None
+) -> pd.Series | None:
+    """The five most distinctive review terms per segment id (None: no usable reviews)."""
+    if reviews is None or not len(reviews) or not {"customer_id", "text"} <= set(reviews.columns):
+        return None
+    segment_of = pd.Series(ids, index=features["customer_id"].to_numpy())
+    tagged = reviews.assign(segment_id=reviews["customer_id"].map(segment_of)).dropna(subset=["segment_id"])
+    if not len(tagged):
+        return None
+    keywords = review_keywords(
+        tagged.assign(segment_id=tagged["segment_id"].astype(int)), n=5, by="segment_id"
+    )
+    return keywords.set_index("segment_id")["keywords"]
 
 
 def _profiles(
@@ -476,28 +607,10 @@ def _profiles(
             "share": (sizes.reindex(means.index) / len(ids)).to_numpy(),
         }
     )
-    cat_cols = [c for c in columns if c.startswith("cat_share_") and c != "cat_share_other"]
-    if cat_cols:
-        prof["top_categories"] = [
-            ", ".join(
-                c.removeprefix("cat_share_")
-                for c in means.loc[i, cat_cols].sort_values(ascending=False).index[:3]
-            )
-            for i in means.index
-        ]
-    else:
-        prof["top_categories"] = ""
-    prof["top_keywords"] = ""
-    if reviews is not None and len(reviews) and {"customer_id", "text"} <= set(reviews.columns):
-        from segmint.nlp import review_keywords
-
-        seg_of = pd.Series(ids, index=features["customer_id"].to_numpy())
-        tagged = reviews.assign(segment_id=reviews["customer_id"].map(seg_of)).dropna(subset=["segment_id"])
-        if len(tagged):
-            kw = review_keywords(
-                tagged.assign(segment_id=tagged["segment_id"].astype(int)), n=5, by="segment_id"
-            )
-            prof["top_keywords"] = prof["segment_id"].map(kw.set_index("segment_id")["keywords"]).fillna("")
+    category_columns = [c for c in columns if c.startswith("cat_share_") and c != "cat_share_other"]
+    prof["top_categories"] = _top_category_names(means, category_columns) if category_columns else ""
+    keywords = _keywords_by_segment(features, ids, reviews)
+    prof["top_keywords"] = prof["segment_id"].map(keywords).fillna("") if keywords is not None else ""
     extra = pd.concat([means.add_prefix("mean_"), z.add_prefix("z_")], axis=1).reset_index(drop=True)
     return pd.concat([prof, extra], axis=1), names
 
