@@ -13,6 +13,7 @@ treated and hold-out groups are comparable; the budget they would have used is n
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,6 +23,14 @@ from segmint.settings import CampaignSettings
 
 GROUPS: tuple[str, ...] = ("treatment", "holdout")
 STRATEGIES: tuple[str, ...] = ("uplift", "response", "random")
+CONTACT_COLUMNS: tuple[str, ...] = (
+    "customer_id",
+    "offer",
+    "uplift",
+    "cost",
+    "value",
+    "expected_incremental_profit",
+)
 _Z95 = 1.959963984540054
 
 
@@ -112,25 +121,38 @@ def select_contacts(
     caps = caps or {}
     order = np.lexsort((candidates["customer_id"].astype(str).to_numpy(), -candidates["priority"].to_numpy()))
     ranked = candidates.iloc[order]
-    cust_codes, _ = pd.factorize(ranked["customer_id"])
+    customer_codes, _ = pd.factorize(ranked["customer_id"])
     offer_codes, offer_names = pd.factorize(ranked["offer"].astype(str))
     cost = ranked["cost"].to_numpy(dtype=np.float64)
-    left = np.array(
-        [np.inf if caps.get(o) is None else float(caps[o]) for o in offer_names], dtype=np.float64
-    )
-    taken = np.zeros(cust_codes.max() + 1, dtype=bool)
+    left = np.array([_cap(caps.get(offer)) for offer in offer_names], dtype=np.float64)
+    taken = np.zeros(customer_codes.max() + 1, dtype=bool)
     chosen = np.zeros(len(ranked), dtype=bool)
     remaining = float(budget)
     for i in range(len(ranked)):
-        c, o = cust_codes[i], offer_codes[i]
-        if taken[c] or left[o] <= 0 or cost[i] > remaining:
+        customer, offer = customer_codes[i], offer_codes[i]
+        if taken[customer] or left[offer] <= 0 or cost[i] > remaining:
             continue
-        taken[c] = chosen[i] = True
-        left[o] -= 1
+        taken[customer] = chosen[i] = True
+        left[offer] -= 1
         remaining -= cost[i]
         if remaining <= 0 and not (left > 0).any():
             break
     return ranked[chosen]
+
+
+def _cap(limit: int | None) -> float:
+    return np.inf if limit is None else float(limit)
+
+
+def _offer_setting(
+    pairs: pd.DataFrame, settings: CampaignSettings, offers: list[str], name: str
+) -> pd.Series:
+    # The offer's configured value of ``name`` on each pair (NaN where it is None).
+    return (
+        pairs["offer"]
+        .map({offer: getattr(settings.offer(offer), name) for offer in offers})
+        .astype(np.float64)
+    )
 
 
 def _pairs(
@@ -147,16 +169,15 @@ def _pairs(
         customer_id=uplift_scores["customer_id"].astype(str), offer=uplift_scores["offer"].astype(str)
     )
     pairs = scores.merge(info, on="customer_id", how="inner")
-    fixed_value = pairs["offer"].map({o: settings.offer(o).value for o in offers}).astype(np.float64)
-    value = fixed_value.fillna(pairs["expected_value"])
+    value = _offer_setting(pairs, settings, offers, "value").fillna(pairs["expected_value"])
     if value.isna().any():
         missing = sorted(pairs.loc[value.isna(), "offer"].unique())
         raise ValueError(
             f"offer(s) {missing} have no fixed value and customers lack expected_value; "
             "set campaign.offers.<name>.value or pass expected_value"
         )
-    cost = pairs["offer"].map({o: settings.offer(o).cost for o in offers}).astype(np.float64)
-    share = pairs["offer"].map({o: settings.offer(o).redemption_share for o in offers}).astype(np.float64)
+    cost = _offer_setting(pairs, settings, offers, "cost")
+    share = _offer_setting(pairs, settings, offers, "redemption_share")
     response = (
         pairs["response_probability"] if "response_probability" in pairs else pairs["uplift"].clip(lower=0)
     )
@@ -168,8 +189,30 @@ def _pairs(
     return pairs.assign(value=value.to_numpy(), cost=cost.to_numpy(), expected_incremental_profit=profit)
 
 
-def _caps(settings: CampaignSettings, offers) -> dict[str, int | None]:
-    return {o: settings.offer(o).max_contacts for o in offers}
+def _caps(settings: CampaignSettings, offers: Iterable[str]) -> dict[str, int | None]:
+    return {offer: settings.offer(offer).max_contacts for offer in offers}
+
+
+def _prioritised(strategy: str, pairs: pd.DataFrame, settings: CampaignSettings) -> pd.DataFrame:
+    # The pairs a strategy may pick, each with the ``priority`` select_contacts ranks by.
+    if strategy == "uplift":
+        positive = pairs[pairs["expected_incremental_profit"] > 0]
+        cost = positive["cost"].to_numpy()
+        profit = positive["expected_incremental_profit"].to_numpy()
+        # Profit per unit of budget; free offers rank above all paid ones, by profit.
+        ratio = np.where(cost > 0, profit / np.where(cost > 0, cost, 1.0), np.inf)
+        return positive.assign(priority=np.where(np.isinf(ratio), 1e12 + profit, ratio))
+    if strategy == "response":
+        best = pairs.sort_values(["customer_id", "response_probability"], ascending=[True, False])
+        return best.drop_duplicates("customer_id").assign(priority=lambda d: d["response_probability"])
+    rng = np.random.default_rng(settings.seed + 1)
+    return pairs.assign(priority=rng.random(len(pairs)))
+
+
+def _chosen_contacts(strategy: str, pairs: pd.DataFrame, settings: CampaignSettings) -> pd.DataFrame:
+    caps = _caps(settings, pairs["offer"].unique())
+    chosen = select_contacts(_prioritised(strategy, pairs, settings), settings.budget, caps)
+    return chosen[list(CONTACT_COLUMNS)].reset_index(drop=True)
 
 
 def strategy_contacts(
@@ -198,26 +241,8 @@ def strategy_contacts(
     """
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown strategy {strategy!r}; valid strategies: {', '.join(STRATEGIES)}")
-    ok, _ = eligible_customers(customers, settings, as_of)
-    pairs = _pairs(uplift_scores, customers, settings, ok)
-    caps = _caps(settings, pairs["offer"].unique())
-    if strategy == "uplift":
-        pairs = pairs[pairs["expected_incremental_profit"] > 0]
-        cost = pairs["cost"].to_numpy()
-        profit = pairs["expected_incremental_profit"].to_numpy()
-        # Profit per unit of budget; free offers rank above all paid ones, by profit.
-        ratio = np.where(cost > 0, profit / np.where(cost > 0, cost, 1.0), np.inf)
-        priority = np.where(np.isinf(ratio), 1e12 + profit, ratio)
-        pairs = pairs.assign(priority=priority)
-    elif strategy == "response":
-        best = pairs.sort_values(["customer_id", "response_probability"], ascending=[True, False])
-        pairs = best.drop_duplicates("customer_id").assign(priority=lambda d: d["response_probability"])
-    else:
-        rng = np.random.default_rng(settings.seed + 1)
-        pairs = pairs.assign(priority=rng.random(len(pairs)))
-    chosen = select_contacts(pairs, settings.budget, caps)
-    keep = ["customer_id", "offer", "uplift", "cost", "value", "expected_incremental_profit"]
-    return chosen[keep].reset_index(drop=True)
+    eligible, _ = eligible_customers(customers, settings, as_of)
+    return _chosen_contacts(strategy, _pairs(uplift_scores, customers, settings, eligible), settings)
 
 
 def _holdout_mask(contacts: pd.DataFrame, share: float, seed: int) -> np.ndarray:
@@ -228,6 +253,73 @@ def _holdout_mask(contacts: pd.DataFrame, share: float, seed: int) -> np.ndarray
     rank = keyed.groupby(["segment_id", "offer"], dropna=False)["_u"].rank(method="first") - 1
     size = keyed.groupby(["segment_id", "offer"], dropna=False)["_u"].transform("size")
     return (rank < np.round(share * size)).to_numpy()
+
+
+def _with_segment(contacts: pd.DataFrame, customers: pd.DataFrame) -> pd.DataFrame:
+    # Without segment ids every customer is in segment "all".
+    segment = (
+        customers["segment_id"]
+        if "segment_id" in customers.columns
+        else pd.Series("all", index=customers.index)
+    )
+    return contacts.merge(
+        pd.DataFrame(
+            {"customer_id": customers["customer_id"].astype(str).to_numpy(), "segment_id": segment.to_numpy()}
+        ),
+        on="customer_id",
+        how="left",
+    )
+
+
+def _grouped(contacts: pd.DataFrame, holdout: np.ndarray) -> pd.DataFrame:
+    # Hold-out customers are planned but not sent: they earn no profit and spend no budget.
+    return contacts.assign(
+        group=np.where(holdout, "holdout", "treatment"),
+        expected_incremental_profit=np.where(holdout, 0.0, contacts["expected_incremental_profit"]),
+    )
+
+
+def _plan_rows(customers: pd.DataFrame, contacts: pd.DataFrame) -> pd.DataFrame:
+    # One row per customer: not selected means offer None in the treatment group.
+    return (
+        pd.DataFrame({"customer_id": customers["customer_id"].astype(str).to_numpy()})
+        .merge(
+            contacts[["customer_id", "offer", "group", "expected_incremental_profit"]],
+            on="customer_id",
+            how="left",
+        )
+        .assign(
+            offer=lambda d: d["offer"].astype(object).where(d["offer"].notna(), None),
+            group=lambda d: d["group"].fillna("treatment"),
+            expected_incremental_profit=lambda d: d["expected_incremental_profit"].fillna(0.0),
+        )
+    )
+
+
+def _plan_summary(contacts: pd.DataFrame, holdout: np.ndarray) -> pd.DataFrame:
+    sent = contacts[~holdout]
+    per_offer = (
+        contacts.assign(sent=~holdout, held=holdout, conv=np.where(holdout, 0.0, contacts["uplift"]))
+        .assign(spend=lambda d: d["cost"] * d["sent"])
+        .groupby("offer")
+        .agg(
+            sent=("sent", "sum"),
+            holdout=("held", "sum"),
+            spend=("spend", "sum"),
+            expected_incremental_conversions=("conv", "sum"),
+            expected_incremental_profit=("expected_incremental_profit", "sum"),
+        )
+        .reset_index()
+    )
+    total = {
+        "offer": "total",
+        "sent": int(len(sent)),
+        "holdout": int(holdout.sum()),
+        "spend": float(sent["cost"].sum()),
+        "expected_incremental_conversions": float(sent["uplift"].sum()),
+        "expected_incremental_profit": float(sent["expected_incremental_profit"].sum()),
+    }
+    return pd.concat([per_offer, pd.DataFrame([total])], ignore_index=True)
 
 
 def plan_campaign(
@@ -254,61 +346,29 @@ def plan_campaign(
     Returns:
         :class:`CampaignPlan`.
     """
-    ok, exclusions = eligible_customers(customers, settings, as_of)
-    contacts = strategy_contacts("uplift", uplift_scores, customers, settings, as_of)
-    ids = customers["customer_id"].astype(str)
-    segment = (
-        customers["segment_id"]
-        if "segment_id" in customers.columns
-        else pd.Series("all", index=customers.index)
-    )
-    contacts = contacts.merge(
-        pd.DataFrame({"customer_id": ids.to_numpy(), "segment_id": segment.to_numpy()}),
-        on="customer_id",
-        how="left",
-    )
+    eligible, exclusions = eligible_customers(customers, settings, as_of)
+    pairs = _pairs(uplift_scores, customers, settings, eligible)
+    contacts = _with_segment(_chosen_contacts("uplift", pairs, settings), customers)
     holdout = _holdout_mask(contacts, settings.holdout_share, settings.seed)
-    contacts = contacts.assign(
-        group=np.where(holdout, "holdout", "treatment"),
-        expected_incremental_profit=np.where(holdout, 0.0, contacts["expected_incremental_profit"]),
+    contacts = _grouped(contacts, holdout)
+    return CampaignPlan(
+        plan=_plan_rows(customers, contacts), summary=_plan_summary(contacts, holdout), exclusions=exclusions
     )
-    plan = (
-        pd.DataFrame({"customer_id": ids.to_numpy()})
-        .merge(
-            contacts[["customer_id", "offer", "group", "expected_incremental_profit"]],
-            on="customer_id",
-            how="left",
-        )
-        .assign(
-            offer=lambda d: d["offer"].astype(object).where(d["offer"].notna(), None),
-            group=lambda d: d["group"].fillna("treatment"),
-            expected_incremental_profit=lambda d: d["expected_incremental_profit"].fillna(0.0),
-        )
+
+
+def _valued_uplift(contacts: pd.DataFrame, valuation: pd.DataFrame | None) -> np.ndarray:
+    # The uplift each contact is valued at: the predicted one, or the valuation's (0 where it has none).
+    if valuation is None:
+        return contacts["uplift"].to_numpy(dtype=np.float64)
+    truth = valuation.assign(
+        customer_id=valuation["customer_id"].astype(str), offer=valuation["offer"].astype(str)
     )
-    sent = contacts[~holdout]
-    per_offer = (
-        contacts.assign(sent=~holdout, held=holdout, conv=np.where(holdout, 0.0, contacts["uplift"]))
-        .assign(spend=lambda d: d["cost"] * d["sent"])
-        .groupby("offer")
-        .agg(
-            sent=("sent", "sum"),
-            holdout=("held", "sum"),
-            spend=("spend", "sum"),
-            expected_incremental_conversions=("conv", "sum"),
-            expected_incremental_profit=("expected_incremental_profit", "sum"),
-        )
-        .reset_index()
+    return (
+        contacts[["customer_id", "offer"]]
+        .merge(truth[["customer_id", "offer", "uplift"]], on=["customer_id", "offer"], how="left")["uplift"]
+        .fillna(0.0)
+        .to_numpy()
     )
-    total = {
-        "offer": "total",
-        "sent": int(len(sent)),
-        "holdout": int(holdout.sum()),
-        "spend": float(sent["cost"].sum()),
-        "expected_incremental_conversions": float(sent["uplift"].sum()),
-        "expected_incremental_profit": float(sent["expected_incremental_profit"].sum()),
-    }
-    summary = pd.concat([per_offer, pd.DataFrame([total])], ignore_index=True)
-    return CampaignPlan(plan=plan, summary=summary, exclusions=exclusions)
 
 
 def compare_strategies(
@@ -328,22 +388,12 @@ def compare_strategies(
     Returns:
         ``[strategy, contacts, spend, incremental_conversions, incremental_profit]``.
     """
+    eligible, _ = eligible_customers(customers, settings, as_of)
+    pairs = _pairs(uplift_scores, customers, settings, eligible)
     rows = []
     for strategy in STRATEGIES:
-        contacts = strategy_contacts(strategy, uplift_scores, customers, settings, as_of)
-        uplift = contacts["uplift"].to_numpy(dtype=np.float64)
-        if valuation is not None:
-            truth = valuation.assign(
-                customer_id=valuation["customer_id"].astype(str), offer=valuation["offer"].astype(str)
-            )
-            uplift = (
-                contacts[["customer_id", "offer"]]
-                .merge(truth[["customer_id", "offer", "uplift"]], on=["customer_id", "offer"], how="left")[
-                    "uplift"
-                ]
-                .fillna(0.0)
-                .to_numpy()
-            )
+        contacts = _chosen_contacts(strategy, pairs, settings)
+        uplift = _valued_uplift(contacts, valuation)
         profit = uplift * contacts["value"].to_numpy() - contacts["cost"].to_numpy()
         rows.append(
             {
@@ -355,6 +405,80 @@ def compare_strategies(
             }
         )
     return pd.DataFrame(rows)
+
+
+def _planned_outcomes(plan: pd.DataFrame, outcomes: pd.DataFrame) -> pd.DataFrame:
+    # Planned customers with their outcome; one without an outcome row did not convert.
+    planned = plan.loc[plan["offer"].notna(), ["customer_id", "offer", "group"]].assign(
+        customer_id=lambda d: d["customer_id"].astype(str)
+    )
+    result = (
+        outcomes.assign(customer_id=outcomes["customer_id"].astype(str))
+        .groupby("customer_id")[["converted", "revenue"]]
+        .max()
+        .reset_index()
+    )
+    return planned.merge(result, on="customer_id", how="left").fillna({"converted": 0, "revenue": 0.0})
+
+
+def _by_segment(rows: pd.DataFrame, segments: pd.DataFrame | None) -> pd.DataFrame:
+    # Each row in its segment and, when there are segments, once more in segment "all".
+    if segments is None:
+        both = [rows.assign(segment_id="all")]
+    else:
+        seg = segments.assign(customer_id=segments["customer_id"].astype(str))[["customer_id", "segment_id"]]
+        segmented = rows.merge(seg, on="customer_id", how="left")
+        both = [segmented, segmented.assign(segment_id="all")]
+    return pd.concat(both, ignore_index=True).assign(
+        treated=lambda d: d["group"] == "treatment",
+        converted=lambda d: d["converted"].astype(np.float64),
+        revenue_sq=lambda d: d["revenue"] ** 2,
+    )
+
+
+def _arm_means(stacked: pd.DataFrame) -> pd.DataFrame:
+    # Per segment and offer: size, conversion rate, mean revenue and mean squared revenue of each arm.
+    stats = (
+        stacked.groupby(["segment_id", "offer", "treated"])
+        .agg(
+            n=("converted", "size"),
+            conv=("converted", "mean"),
+            rev=("revenue", "mean"),
+            rev_sq=("revenue_sq", "mean"),
+        )
+        .unstack("treated")
+    )
+    means = pd.DataFrame(index=stats.index)
+    for arm, flag in (("treated", True), ("holdout", False)):
+        for name in ("n", "conv", "rev", "rev_sq"):
+            means[f"{name}_{arm}"] = stats[(name, flag)] if (name, flag) in stats.columns else np.nan
+    return means
+
+
+def _realised_uplift(arms: pd.DataFrame) -> pd.DataFrame:
+    n_t, n_h = arms["n_treated"].fillna(0), arms["n_holdout"].fillna(0)
+    p_t, p_h = arms["conv_treated"], arms["conv_holdout"]
+    se = np.sqrt(p_t * (1 - p_t) / n_t.where(n_t > 0) + p_h * (1 - p_h) / n_h.where(n_h > 0))
+    # Sample variances of revenue (n / (n - 1) corrects the mean of squares).
+    var_t = (arms["rev_sq_treated"] - arms["rev_treated"] ** 2) * n_t / (n_t - 1).where(n_t > 1)
+    var_h = (arms["rev_sq_holdout"] - arms["rev_holdout"] ** 2) * n_h / (n_h - 1).where(n_h > 1)
+    se_rev = np.sqrt(var_t / n_t.where(n_t > 0) + var_h / n_h.where(n_h > 0))
+    uplift = p_t - p_h
+    rev_uplift = arms["rev_treated"] - arms["rev_holdout"]
+    return pd.DataFrame(
+        {
+            "n_treated": n_t.astype(int),
+            "n_holdout": n_h.astype(int),
+            "conversion_treated": p_t,
+            "conversion_holdout": p_h,
+            "uplift": uplift,
+            "uplift_low": uplift - _Z95 * se,
+            "uplift_high": uplift + _Z95 * se,
+            "revenue_uplift": rev_uplift,
+            "revenue_uplift_low": rev_uplift - _Z95 * se_rev,
+            "revenue_uplift_high": rev_uplift + _Z95 * se_rev,
+        }
+    ).reset_index()
 
 
 def measure_campaign(
@@ -374,59 +498,8 @@ def measure_campaign(
         ``n_holdout``, conversion rates, ``uplift`` with ``uplift_low``/``uplift_high``,
         ``revenue_uplift`` with bounds.
     """
-    planned = plan.loc[plan["offer"].notna(), ["customer_id", "offer", "group"]].assign(
-        customer_id=lambda d: d["customer_id"].astype(str)
-    )
-    result = (
-        outcomes.assign(customer_id=outcomes["customer_id"].astype(str))
-        .groupby("customer_id")[["converted", "revenue"]]
-        .max()
-        .reset_index()
-    )
-    rows = planned.merge(result, on="customer_id", how="left").fillna({"converted": 0, "revenue": 0.0})
-    if segments is not None:
-        seg = segments.assign(customer_id=segments["customer_id"].astype(str))[["customer_id", "segment_id"]]
-        rows = rows.merge(seg, on="customer_id", how="left")
-    else:
-        rows = rows.assign(segment_id="all")
-    both = [rows] if segments is None else [rows, rows.assign(segment_id="all")]
-    stacked = pd.concat(both, ignore_index=True).assign(
-        treated=lambda d: d["group"] == "treatment", converted=lambda d: d["converted"].astype(np.float64)
-    )
-    stacked["revenue_sq"] = stacked["revenue"] ** 2
-    stats = stacked.groupby(["segment_id", "offer", "treated"]).agg(
-        n=("converted", "size"),
-        conv=("converted", "mean"),
-        rev=("revenue", "mean"),
-        rev_sq=("revenue_sq", "mean"),
-    )
-    stats = stats.unstack("treated")
-    out = pd.DataFrame(index=stats.index)
-    for arm, flag in (("treated", True), ("holdout", False)):
-        for col in ("n", "conv", "rev", "rev_sq"):
-            out[f"{col}_{arm}"] = stats[(col, flag)] if (col, flag) in stats.columns else np.nan
-    n_t, n_h = out["n_treated"].fillna(0), out["n_holdout"].fillna(0)
-    p_t, p_h = out["conv_treated"], out["conv_holdout"]
-    se = np.sqrt(p_t * (1 - p_t) / n_t.where(n_t > 0) + p_h * (1 - p_h) / n_h.where(n_h > 0))
-    var_t = (out["rev_sq_treated"] - out["rev_treated"] ** 2) * n_t / (n_t - 1).where(n_t > 1)
-    var_h = (out["rev_sq_holdout"] - out["rev_holdout"] ** 2) * n_h / (n_h - 1).where(n_h > 1)
-    se_rev = np.sqrt(var_t / n_t.where(n_t > 0) + var_h / n_h.where(n_h > 0))
-    uplift = p_t - p_h
-    rev_uplift = out["rev_treated"] - out["rev_holdout"]
-    return pd.DataFrame(
-        {
-            "n_treated": n_t.astype(int),
-            "n_holdout": n_h.astype(int),
-            "conversion_treated": p_t,
-            "conversion_holdout": p_h,
-            "uplift": uplift,
-            "uplift_low": uplift - _Z95 * se,
-            "uplift_high": uplift + _Z95 * se,
-            "revenue_uplift": rev_uplift,
-            "revenue_uplift_low": rev_uplift - _Z95 * se_rev,
-            "revenue_uplift_high": rev_uplift + _Z95 * se_rev,
-        }
-    ).reset_index()
+    stacked = _by_segment(_planned_outcomes(plan, outcomes), segments)
+    return _realised_uplift(_arm_means(stacked))
 
 
 def next_wave_allocation(measurement: pd.DataFrame, seed: int, draws: int = 4000) -> pd.DataFrame:
@@ -445,19 +518,19 @@ def next_wave_allocation(measurement: pd.DataFrame, seed: int, draws: int = 4000
     rows = []
     for segment_id, part in measurement.groupby("segment_id", sort=True):
         samples = []
-        for _, r in part.iterrows():
-            succ_t = r["conversion_treated"] * r["n_treated"] if r["n_treated"] else 0.0
-            succ_h = r["conversion_holdout"] * r["n_holdout"] if r["n_holdout"] else 0.0
-            a = rng.beta(1 + succ_t, 1 + r["n_treated"] - succ_t, draws)
-            b = rng.beta(1 + succ_h, 1 + r["n_holdout"] - succ_h, draws)
-            samples.append(a - b)
+        for _, row in part.iterrows():
+            successes_treated = row["conversion_treated"] * row["n_treated"] if row["n_treated"] else 0.0
+            successes_holdout = row["conversion_holdout"] * row["n_holdout"] if row["n_holdout"] else 0.0
+            treated_rate = rng.beta(1 + successes_treated, 1 + row["n_treated"] - successes_treated, draws)
+            holdout_rate = rng.beta(1 + successes_holdout, 1 + row["n_holdout"] - successes_holdout, draws)
+            samples.append(treated_rate - holdout_rate)
         sampled = np.vstack(samples)
         wins = np.bincount(sampled.argmax(axis=0), minlength=len(part)) / draws
-        for j, (_, r) in enumerate(part.iterrows()):
+        for j, (_, row) in enumerate(part.iterrows()):
             rows.append(
                 {
                     "segment_id": segment_id,
-                    "offer": r["offer"],
+                    "offer": row["offer"],
                     "share": float(wins[j]),
                     "prob_positive": float((sampled[j] > 0).mean()),
                 }
