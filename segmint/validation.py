@@ -28,14 +28,16 @@ Decisions:
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NoReturn
 
 import numpy as np
 import pandas as pd
 import polars as pl
 import pyarrow as pa
 
-from segmint.contracts import CONTROL, EVENT_TYPES, SCHEMAS, TABLE_NAMES, BadInputError, Tables, coerce_table
+from segmint.contracts import CONTROL, EVENT_TYPES, SCHEMAS, BadInputError, Tables, coerce_table
 from segmint.settings import ValidateSettings
 
 # Every row rule, in the order they are listed in a row's ``rule`` value, with the column it checks.
@@ -92,6 +94,11 @@ _ID_COLUMNS = {
     "campaigns": ("campaign_id", "customer_id", "treatment"),
 }
 _CONTROL_CHARS = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+# (rule, column, parent table, child tables): rows of a child table must name an accepted parent row.
+_REFERENCES: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
+    ("customer_known", "customer_id", "customers", ("events", "orders", "reviews", "campaigns")),
+    ("product_known", "product_id", "products", ("events", "orders", "reviews")),
+)
 
 
 @dataclass(frozen=True)
@@ -133,13 +140,51 @@ class ValidationResult:
 
     @property
     def passed(self) -> bool:
+        """Whether no table-level gate failed."""
         return self.failure is None
 
 
 class _Stop(Exception):
-    def __init__(self, failure: ValidationFailure) -> None:
+    """A table-level failure, with the checks made by the step that found it (the failed one last)."""
+
+    def __init__(self, failure: ValidationFailure, checks: tuple[dict, ...] = ()) -> None:
         super().__init__(failure.detail)
         self.failure = failure
+        self.checks = checks
+
+
+@dataclass(frozen=True)
+class _Coerced:
+    """A table in canonical dtypes and the passed checks that got it there."""
+
+    frame: pd.DataFrame
+    checks: tuple[dict, ...]
+
+
+@dataclass(frozen=True)
+class _RuleMasks:
+    """Rows that break each rule (one boolean mask per rule), the repaired frame and repair counts."""
+
+    frame: pd.DataFrame
+    masks: dict[str, np.ndarray]
+    repairs: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _AssessedTable:
+    """One table's accepted and quarantined rows and its summary entry."""
+
+    accepted: pd.DataFrame
+    quarantine: pd.DataFrame
+    summary: dict
+
+
+@dataclass(frozen=True)
+class _GateOutcome:
+    """A table-level check for the report, and the failure when it did not pass."""
+
+    check: dict
+    failure: ValidationFailure | None = None
 
 
 def validate_tables(
@@ -177,54 +222,28 @@ def assess_tables(
     The summary and checks then cover the tables validated up to the failure, which is what a report
     written before the error is raised needs.
     """
-    now = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now)
-    now = now.tz_localize("UTC") if now.tzinfo is None else now.tz_convert("UTC")
-    horizon = now + pd.Timedelta(hours=settings.future_tolerance_hours)
+    horizon = _future_horizon(now, settings.future_tolerance_hours)
     previous = previous_counts or {}
     accepted: dict[str, pd.DataFrame] = {}
     quarantine: dict[str, pd.DataFrame] = {}
     summary: dict[str, dict] = {}
     checks: list[dict] = []
-    warnings: list[str] = []
     try:
         if tables is None or tables.customers is None:
             raise _Stop(ValidationFailure("customers", "table_required", "the customers table is required"))
-        for name in TABLE_NAMES:
-            frame = tables.get(name)
-            if frame is None:
-                continue
-            df = _coerced(name, frame, checks)
-            masks, df, repairs = _row_rules(name, df, settings, horizon, accepted)
-            good, bad = _split(df, masks)
-            unattributed = 0
-            rule_counts = {rule: int(mask.sum()) for rule, mask in masks.items() if mask.any()}
-            if name in UNATTRIBUTED_TABLES and UNATTRIBUTED_RULE in masks:
-                others = np.zeros(len(df), dtype=bool)
-                for rule, mask in masks.items():
-                    if rule != UNATTRIBUTED_RULE:
-                        others |= mask
-                unattributed = int((masks[UNATTRIBUTED_RULE] & ~others).sum())
-            flags = _campaign_flags(good) if name == "campaigns" else []
-            warnings.extend(flags)
-            summary[name] = {
-                "input": len(df),
-                "accepted": len(good),
-                "quarantined": len(bad),
-                "unattributed": unattributed,
-                "rules": rule_counts,
-                "repairs": repairs,
-                "flags": flags,
-            }
-            accepted[name] = good
-            quarantine[name] = bad
-            _table_gates(name, summary[name], masks, settings, previous.get(name), checks)
+        for name, frame in tables.items():
+            coerced = _coerced(name, frame)
+            checks.extend(coerced.checks)
+            table = _assessed_table(name, coerced.frame, settings, horizon, accepted)
+            accepted[name], quarantine[name], summary[name] = table.accepted, table.quarantine, table.summary
+            checks.extend(_table_gates(name, table.summary, settings, previous.get(name)))
     except _Stop as stop:
         return ValidationResult(
             accepted=None,
             quarantine=quarantine,
             summary=summary,
-            checks=checks,
-            warnings=tuple(warnings),
+            checks=[*checks, *stop.checks],
+            warnings=_warnings(summary),
             failure=stop.failure,
         )
     return ValidationResult(
@@ -232,29 +251,37 @@ def assess_tables(
         quarantine=quarantine,
         summary=summary,
         checks=checks,
-        warnings=tuple(warnings),
+        warnings=_warnings(summary),
     )
 
 
-def _check(
-    checks: list[dict], table: str, check: str, column: str | None, ok: bool, observed, threshold
-) -> bool:
-    checks.append(
-        {
-            "table": table,
-            "check": check,
-            "column": column,
-            "status": "passed" if ok else "failed",
-            "observed": observed,
-            "threshold": threshold,
-        }
-    )
-    return ok
+def _future_horizon(now: pd.Timestamp | None, tolerance_hours: float) -> pd.Timestamp:
+    """The latest timestamp that is not "in the future": ``now`` (UTC) plus the tolerance."""
+    now = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now)
+    now = now.tz_localize("UTC") if now.tzinfo is None else now.tz_convert("UTC")
+    return now + pd.Timedelta(hours=tolerance_hours)
 
 
-def _fail(checks: list[dict], failure: ValidationFailure, observed=None, threshold=None) -> None:
-    _check(checks, failure.table, failure.rule, failure.column, False, observed, threshold)
-    raise _Stop(failure)
+def _warnings(summary: dict[str, dict]) -> tuple[str, ...]:
+    return tuple(flag for table in summary.values() for flag in table["flags"])
+
+
+def _check_row(table: str, check: str, column: str | None, ok: bool, observed, threshold) -> dict:
+    return {
+        "table": table,
+        "check": check,
+        "column": column,
+        "status": "passed" if ok else "failed",
+        "observed": observed,
+        "threshold": threshold,
+    }
+
+
+def _stop(
+    failure: ValidationFailure, observed=None, threshold=None, earlier: tuple[dict, ...] = ()
+) -> NoReturn:
+    failed = _check_row(failure.table, failure.rule, failure.column, False, observed, threshold)
+    raise _Stop(failure, (*earlier, failed))
 
 
 def _already_canonical(name: str, df: pd.DataFrame) -> bool:
@@ -273,61 +300,119 @@ def _already_canonical(name: str, df: pd.DataFrame) -> bool:
     return all(c in df.columns for c in schema.required)
 
 
-def _coerced(name: str, frame: pd.DataFrame, checks: list[dict]) -> pd.DataFrame:
-    """Canonical dtypes, or a table-level failure (missing column, uncoercible type, empty, all-null)."""
+def _infinite_ints_as_null(name: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with infinite values in integer columns made null.
+
+    They would make coercion fail for the whole table; they are a row-level problem, so the
+    ``*_finite`` rules quarantine those rows instead.
+    """
     schema = SCHEMAS[name]
-    if len(frame) == 0:
-        _fail(checks, ValidationFailure(name, "table_not_empty", "the table has no rows", count=0), 0, ">= 1")
     df = frame
-    # Infinite values in integer columns would make coercion fail for the whole table; they are a
-    # row-level problem, so they become nulls here and the *_finite rule quarantines those rows.
     for column, kind in {**schema.required, **schema.optional}.items():
         if kind == "int" and column in df.columns and pd.api.types.is_float_dtype(df[column].dtype):
             values = df[column].to_numpy()
             if np.isinf(values).any():
                 df = df.assign(**{column: np.where(np.isinf(values), np.nan, values)})
+    return df
+
+
+def _coerced(name: str, frame: pd.DataFrame) -> _Coerced:
+    """Canonical dtypes, or a table-level failure (missing column, uncoercible type, empty, all-null)."""
+    schema = SCHEMAS[name]
+    if len(frame) == 0:
+        _stop(ValidationFailure(name, "table_not_empty", "the table has no rows", count=0), 0, ">= 1")
+    df = _infinite_ints_as_null(name, frame)
     if not _already_canonical(name, df):
         try:
             df = coerce_table(name, df)
         except BadInputError as exc:
-            _fail(checks, ValidationFailure(name, exc.rule, str(exc), exc.column, exc.count))
+            _stop(ValidationFailure(name, exc.rule, str(exc), exc.column, exc.count))
     else:
         df = df.reset_index(drop=True)
         if name == "orders" and "is_return" not in df.columns:
             df = df.assign(is_return=df["quantity"].fillna(0).to_numpy() < 0)
-    _check(checks, name, "columns_present", None, True, sorted(df.columns), sorted(schema.required))
+    present = _check_row(name, "columns_present", None, True, sorted(df.columns), sorted(schema.required))
     exempt = _ALL_NULL_EXEMPT.get(name, ())
     for column in schema.required:
         if column in exempt:
             continue
         nulls = int(df[column].isna().sum())
         if nulls == len(df):
-            _fail(
-                checks,
+            _stop(
                 ValidationFailure(name, "column_not_all_null", "every value is null", column, nulls),
                 nulls,
                 f"< {len(df)}",
+                earlier=(present,),
             )
-    return df
+    return _Coerced(df, (present,))
 
 
-def _as_polars(df: pd.DataFrame, column: str, cache: dict[str, pl.Series]) -> pl.Series:
-    """The string column as a polars Series (converted once per table through Arrow)."""
-    if column not in cache:
-        arr = pa.array(df[column].to_numpy(dtype=object), type=pa.string(), from_pandas=True)
-        cache[column] = pl.Series(column, arr)
-    return cache[column]
+def _assessed_table(
+    name: str,
+    df: pd.DataFrame,
+    settings: ValidateSettings,
+    horizon: pd.Timestamp,
+    accepted: dict[str, pd.DataFrame],
+) -> _AssessedTable:
+    """The table's accepted and quarantined rows after the row rules, with its summary entry."""
+    rules = _row_rules(name, df, settings, horizon, accepted)
+    good, bad = _split(rules.frame, rules.masks)
+    summary = {
+        "input": len(rules.frame),
+        "accepted": len(good),
+        "quarantined": len(bad),
+        "unattributed": _unattributed(name, rules.masks),
+        "rules": {rule: int(mask.sum()) for rule, mask in rules.masks.items() if mask.any()},
+        "repairs": rules.repairs,
+        "flags": _campaign_flags(good) if name == "campaigns" else [],
+    }
+    return _AssessedTable(good, bad, summary)
 
 
-def _nulls(df: pd.DataFrame, column: str, cache: dict[str, pl.Series]) -> np.ndarray:
+def _unattributed(name: str, masks: dict[str, np.ndarray]) -> int:
+    """Rows quarantined only for lacking a customer id (they count against their own share)."""
+    if name not in UNATTRIBUTED_TABLES or UNATTRIBUTED_RULE not in masks:
+        return 0
+    others = np.zeros(len(masks[UNATTRIBUTED_RULE]), dtype=bool)
+    for rule, mask in masks.items():
+        if rule != UNATTRIBUTED_RULE:
+            others |= mask
+    return int((masks[UNATTRIBUTED_RULE] & ~others).sum())
+
+
+def _as_polars(df: pd.DataFrame, column: str) -> pl.Series:
+    """The string column as a polars Series (through Arrow)."""
+    arr = pa.array(df[column].to_numpy(dtype=object), type=pa.string(), from_pandas=True)
+    return pl.Series(column, arr)
+
+
+def _references(name: str, accepted: dict[str, pd.DataFrame]) -> list[tuple[str, str, str]]:
+    """``(rule, column, parent table)`` of each reference ``name``'s rows must resolve in ``accepted``."""
+    return [
+        (rule, column, parent)
+        for rule, column, parent, tables in _REFERENCES
+        if name in tables and parent in accepted
+    ]
+
+
+def _polars_ids(name: str, df: pd.DataFrame, accepted: dict[str, pd.DataFrame]) -> dict[str, pl.Series]:
+    """The id columns that polars reads, converted once per table.
+
+    Polars finds nulls in object columns and hashes strings for the reference rules faster than pandas.
+    """
+    referenced = {column for _, column, _ in _references(name, accepted)}
+    columns = [c for c in _ID_COLUMNS[name] if df[c].dtype == object or c in referenced]
+    return {column: _as_polars(df, column) for column in columns}
+
+
+def _nulls(df: pd.DataFrame, column: str, ids: dict[str, pl.Series]) -> np.ndarray:
     if df[column].dtype == object:
-        return _as_polars(df, column, cache).is_null().to_numpy()
+        return ids[column].is_null().to_numpy()
     return df[column].isna().to_numpy()
 
 
-def _is_in(df: pd.DataFrame, column: str, known: pd.Series, cache: dict[str, pl.Series]) -> np.ndarray:
-    """``df[column]`` values found in ``known`` (nulls: False); polars hashes strings faster than pandas."""
-    values = _as_polars(df, column, cache)
+def _is_in(values: pl.Series, known: pd.Series) -> np.ndarray:
+    """``values`` found in ``known`` (nulls: False)."""
     reference = pl.Series("known", pa.array(known.dropna().to_numpy(dtype=object), type=pa.string()))
     return values.is_in(reference.implode()).fill_null(False).to_numpy()
 
@@ -343,72 +428,63 @@ def _row_rules(
     settings: ValidateSettings,
     horizon: pd.Timestamp,
     accepted: dict[str, pd.DataFrame],
-) -> tuple[dict[str, np.ndarray], pd.DataFrame, dict[str, int]]:
-    """Per-rule boolean masks of rows that break the rule, the repaired frame, and repair counts."""
-    masks: dict[str, np.ndarray] = {}
-    repairs: dict[str, int] = {}
-    schema = SCHEMAS[name]
-    cache: dict[str, pl.Series] = {}
-    for column in _ID_COLUMNS[name]:
-        masks[f"{column}_not_null"] = _nulls(df, column, cache)
+) -> _RuleMasks:
+    """Per-rule masks of rows that break the rule (in :data:`RULES` order), the repaired frame, repairs."""
+    ids = _polars_ids(name, df, accepted)
+    masks = _completeness_masks(name, df, horizon, ids)
+    table = _TABLE_RULES[name](df, settings)
+    masks.update(table.masks)
+    for rule, column, parent in _references(name, accepted):
+        known = _is_in(ids[column], accepted[parent][column])
+        masks[rule] = ~masks[f"{column}_not_null"] & ~known
+    return _RuleMasks(table.frame, {rule: masks[rule] for rule in RULES if rule in masks}, table.repairs)
+
+
+def _completeness_masks(
+    name: str, df: pd.DataFrame, horizon: pd.Timestamp, ids: dict[str, pl.Series]
+) -> dict[str, np.ndarray]:
+    """The rules every table has: ids and timestamp present, timestamp not in the future, unique key."""
+    masks = {f"{column}_not_null": _nulls(df, column, ids) for column in _ID_COLUMNS[name]}
     ts_col = _TIMESTAMP_COLUMNS.get(name)
     if ts_col is not None:
         ts = df[ts_col]
         masks[f"{ts_col}_not_null"] = ts.isna().to_numpy()
         masks[f"{ts_col}_not_future"] = (ts > horizon).fillna(False).to_numpy(dtype=bool)
-    if schema.key:
-        complete = ~np.logical_or.reduce([df[c].isna().to_numpy() for c in schema.key])
-        dup = df.duplicated(list(schema.key), keep="first").to_numpy() & complete
-        masks["duplicate_key"] = dup
-
-    if name == "products":
-        masks["price_finite"] = _not_finite(df["price"])
-        price = df["price"].to_numpy(dtype="float64", na_value=np.nan)
-        with np.errstate(invalid="ignore"):
-            masks["price_range"] = np.isfinite(price) & ((price <= 0) | (price > settings.max_price))
-        category = df["category"]
-        if category.isna().any():
-            repairs["category_filled_unknown"] = int(category.isna().sum())
-            df = df.assign(category=category.where(category.notna(), "unknown"))
-    elif name == "customers":
-        for column in ("country", "channel"):
-            if df[column].isna().any():
-                repairs[f"{column}_filled_unknown"] = int(df[column].isna().sum())
-                df = df.assign(**{column: df[column].where(df[column].notna(), "unknown")})
-    elif name == "events":
-        masks["event_type_domain"] = ~df["event_type"].isin(EVENT_TYPES).to_numpy()
-    elif name == "orders":
-        df, order_masks, order_repairs = _order_rules(df, settings)
-        masks.update(order_masks)
-        repairs.update(order_repairs)
-    elif name == "reviews":
-        rating = pd.to_numeric(df["rating"], errors="coerce").astype("float64").to_numpy()
-        masks["rating_finite"] = ~np.isfinite(rating)
-        with np.errstate(invalid="ignore"):
-            masks["rating_domain"] = np.isfinite(rating) & (
-                (rating < 1) | (rating > 5) | (rating != np.round(rating))
-            )
-        df, text_repairs = _repaired_text(df, settings.max_text_chars)
-        repairs.update(text_repairs)
-    elif name == "campaigns":
-        for column in ("converted", "revenue"):
-            masks[f"{column}_finite"] = _not_finite(df[column])
-        converted = pd.to_numeric(df["converted"], errors="coerce").astype("float64").to_numpy()
-        revenue = df["revenue"].to_numpy(dtype="float64", na_value=np.nan)
-        with np.errstate(invalid="ignore"):
-            masks["converted_domain"] = np.isfinite(converted) & ~np.isin(converted, (0.0, 1.0))
-            masks["revenue_range"] = np.isfinite(revenue) & (revenue < 0)
-
-    if name in ("events", "orders", "reviews", "campaigns"):
-        known = _is_in(df, "customer_id", accepted["customers"]["customer_id"], cache)
-        masks["customer_known"] = ~masks["customer_id_not_null"] & ~known
-    if name in ("events", "orders", "reviews") and "products" in accepted:
-        known = _is_in(df, "product_id", accepted["products"]["product_id"], cache)
-        masks["product_known"] = ~masks["product_id_not_null"] & ~known
-    return {rule: masks[rule] for rule in RULES if rule in masks}, df, repairs
+    key = SCHEMAS[name].key
+    if key:
+        complete = ~np.logical_or.reduce([df[c].isna().to_numpy() for c in key])
+        masks["duplicate_key"] = df.duplicated(list(key), keep="first").to_numpy() & complete
+    return masks
 
 
-def _order_rules(df: pd.DataFrame, settings: ValidateSettings) -> tuple[pd.DataFrame, dict, dict]:
+def _filled_unknown(df: pd.DataFrame, columns: tuple[str, ...]) -> _RuleMasks:
+    """Missing descriptive values repaired to ``"unknown"``: the rest of the row stays usable."""
+    repairs: dict[str, int] = {}
+    for column in columns:
+        if df[column].isna().any():
+            repairs[f"{column}_filled_unknown"] = int(df[column].isna().sum())
+            df = df.assign(**{column: df[column].where(df[column].notna(), "unknown")})
+    return _RuleMasks(df, {}, repairs)
+
+
+def _customer_rules(df: pd.DataFrame, settings: ValidateSettings) -> _RuleMasks:
+    return _filled_unknown(df, ("country", "channel"))
+
+
+def _product_rules(df: pd.DataFrame, settings: ValidateSettings) -> _RuleMasks:
+    price = df["price"].to_numpy(dtype="float64", na_value=np.nan)
+    with np.errstate(invalid="ignore"):
+        out_of_range = np.isfinite(price) & ((price <= 0) | (price > settings.max_price))
+    filled = _filled_unknown(df, ("category",))
+    masks = {"price_finite": _not_finite(df["price"]), "price_range": out_of_range}
+    return _RuleMasks(filled.frame, masks, filled.repairs)
+
+
+def _event_rules(df: pd.DataFrame, settings: ValidateSettings) -> _RuleMasks:
+    return _RuleMasks(df, {"event_type_domain": ~df["event_type"].isin(EVENT_TYPES).to_numpy()})
+
+
+def _order_rules(df: pd.DataFrame, settings: ValidateSettings) -> _RuleMasks:
     masks: dict[str, np.ndarray] = {}
     repairs: dict[str, int] = {}
     quantity = pd.to_numeric(df["quantity"], errors="coerce").astype("float64").to_numpy()
@@ -434,7 +510,39 @@ def _order_rules(df: pd.DataFrame, settings: ValidateSettings) -> tuple[pd.DataF
     # every canonical column are duplicates.
     line_cols = [c for c in (*SCHEMAS["orders"].required, *SCHEMAS["orders"].optional) if c in df.columns]
     masks["duplicate_line"] = df.duplicated(line_cols, keep="first").to_numpy()
-    return df, masks, repairs
+    return _RuleMasks(df, masks, repairs)
+
+
+def _review_rules(df: pd.DataFrame, settings: ValidateSettings) -> _RuleMasks:
+    rating = pd.to_numeric(df["rating"], errors="coerce").astype("float64").to_numpy()
+    masks = {"rating_finite": ~np.isfinite(rating)}
+    with np.errstate(invalid="ignore"):
+        masks["rating_domain"] = np.isfinite(rating) & (
+            (rating < 1) | (rating > 5) | (rating != np.round(rating))
+        )
+    repaired, repairs = _repaired_text(df, settings.max_text_chars)
+    return _RuleMasks(repaired, masks, repairs)
+
+
+def _campaign_rules(df: pd.DataFrame, settings: ValidateSettings) -> _RuleMasks:
+    masks = {f"{column}_finite": _not_finite(df[column]) for column in ("converted", "revenue")}
+    converted = pd.to_numeric(df["converted"], errors="coerce").astype("float64").to_numpy()
+    revenue = df["revenue"].to_numpy(dtype="float64", na_value=np.nan)
+    with np.errstate(invalid="ignore"):
+        masks["converted_domain"] = np.isfinite(converted) & ~np.isin(converted, (0.0, 1.0))
+        masks["revenue_range"] = np.isfinite(revenue) & (revenue < 0)
+    return _RuleMasks(df, masks)
+
+
+# The rules of each table beyond the ids, timestamp and key that every table has.
+_TABLE_RULES: dict[str, Callable[[pd.DataFrame, ValidateSettings], _RuleMasks]] = {
+    "customers": _customer_rules,
+    "products": _product_rules,
+    "events": _event_rules,
+    "orders": _order_rules,
+    "reviews": _review_rules,
+    "campaigns": _campaign_rules,
+}
 
 
 def _repaired_text(df: pd.DataFrame, max_chars: int) -> tuple[pd.DataFrame, dict[str, int]]:
@@ -467,102 +575,90 @@ def _split(df: pd.DataFrame, masks: dict[str, np.ndarray]) -> tuple[pd.DataFrame
     return good, rows.assign(rule=labels)
 
 
-def _table_gates(
-    name: str,
-    summary: dict,
-    masks: dict[str, np.ndarray],
-    settings: ValidateSettings,
-    previous: int | None,
-    checks: list[dict],
-) -> None:
-    n = summary["input"]
-    key = ",".join(SCHEMAS[name].key) or None
-    dup = summary["rules"].get("duplicate_key", 0)
-    if SCHEMAS[name].key:
-        share = dup / n
-        if not _check(
-            checks,
-            name,
-            "max_duplicate_key_share",
-            key,
-            share <= settings.max_duplicate_key_share,
-            round(share, 6),
-            settings.max_duplicate_key_share,
-        ):
-            raise _Stop(
-                ValidationFailure(
-                    name,
-                    "max_duplicate_key_share",
-                    f"{share:.1%} of rows repeat a key ({key}); "
-                    f"at most {settings.max_duplicate_key_share:.1%} allowed",
-                    key,
-                    dup,
-                )
-            )
+def _table_gates(name: str, summary: dict, settings: ValidateSettings, previous: int | None) -> list[dict]:
+    """The checks of the table-level gates, in order; the first that fails raises :class:`_Stop`."""
+    outcomes = (
+        _duplicate_key_gate(name, summary, settings),
+        _unattributed_gate(name, summary, settings),
+        _quarantine_gate(name, summary, settings),
+        _row_count_gate(name, summary, settings, previous),
+    )
+    checks: list[dict] = []
+    for outcome in outcomes:
+        if outcome is None:
+            continue
+        checks.append(outcome.check)
+        if outcome.failure is not None:
+            raise _Stop(outcome.failure, tuple(checks))
+    return checks
+
+
+def _duplicate_key_gate(name: str, summary: dict, settings: ValidateSettings) -> _GateOutcome | None:
+    if not SCHEMAS[name].key:
+        return None
+    key = ",".join(SCHEMAS[name].key)
+    duplicates = summary["rules"].get("duplicate_key", 0)
+    share = duplicates / summary["input"]
+    limit = settings.max_duplicate_key_share
+    ok = share <= limit
+    check = _check_row(name, "max_duplicate_key_share", key, ok, round(share, 6), limit)
+    if ok:
+        return _GateOutcome(check)
+    detail = f"{share:.1%} of rows repeat a key ({key}); at most {limit:.1%} allowed"
+    return _GateOutcome(check, ValidationFailure(name, "max_duplicate_key_share", detail, key, duplicates))
+
+
+def _unattributed_gate(name: str, summary: dict, settings: ValidateSettings) -> _GateOutcome | None:
+    if name not in UNATTRIBUTED_TABLES:
+        return None
     unattributed = summary["unattributed"]
-    if name in UNATTRIBUTED_TABLES:
-        share = unattributed / n
-        if not _check(
-            checks,
-            name,
-            "max_unattributed_share",
-            "customer_id",
-            share <= settings.max_unattributed_share,
-            round(share, 6),
-            settings.max_unattributed_share,
-        ):
-            raise _Stop(
-                ValidationFailure(
-                    name,
-                    "max_unattributed_share",
-                    f"{share:.1%} of rows have no customer id; "
-                    f"at most {settings.max_unattributed_share:.1%} allowed",
-                    "customer_id",
-                    unattributed,
-                )
-            )
+    share = unattributed / summary["input"]
+    limit = settings.max_unattributed_share
+    ok = share <= limit
+    check = _check_row(name, "max_unattributed_share", "customer_id", ok, round(share, 6), limit)
+    if ok:
+        return _GateOutcome(check)
+    detail = f"{share:.1%} of rows have no customer id; at most {limit:.1%} allowed"
+    failure = ValidationFailure(name, "max_unattributed_share", detail, "customer_id", unattributed)
+    return _GateOutcome(check, failure)
+
+
+def _quarantine_gate(name: str, summary: dict, settings: ValidateSettings) -> _GateOutcome:
+    unattributed = summary["unattributed"]
     counted = summary["quarantined"] - unattributed
-    share = counted / n
-    if not _check(
-        checks,
-        name,
-        "max_quarantine_share",
-        None,
-        share <= settings.max_quarantine_share,
-        round(share, 6),
-        settings.max_quarantine_share,
-    ):
-        top = max(
-            (r for r in summary["rules"] if r != UNATTRIBUTED_RULE or unattributed == 0),
-            key=lambda r: summary["rules"][r],
-            default=None,
-        )
-        detail = ", ".join(f"{r}: {c}" for r, c in sorted(summary["rules"].items(), key=lambda x: -x[1]))
-        raise _Stop(
-            ValidationFailure(
-                name,
-                "max_quarantine_share",
-                f"{share:.1%} of rows quarantined ({detail}); "
-                f"at most {settings.max_quarantine_share:.1%} allowed",
-                RULES.get(top or "", "") or None,
-                counted,
-            )
-        )
-    if previous:
-        ratio = summary["accepted"] / previous
-        lo, hi = settings.min_row_ratio, settings.max_row_ratio
-        if not _check(checks, name, "row_count_ratio", None, lo <= ratio <= hi, round(ratio, 6), [lo, hi]):
-            raise _Stop(
-                ValidationFailure(
-                    name,
-                    "row_count_ratio",
-                    f"{summary['accepted']} accepted rows vs {previous} last time "
-                    f"(ratio {ratio:.3f}, allowed "
-                    f"[{lo}, {hi}])",
-                    None,
-                    summary["accepted"],
-                )
-            )
+    share = counted / summary["input"]
+    limit = settings.max_quarantine_share
+    ok = share <= limit
+    check = _check_row(name, "max_quarantine_share", None, ok, round(share, 6), limit)
+    if ok:
+        return _GateOutcome(check)
+    rules = summary["rules"]
+    # The column named is that of the most frequent rule; unattributed rows have their own gate.
+    top = max(
+        (r for r in rules if r != UNATTRIBUTED_RULE or unattributed == 0),
+        key=lambda r: rules[r],
+        default=None,
+    )
+    counts = ", ".join(f"{rule}: {count}" for rule, count in sorted(rules.items(), key=lambda x: -x[1]))
+    detail = f"{share:.1%} of rows quarantined ({counts}); at most {limit:.1%} allowed"
+    column = RULES.get(top or "", "") or None
+    return _GateOutcome(check, ValidationFailure(name, "max_quarantine_share", detail, column, counted))
+
+
+def _row_count_gate(
+    name: str, summary: dict, settings: ValidateSettings, previous: int | None
+) -> _GateOutcome | None:
+    if not previous:
+        return None
+    ratio = summary["accepted"] / previous
+    lo, hi = settings.min_row_ratio, settings.max_row_ratio
+    ok = lo <= ratio <= hi
+    check = _check_row(name, "row_count_ratio", None, ok, round(ratio, 6), [lo, hi])
+    if ok:
+        return _GateOutcome(check)
+    accepted = summary["accepted"]
+    detail = f"{accepted} accepted rows vs {previous} last time (ratio {ratio:.3f}, allowed [{lo}, {hi}])"
+    return _GateOutcome(check, ValidationFailure(name, "row_count_ratio", detail, None, accepted))
 
 
 def _campaign_flags(campaigns: pd.DataFrame) -> list[str]:
@@ -598,13 +694,23 @@ def render_validation_report(
     Returns:
         HTML text; every data value is escaped.
     """
+    parts = [*_report_head(title, result), _summary_section(result.summary), _checks_section(result.checks)]
+    if expectation_results:
+        parts.append(_expectations_section(expectation_results))
+    parts.extend(_quarantine_sections(result.quarantine))
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def _html_table(headers: list[str], rows: list[list]) -> str:
+    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>" for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _report_head(title: str, result: ValidationResult) -> list[str]:
+    """The page head, the verdict, the failure (if any) and the warnings."""
     e = html.escape
-
-    def table(headers: list[str], rows: list[list]) -> str:
-        head = "".join(f"<th>{e(str(h))}</th>" for h in headers)
-        body = "".join("<tr>" + "".join(f"<td>{e(str(v))}</td>" for v in row) + "</tr>" for row in rows)
-        return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
     status = "PASSED" if result.passed else "FAILED"
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'>",
@@ -613,14 +719,17 @@ def render_validation_report(
         "text-align:left}.failed{color:#b00}.passed{color:#070}</style></head><body>",
         f"<h1>{e(title)}</h1><p class='{status.lower()}'><b>{status}</b></p>",
     ]
-    if result.failure is not None:
-        f = result.failure
+    failure = result.failure
+    if failure is not None:
         parts.append(
-            f"<p class='failed'>table <b>{e(f.table)}</b>, column <b>{e(str(f.column))}</b>, rule "
-            f"<b>{e(f.rule)}</b>, count {e(str(f.count))}: {e(f.detail)}</p>"
+            f"<p class='failed'>table <b>{e(failure.table)}</b>, column <b>{e(str(failure.column))}</b>, "
+            f"rule <b>{e(failure.rule)}</b>, count {e(str(failure.count))}: {e(failure.detail)}</p>"
         )
-    for w in result.warnings:
-        parts.append(f"<p>warning: {e(w)}</p>")
+    parts.extend(f"<p>warning: {e(w)}</p>" for w in result.warnings)
+    return parts
+
+
+def _summary_section(summary: dict) -> str:
     rows = [
         [
             name,
@@ -631,47 +740,31 @@ def render_validation_report(
             "; ".join(f"{r}={c}" for r, c in s["rules"].items()),
             "; ".join(f"{r}={c}" for r, c in s["repairs"].items()),
         ]
-        for name, s in result.summary.items()
+        for name, s in summary.items()
     ]
-    parts.append(
-        "<h2>Tables</h2>"
-        + table(["table", "input", "accepted", "quarantined", "unattributed", "rules", "repairs"], rows)
-    )
-    parts.append(
-        "<h2>Table checks</h2>"
-        + table(
-            ["table", "check", "column", "status", "observed", "threshold"],
-            [
-                [c["table"], c["check"], c["column"], c["status"], c["observed"], c["threshold"]]
-                for c in result.checks
-            ],
-        )
-    )
-    if expectation_results:
-        parts.append(
-            "<h2>Expectation suites (sample of accepted rows)</h2>"
-            + table(
-                ["table", "expectation", "column", "rule", "success", "unexpected", "rows checked"],
-                [
-                    [
-                        r.get("table"),
-                        r.get("expectation"),
-                        r.get("column"),
-                        r.get("rule"),
-                        r.get("success"),
-                        r.get("unexpected_count"),
-                        r.get("element_count"),
-                    ]
-                    for r in expectation_results
-                ],
-            )
-        )
-    for name, frame in result.quarantine.items():
+    headers = ["table", "input", "accepted", "quarantined", "unattributed", "rules", "repairs"]
+    return "<h2>Tables</h2>" + _html_table(headers, rows)
+
+
+def _checks_section(checks: list[dict]) -> str:
+    columns = ["table", "check", "column", "status", "observed", "threshold"]
+    return "<h2>Table checks</h2>" + _html_table(columns, [[c[k] for k in columns] for c in checks])
+
+
+def _expectations_section(expectation_results: list[dict]) -> str:
+    keys = ["table", "expectation", "column", "rule", "success", "unexpected_count", "element_count"]
+    headers = ["table", "expectation", "column", "rule", "success", "unexpected", "rows checked"]
+    rows = [[r.get(k) for k in keys] for r in expectation_results]
+    return "<h2>Expectation suites (sample of accepted rows)</h2>" + _html_table(headers, rows)
+
+
+def _quarantine_sections(quarantine: dict[str, pd.DataFrame]) -> list[str]:
+    sections = []
+    for name, frame in quarantine.items():
         if len(frame):
             sample = frame.head(20).astype(str)
-            parts.append(
-                f"<h2>Quarantine sample: {e(name)}</h2>"
-                + table(list(sample.columns), sample.to_numpy().tolist())
+            sections.append(
+                f"<h2>Quarantine sample: {html.escape(name)}</h2>"
+                + _html_table(list(sample.columns), sample.to_numpy().tolist())
             )
-    parts.append("</body></html>")
-    return "\n".join(parts)
+    return sections
