@@ -195,6 +195,19 @@ def load_source_with_notes(name: str, path: str | Path | None = None) -> LoadedS
     return loader(path)
 
 
+def _first_seen_customers(activity: pd.DataFrame) -> pd.DataFrame:
+    """A customer row per id in ``activity``: signed up at their first timestamp, country unknown."""
+    first = activity.groupby("customer_id")["ts"].min()
+    return pd.DataFrame(
+        {
+            "customer_id": first.index,
+            "signup_ts": first.to_numpy(),
+            "country": "unknown",
+            "channel": "unknown",
+        }
+    )
+
+
 # --------------------------------------------------------------------------------------------------
 # canonical
 
@@ -321,8 +334,8 @@ def retail_categories(descriptions: pd.Series, stock_codes: pd.Series) -> pd.Ser
     return out
 
 
-def _load_online_retail(path: Path) -> LoadedSource:
-    file = _retail_file(path)
+def _read_retail_file(file: Path) -> pd.DataFrame:
+    """The rows of an Online Retail file as read, after checking it has the columns of one."""
     if file.suffix == ".parquet":
         raw = _read_parquet_table("orders", file)
     elif file.suffix == ".csv":
@@ -337,62 +350,84 @@ def _load_online_retail(path: Path) -> LoadedSource:
             f"not an Online Retail file; found {list(raw.columns)}",
             missing[0] if missing else "Invoice",
         )
+    return raw
+
+
+def _retail_customer_ids(values: pd.Series) -> pd.Series:
+    # CustomerID is stored as a float (12346.0): the id is its integer text.
+    ids = pd.to_numeric(values).astype("Int64").astype("string").astype(object)
+    return ids.where(ids.notna(), None)
+
+
+def _retail_lines(raw: pd.DataFrame) -> pd.DataFrame:
+    """The invoice lines with our column names and types (``None`` where a line has no customer)."""
     df = raw.rename(columns=_RETAIL_COLUMNS)
-    df = df.assign(
+    return df.assign(
         invoice=df["invoice"].astype(str),
         stock_code=df["stock_code"].astype(str),
         quantity=pd.to_numeric(df["quantity"]).astype("int64"),
         unit_price=pd.to_numeric(df["unit_price"]).astype("float64"),
-        # CustomerID is stored as a float (12346.0): the id is its integer text.
-        customer_id=pd.to_numeric(df["customer_id"]).astype("Int64").astype("string").astype(object),
+        customer_id=_retail_customer_ids(df["customer_id"]),
         ts=pd.to_datetime(df["ts"], format="mixed") if df["ts"].dtype == object else df["ts"],
     )
-    df["customer_id"] = df["customer_id"].where(df["customer_id"].notna(), None)
-    is_return = df["invoice"].str.startswith("C").to_numpy() | (df["quantity"].to_numpy() < 0)
-    orders = pd.DataFrame(
+
+
+def _retail_orders(lines: pd.DataFrame) -> pd.DataFrame:
+    """One order row per invoice line; cancellations and negative quantities are returns."""
+    is_return = lines["invoice"].str.startswith("C").to_numpy() | (lines["quantity"].to_numpy() < 0)
+    return pd.DataFrame(
         {
-            "order_id": df["invoice"],
-            "customer_id": df["customer_id"],
-            "product_id": df["stock_code"],
-            "quantity": np.abs(df["quantity"].to_numpy()),
-            "unit_price": df["unit_price"],
-            "ts": df["ts"],
+            "order_id": lines["invoice"],
+            "customer_id": lines["customer_id"],
+            "product_id": lines["stock_code"],
+            "quantity": np.abs(lines["quantity"].to_numpy()),
+            "unit_price": lines["unit_price"],
+            "ts": lines["ts"],
             "is_return": is_return,
         }
     )
 
-    # Products: the most frequent description names the product; price is the median positive price.
-    named = df.dropna(subset=["description"])
-    names = (
-        named.groupby(["stock_code", "description"], sort=False)
-        .size()
-        .rename("n")
-        .reset_index()
-        .sort_values(["stock_code", "n"], ascending=[True, False], kind="stable")
-        .drop_duplicates("stock_code")
-        .set_index("stock_code")["description"]
-    )
-    positive = df[df["unit_price"] > 0]
-    prices = positive.groupby("stock_code")["unit_price"].median()
-    all_codes = pd.Index(df["stock_code"].unique())
-    products = pd.DataFrame({"product_id": prices.index.astype(str), "price": prices.to_numpy()})
-    products["name"] = products["product_id"].map(names)
-    products["category"] = retail_categories(products["name"], products["product_id"]).to_numpy()
-    unpriced = all_codes.difference(prices.index)
 
-    # Customers: first invoice is the signup; the country is the one they ordered from most.
-    attributed = df[df["customer_id"].notna()]
-    first = attributed.groupby("customer_id")["ts"].min()
-    country = (
-        attributed.groupby(["customer_id", "country"], sort=False)
+def _most_frequent(frame: pd.DataFrame, key: str, value: str) -> pd.Series:
+    """Per ``key``, the ``value`` it occurs with most often (ties: the first seen)."""
+    return (
+        frame.groupby([key, value], sort=False)
         .size()
         .rename("n")
         .reset_index()
-        .sort_values(["customer_id", "n"], ascending=[True, False], kind="stable")
-        .drop_duplicates("customer_id")
-        .set_index("customer_id")["country"]
+        .sort_values([key, "n"], ascending=[True, False], kind="stable")
+        .drop_duplicates(key)
+        .set_index(key)[value]
     )
-    customers = pd.DataFrame(
+
+
+@dataclass(frozen=True)
+class _RetailProducts:
+    """The product rows and the stock codes never sold at a positive price (they get no row)."""
+
+    frame: pd.DataFrame
+    unpriced: pd.Index
+
+
+def _retail_products(lines: pd.DataFrame) -> _RetailProducts:
+    """The most frequent description names a product; its price is the median positive price."""
+    names = _most_frequent(lines.dropna(subset=["description"]), "stock_code", "description")
+    prices = lines[lines["unit_price"] > 0].groupby("stock_code")["unit_price"].median()
+    products = pd.DataFrame({"product_id": prices.index.astype(str), "price": prices.to_numpy()})
+    products = products.assign(name=products["product_id"].map(names))
+    products = products.assign(
+        category=retail_categories(products["name"], products["product_id"]).to_numpy()
+    )
+    unpriced = pd.Index(lines["stock_code"].unique()).difference(prices.index)
+    return _RetailProducts(products[["product_id", "category", "price", "name"]], unpriced)
+
+
+def _retail_customers(lines: pd.DataFrame) -> pd.DataFrame:
+    """The first invoice is the signup; the country is the one a customer ordered from most."""
+    attributed = lines[lines["customer_id"].notna()]
+    first = attributed.groupby("customer_id")["ts"].min()
+    country = _most_frequent(attributed, "customer_id", "country")
+    return pd.DataFrame(
         {
             "customer_id": first.index.astype(str),
             "signup_ts": first.to_numpy(),
@@ -400,18 +435,25 @@ def _load_online_retail(path: Path) -> LoadedSource:
             "channel": "unknown",
         }
     )
+
+
+def _load_online_retail(path: Path) -> LoadedSource:
+    file = _retail_file(path)
+    lines = _retail_lines(_read_retail_file(file))
+    orders = _retail_orders(lines)
+    products = _retail_products(lines)
     tables = Tables(
-        customers=coerce_table("customers", customers),
-        products=coerce_table("products", products[["product_id", "category", "price", "name"]]),
+        customers=coerce_table("customers", _retail_customers(lines)),
+        products=coerce_table("products", products.frame),
         orders=coerce_table("orders", orders),
     )
     notes = {
         "file": file.name,
         "order_lines": len(orders),
         "orders_without_customer": int(orders["customer_id"].isna().sum()),
-        "return_lines": int(is_return.sum()),
-        "products_without_positive_price": len(unpriced),
-        "order_lines_of_unpriced_products": int(orders["product_id"].isin(unpriced).sum()),
+        "return_lines": int(orders["is_return"].sum()),
+        "products_without_positive_price": len(products.unpriced),
+        "order_lines_of_unpriced_products": int(orders["product_id"].isin(products.unpriced).sum()),
     }
     return LoadedSource(tables, notes)
 
@@ -450,19 +492,10 @@ def _load_cdnow(path: Path) -> LoadedSource:
             "is_return": False,
         }
     )
-    first = df.groupby("customer_id")["ts"].min()
-    customers = pd.DataFrame(
-        {
-            "customer_id": first.index,
-            "signup_ts": first.to_numpy(),
-            "country": "unknown",
-            "channel": "unknown",
-        }
-    )
     price = float(unit[unit > 0].median())
     products = pd.DataFrame({"product_id": ["CD"], "category": ["music"], "price": [price], "name": ["CD"]})
     tables = Tables(
-        customers=coerce_table("customers", customers),
+        customers=coerce_table("customers", _first_seen_customers(df)),
         products=coerce_table("products", products),
         orders=coerce_table("orders", orders),
     )
@@ -528,43 +561,42 @@ def _subset_name(file: Path) -> str:
     return re.sub(r"_5$", "", stem)
 
 
-def _load_amazon(path: Path) -> LoadedSource:
+# The columns that make two review rows the same review (the 5-core files hold exact duplicates).
+_AMAZON_CONTENT = ["reviewerID", "asin", "unixReviewTime", "overall", "summary", "reviewText"]
+
+
+def _amazon_rows(path: Path) -> pd.DataFrame:
+    """Every review row of every subset file, with the subset name as ``category``."""
     parts = []
     for file in _amazon_files(path):
         opener = gzip.open if file.suffix == ".gz" else open
         with opener(file, "rt", encoding="utf-8") as fh:
             part = pd.read_json(fh, lines=True, dtype={"reviewerID": str, "asin": str})
         parts.append(part.assign(category=_subset_name(file)))
-    raw = pd.concat(parts, ignore_index=True)
-    content = ["reviewerID", "asin", "unixReviewTime", "overall", "summary", "reviewText"]
-    duplicated = raw.duplicated(content)
-    df = raw[~duplicated]
-    text = (df["summary"].fillna("").astype(str) + ". " + df["reviewText"].fillna("").astype(str)).str.strip(
-        ". "
-    )
-    ts = pd.to_datetime(df["unixReviewTime"], unit="s", utc=True)
-    review_id = df["reviewerID"] + ":" + df["asin"] + ":" + df["unixReviewTime"].astype(str)
-    reviews = pd.DataFrame(
+    return pd.concat(parts, ignore_index=True)
+
+
+def _amazon_reviews(rows: pd.DataFrame) -> pd.DataFrame:
+    """Canonical review rows: the summary and the review text joined into one text."""
+    text = (
+        rows["summary"].fillna("").astype(str) + ". " + rows["reviewText"].fillna("").astype(str)
+    ).str.strip(". ")
+    return pd.DataFrame(
         {
-            "review_id": review_id,
-            "customer_id": df["reviewerID"],
-            "product_id": df["asin"],
-            "rating": df["overall"],
+            "review_id": rows["reviewerID"] + ":" + rows["asin"] + ":" + rows["unixReviewTime"].astype(str),
+            "customer_id": rows["reviewerID"],
+            "product_id": rows["asin"],
+            "rating": rows["overall"],
             "text": text,
-            "ts": ts,
+            "ts": pd.to_datetime(rows["unixReviewTime"], unit="s", utc=True),
         }
     )
-    first = reviews.groupby("customer_id")["ts"].min()
-    customers = pd.DataFrame(
-        {
-            "customer_id": first.index,
-            "signup_ts": first.to_numpy(),
-            "country": "unknown",
-            "channel": "unknown",
-        }
-    )
-    catalogue = df.drop_duplicates("asin")
-    products = pd.DataFrame(
+
+
+def _amazon_products(rows: pd.DataFrame) -> pd.DataFrame:
+    """One row per ASIN at the placeholder price (the data has none), flagged as not observed."""
+    catalogue = rows.drop_duplicates("asin")
+    return pd.DataFrame(
         {
             "product_id": catalogue["asin"],
             "category": catalogue["category"],
@@ -572,11 +604,17 @@ def _load_amazon(path: Path) -> LoadedSource:
             "price_observed": False,
         }
     )
+
+
+def _amazon_orders(rows: pd.DataFrame, reviews: pd.DataFrame) -> pd.DataFrame:
+    """One order line per verified review (every review when the data has no ``verified`` flag)."""
     verified = (
-        df["verified"].fillna(False).astype(bool).to_numpy() if "verified" in df else np.ones(len(df), bool)
+        rows["verified"].fillna(False).astype(bool).to_numpy()
+        if "verified" in rows
+        else np.ones(len(rows), bool)
     )
     bought = reviews[verified]
-    orders = pd.DataFrame(
+    return pd.DataFrame(
         {
             "order_id": "r:" + bought["review_id"],
             "customer_id": bought["customer_id"],
@@ -587,9 +625,17 @@ def _load_amazon(path: Path) -> LoadedSource:
             "is_return": False,
         }
     )
+
+
+def _load_amazon(path: Path) -> LoadedSource:
+    raw = _amazon_rows(path)
+    duplicated = raw.duplicated(_AMAZON_CONTENT)
+    rows = raw[~duplicated]
+    reviews = _amazon_reviews(rows)
+    orders = _amazon_orders(rows, reviews)
     tables = Tables(
-        customers=coerce_table("customers", customers),
-        products=coerce_table("products", products),
+        customers=coerce_table("customers", _first_seen_customers(reviews)),
+        products=coerce_table("products", _amazon_products(rows)),
         orders=coerce_table("orders", orders),
         reviews=coerce_table("reviews", reviews),
     )
