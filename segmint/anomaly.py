@@ -70,8 +70,7 @@ class AnomalyDetector:
 
     def forest_percentile(self, features: pd.DataFrame) -> np.ndarray:
         """Isolation-forest anomaly percentile in [0, 1] relative to the fitting customers."""
-        raw = -self._forest.score_samples(self._scaler.transform(features))
-        return np.searchsorted(self._reference, raw, side="right") / len(self._reference)
+        return _percentile(self._reference, _isolation(self._forest, self._scaler.transform(features)))
 
     def score(self, features: pd.DataFrame) -> pd.DataFrame:
         """Anomaly scores and flags.
@@ -80,14 +79,17 @@ class AnomalyDetector:
             ``[customer_id, anomaly_score, is_anomalous, anomaly_reasons]``; reasons are the
             ";"-joined rule names, ``isolation_forest`` when only the forest flags, else "".
         """
-        pct = self.forest_percentile(features)
+        percentile = self.forest_percentile(features)
         hits = rule_hits(features, self.settings)
         any_rule = hits.to_numpy().any(axis=1)
-        score = np.where(any_rule, np.maximum(pct, min(self.threshold, 1.0)), pct)
-        flagged = any_rule | (pct >= self.threshold)
+        score = np.where(any_rule, np.maximum(percentile, min(self.threshold, 1.0)), percentile)
+        flagged = any_rule | (percentile >= self.threshold)
         names = np.array(RULES, dtype=object)
-        reasons = [";".join(names[row]) for row in hits.to_numpy()]
-        reasons = [r if r else (FOREST_REASON if f else "") for r, f in zip(reasons, flagged, strict=True)]
+        rules_broken = [";".join(names[row]) for row in hits.to_numpy()]
+        reasons = [
+            rules if rules else (FOREST_REASON if is_flagged else "")
+            for rules, is_flagged in zip(rules_broken, flagged, strict=True)
+        ]
         return pd.DataFrame(
             {
                 "customer_id": features["customer_id"].to_numpy(),
@@ -96,6 +98,24 @@ class AnomalyDetector:
                 "anomaly_reasons": reasons,
             }
         )
+
+
+def _isolation(forest: IsolationForest, z: np.ndarray) -> np.ndarray:
+    """How isolated each row is (higher = more anomalous): the forest's score, negated."""
+    return -forest.score_samples(z)
+
+
+def _percentile(reference: np.ndarray, isolation: np.ndarray) -> np.ndarray:
+    """Share of the sorted ``reference`` scores at or below each score."""
+    return np.searchsorted(reference, isolation, side="right") / len(reference)
+
+
+def _flag_threshold(percentile: np.ndarray, any_rule: np.ndarray, contamination: float) -> float:
+    """The forest percentile that spends what the rule hits leave of the flag budget."""
+    budget = int(round(contamination * len(percentile))) - int(any_rule.sum())
+    rest = np.sort(percentile[~any_rule])[::-1]
+    # Above 1.0 nothing passes: the rules alone already use up the flag budget.
+    return float(rest[budget - 1]) if 0 < budget <= len(rest) else 1.0 + 1e-9
 
 
 def fit_anomaly_detector(features: pd.DataFrame, settings: AnomalySettings) -> AnomalyDetector:
@@ -113,17 +133,33 @@ def fit_anomaly_detector(features: pd.DataFrame, settings: AnomalySettings) -> A
     scaler = fit_feature_scaler(features)
     z = scaler.transform(features)
     rng = np.random.default_rng(settings.seed)
-    idx = rng.choice(len(z), min(len(z), settings.sample_size), replace=False)
+    sample = rng.choice(len(z), min(len(z), settings.sample_size), replace=False)
     forest = IsolationForest(
         n_estimators=settings.n_estimators, contamination="auto", random_state=settings.seed, n_jobs=1
-    ).fit(z[idx])
-    reference = np.sort(-forest.score_samples(z))
-    pct = np.searchsorted(reference, -forest.score_samples(z), side="right") / len(reference)
+    ).fit(z[sample])
+    isolation = _isolation(forest, z)
+    reference = np.sort(isolation)
     any_rule = rule_hits(features, settings).to_numpy().any(axis=1)
-    budget = int(round(settings.contamination * len(z))) - int(any_rule.sum())
-    rest = np.sort(pct[~any_rule])[::-1]
-    # Above 1.0 nothing passes: the rules alone already use up the flag budget.
-    threshold = float(rest[budget - 1]) if 0 < budget <= len(rest) else 1.0 + 1e-9
+    threshold = _flag_threshold(_percentile(reference, isolation), any_rule, settings.contamination)
     return AnomalyDetector(
         threshold=threshold, settings=settings, _scaler=scaler, _forest=forest, _reference=reference
     )
+
+
+def reason_counts(scores: pd.DataFrame) -> dict[str, int]:
+    """How many rows of ``scores`` name each reason, in order of first appearance.
+
+    Args:
+        scores: Output of :meth:`AnomalyDetector.score`, or any subset of its rows.
+
+    Returns:
+        Reason → number of rows whose ``anomaly_reasons`` name it (empty without that column).
+    """
+    counts: dict[str, int] = {}
+    if "anomaly_reasons" not in scores.columns:
+        return counts
+    for value in scores["anomaly_reasons"].dropna():
+        for reason in str(value).split(";"):
+            if reason:
+                counts[reason] = counts.get(reason, 0) + 1
+    return counts
