@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
-from segmint.contracts import latest_timestamp
+from segmint.contracts import Tables, latest_timestamp
 from segmint.features import customer_features, future_labels
-from segmint.nlp import fit_sentiment_model
-from segmint.settings import Settings
+from segmint.nlp import SentimentModel, fit_sentiment_model
+from segmint.settings import FeatureSettings, Settings
 from tasks.io import read_tables, write_json, write_parquet, write_pickle
 from tasks.paths import ProjectPaths
 
@@ -19,30 +20,54 @@ AT_CAMPAIGN = "features_at_campaign.parquet"
 TRAIN, LABELS = "train.parquet", "labels.parquet"
 
 
+@dataclass(frozen=True)
+class _Sentiment:
+    """The review sentiment model and the tables whose reviews it has scored.
+
+    Attributes:
+        model: The fitted model; None when there are too few reviews.
+        tables: The input tables, with a ``sentiment_score`` column on the reviews when fitted.
+        summary: What the metrics file records about it.
+    """
+
+    model: SentimentModel | None
+    tables: Tables
+    summary: dict[str, Any]
+
+
+def _sentiment(tables: Tables, cfg: FeatureSettings) -> _Sentiment:
+    reviews = tables.reviews
+    if reviews is None or len(reviews) < cfg.sentiment_min_reviews:
+        return _Sentiment(None, tables, {"skipped": "fewer reviews than features.sentiment_min_reviews"})
+    sample = reviews.sample(n=min(len(reviews), cfg.sentiment_max_train_reviews), random_state=cfg.seed)
+    model = fit_sentiment_model(sample["text"], sample["rating"], seed=cfg.seed)
+    # Every review is scored once here; the snapshots only filter by time.
+    scored = dataclasses.replace(tables, reviews=reviews.assign(sentiment_score=model.score(reviews["text"])))
+    return _Sentiment(model, scored, {"train_reviews": int(len(sample))})
+
+
 def run_features(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
+    """Write the customer features now, at the first campaign send, and at the label cutoff.
+
+    Args:
+        settings: The project settings (``features`` section).
+        paths: Where the validated tables are read and the features, labels and sentiment model
+            are written.
+
+    Returns:
+        The stage metrics: the cutoffs, the customer and feature counts, and the sentiment model's.
+    """
     tables = read_tables(paths.validated, paths)
     cfg = settings.features
     end = latest_timestamp(tables)
     end = (end if end is not None else pd.Timestamp.now(tz="UTC")) + pd.Timedelta(seconds=1)
     out = paths.features
-    models = paths.models / "features"
-    sentiment = None
-    reviews = tables.reviews
-    result: dict[str, Any] = {"as_of": end.isoformat()}
-    if reviews is not None and len(reviews) >= cfg.sentiment_min_reviews:
-        sample = reviews.sample(n=min(len(reviews), cfg.sentiment_max_train_reviews), random_state=cfg.seed)
-        sentiment = fit_sentiment_model(sample["text"], sample["rating"], seed=cfg.seed)
-        result["sentiment"] = dict(getattr(sentiment, "metrics", {}) or {})
-        result["sentiment"]["train_reviews"] = int(len(sample))
-        # every review is scored once here; the three snapshots below only filter by time
-        tables = dataclasses.replace(
-            tables, reviews=reviews.assign(sentiment_score=sentiment.score(reviews["text"]))
-        )
-    else:
-        result["sentiment"] = {"skipped": "fewer reviews than features.sentiment_min_reviews"}
-    write_pickle(models / "sentiment.pkl", sentiment)
+    sentiment = _sentiment(tables, cfg)
+    result: dict[str, Any] = {"as_of": end.isoformat(), "sentiment": sentiment.summary}
+    write_pickle(paths.models / "features" / "sentiment.pkl", sentiment.model)
+    tables = sentiment.tables
 
-    features = customer_features(tables, end, cfg, sentiment)
+    features = customer_features(tables, end, cfg, sentiment.model)
     write_parquet(out / FEATURES, features)
     result.update(customers=int(len(features)), feature_columns=int(features.shape[1] - 1))
 
@@ -50,13 +75,13 @@ def run_features(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
     at_campaign = out / AT_CAMPAIGN
     if campaigns is not None and len(campaigns):
         sent = campaigns["sent_ts"].min()
-        write_parquet(at_campaign, customer_features(tables, sent, cfg, sentiment))
+        write_parquet(at_campaign, customer_features(tables, sent, cfg, sentiment.model))
         result["campaign_as_of"] = sent.isoformat()
     elif at_campaign.exists():
         at_campaign.unlink()
 
     cutoff = end - pd.Timedelta(days=cfg.label_window_days)
-    train = customer_features(tables, cutoff, cfg, sentiment)
+    train = customer_features(tables, cutoff, cfg, sentiment.model)
     labels = future_labels(tables, cutoff, cfg.label_window_days)
     write_parquet(out / TRAIN, train)
     write_parquet(out / LABELS, labels)

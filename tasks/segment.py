@@ -19,6 +19,16 @@ REFERENCE_ROWS = 20_000
 
 
 def run_segment(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
+    """Fit the segmenter, assign and profile every customer, and register the model in MLflow.
+
+    Args:
+        settings: The project settings (``segment`` section; the rest for the MLflow run).
+        paths: Where the features and reviews are read and the segmenter and segments are written.
+
+    Returns:
+        The stage metrics: customers, segment sizes, the selected candidate, value tiers and the
+        registered model version.
+    """
     features = read_parquet(paths.features / FEATURES)
     reviews_file = paths.table(paths.validated, "reviews")
     reviews = read_parquet(reviews_file)[["customer_id", "text"]] if reviews_file.exists() else None
