@@ -95,6 +95,7 @@ class _Population:
 
     @property
     def size(self) -> int:
+        """Number of customers."""
         return len(self.ids)
 
 

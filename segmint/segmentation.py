@@ -66,6 +66,16 @@ class StabilityResult:
 
 @dataclass(frozen=True)
 class _Preprocessor:
+    """The fitted preprocessing (exported as :data:`FeatureScaler`).
+
+    Attributes:
+        columns: Feature columns used, in order.
+        log_columns: Those that get a signed ``log1p`` (heavy-tailed at fit time).
+        mean: Fit-time mean per column, after the log.
+        scale: Fit-time standard deviation per column (1 where constant).
+        pca: The fitted PCA, or None.
+    """
+
     columns: tuple[str, ...]
     log_columns: tuple[str, ...]
     mean: np.ndarray
@@ -73,6 +83,11 @@ class _Preprocessor:
     pca: PCA | None
 
     def transform(self, features: pd.DataFrame) -> np.ndarray:
+        """The scaled (and projected, with PCA) matrix of ``features``, one row per customer.
+
+        Raises:
+            ValueError: ``features`` lack a fitted column other than a category share.
+        """
         missing = [column for column in self.columns if column not in features.columns]
         # A category nobody bought or browsed in the new data is a share of 0, not a broken input.
         hard = [column for column in missing if "_share_" not in column]
@@ -172,12 +187,15 @@ def _fit_preprocessor(
 
 @dataclass(frozen=True)
 class _Model:
+    """A fitted clusterer; algorithms without ``predict`` assign to the nearest centroid."""
+
     algorithm: str
     k: int
     estimator: Any
     centroids: np.ndarray
 
     def predict(self, z: np.ndarray) -> np.ndarray:
+        """Cluster label per row of the transformed matrix ``z``."""
         if self.algorithm in ("kmeans", "gmm"):
             return np.asarray(self.estimator.predict(z), dtype=int)
         return _nearest(z, self.centroids)
