@@ -25,7 +25,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 FOLDERS = ("data", "outputs", "metrics")
 VOLATILE = ("seconds", "time", "duration", "run_id", "timestamp", "_ts", "path", "uri", "version",
-            "started", "finished", "created", "over_budget", "budget", "wall")
+            "started", "finished", "created", "ingested_at", "over_budget", "budget", "wall")
 
 
 def _volatile(key: str) -> bool:
@@ -33,11 +33,13 @@ def _volatile(key: str) -> bool:
     return any(part in key for part in VOLATILE)
 
 
-def _clean(value: object) -> object:
+def _clean(value: object, project: str) -> object:
     if isinstance(value, dict):
-        return {k: _clean(v) for k, v in sorted(value.items()) if not _volatile(str(k))}
+        return {k: _clean(v, project) for k, v in sorted(value.items()) if not _volatile(str(k))}
     if isinstance(value, list):
-        return [_clean(v) for v in value]
+        return [_clean(v, project) for v in value]
+    if isinstance(value, str):
+        return value.replace(project, "<project>")
     if isinstance(value, float):
         return float(f"{value:.9g}")
     return value
@@ -64,7 +66,7 @@ def fingerprint(project: Path) -> dict[str, str]:
             if path.suffix == ".parquet":
                 out[rel] = _frame_digest(pd.read_parquet(path))
             elif path.suffix == ".json":
-                data = _clean(json.loads(path.read_text()))
+                data = _clean(json.loads(path.read_text()), str(project))
                 out[rel] = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
     return out
 
