@@ -19,7 +19,7 @@ products table is absent there are no category columns.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -290,7 +290,7 @@ def _order_line_table(
 
 
 def _order_sql(settings: FeatureSettings, n_categories: int) -> str:
-    """Per-customer order aggregates over the ``lines`` view (see :func:`_order_line_table`)."""
+    """Per-customer order aggregates over the ``orders`` view (see :func:`_order_line_table`)."""
     signed_value = "CASE WHEN is_return THEN -value ELSE value END"
     windows = "".join(
         f", count(DISTINCT order_code) FILTER (WHERE NOT is_return AND days_ago <= {days}) AS orders_{days}d"
@@ -304,7 +304,7 @@ def _order_sql(settings: FeatureSettings, n_categories: int) -> str:
     return f"""
         WITH per_order AS (
             SELECT customer, order_code, sum(quantity) AS order_quantity, count(*) AS order_lines
-            FROM lines WHERE NOT is_return GROUP BY customer, order_code
+            FROM orders WHERE NOT is_return GROUP BY customer, order_code
         ), order_stats AS (
             SELECT customer, max(order_quantity) AS max_order_quantity, max(order_lines) AS max_order_lines
             FROM per_order GROUP BY customer
@@ -324,7 +324,7 @@ def _order_sql(settings: FeatureSettings, n_categories: int) -> str:
                     AS orders_first_days,
                 count(*) FILTER (WHERE NOT is_return AND discounted) AS discounted_lines
                 {windows}{category_spend}
-            FROM lines GROUP BY customer
+            FROM orders GROUP BY customer
         )
         SELECT l.*, s.max_order_quantity, s.max_order_lines
         FROM line_stats l LEFT JOIN order_stats s USING (customer)
@@ -364,25 +364,6 @@ def _order_columns(
         columns[f"revenue_{days}d"] = orders.column(f"revenue_{days}d")
     spend = [orders.column(f"spend_category_{i}") for i in range(len(categories))]
     return columns | _share_columns("cat_share", _unique_slugs(categories), spend, gross)
-
-
-def _order_features(
-    tables: Tables,
-    population: _Population,
-    categories: list[str],
-    settings: FeatureSettings,
-    con: duckdb.DuckDBPyConnection,
-) -> _Columns:
-    """Recency, frequency, monetary value, baskets, returns, discounts and category spend shares."""
-    orders = tables.orders
-    if orders is None or not len(orders):
-        aggregates = _no_aggregates()
-    else:
-        lines = _order_line_table(orders, tables.products, population, categories)
-        aggregates = _query(con, "lines", lines, _order_sql(settings, len(categories)))
-    return _order_columns(
-        _Aggregates(aggregates, population.size), population.tenure_days, settings, categories
-    )
 
 
 def _event_table(
@@ -451,23 +432,46 @@ def _event_columns(
     return columns | _share_columns("view_share", _unique_slugs(categories), browsed, all_events)
 
 
-def _event_features(
+@dataclass(frozen=True)
+class _Activity:
+    """How one activity table becomes feature columns: coded rows → DuckDB aggregates → columns.
+
+    Attributes:
+        table: Name of the table in :class:`~segmint.contracts.Tables`.
+        coded: The table's past rows of the population, integer-coded.
+        sql: The per-customer aggregation query over the coded rows, registered as ``table``.
+        columns: The feature columns from the aggregates.
+    """
+
+    table: str
+    coded: Callable[[pd.DataFrame, pd.DataFrame | None, _Population, list[str]], pd.DataFrame]
+    sql: Callable[[FeatureSettings, int], str]
+    columns: Callable[[_Aggregates, np.ndarray, FeatureSettings, list[str]], _Columns]
+
+
+# Recency, frequency, monetary value, baskets, returns, discounts and category spend shares.
+_ORDERS = _Activity("orders", _order_line_table, _order_sql, _order_columns)
+# Funnel counts and rates, sessions, event recency and category view shares.
+_EVENTS = _Activity("events", _event_table, _event_sql, _event_columns)
+
+
+def _activity_features(
+    activity: _Activity,
     tables: Tables,
     population: _Population,
     categories: list[str],
     settings: FeatureSettings,
     con: duckdb.DuckDBPyConnection,
 ) -> _Columns:
-    """Funnel counts and rates, sessions, event recency and category view shares."""
-    events = tables.events
-    if events is None or not len(events):
+    """The feature columns of one activity table (defaults for everyone when it is absent or empty)."""
+    frame = tables.get(activity.table)
+    if frame is None or not len(frame):
         aggregates = _no_aggregates()
     else:
-        table = _event_table(events, tables.products, population, categories)
-        aggregates = _query(con, "events", table, _event_sql(settings, len(categories)))
-    return _event_columns(
-        _Aggregates(aggregates, population.size), population.tenure_days, settings, categories
-    )
+        coded = activity.coded(frame, tables.products, population, categories)
+        aggregates = _query(con, activity.table, coded, activity.sql(settings, len(categories)))
+    per_customer = _Aggregates(aggregates, population.size)
+    return activity.columns(per_customer, population.tenure_days, settings, categories)
 
 
 def _own_sentiment_model(
@@ -626,8 +630,8 @@ def customer_features(
     population = _population(tables.customers, int(_utc(as_of).value))
     categories = top_categories(tables.products, settings.top_categories)
     with _duckdb() as con:
-        orders = _order_features(tables, population, categories, settings, con)
-        events = _event_features(tables, population, categories, settings, con)
+        orders = _activity_features(_ORDERS, tables, population, categories, settings, con)
+        events = _activity_features(_EVENTS, tables, population, categories, settings, con)
     reviews = _review_features(tables.reviews, population, settings, sentiment)
     behaviour = {"tenure_days": population.tenure_days} | orders | events | reviews
     return _joined(population, behaviour, settings, categories)
