@@ -43,15 +43,24 @@ class GateInputs:
 
 @dataclass(frozen=True)
 class Decision:
+    """The gate's outcome for one challenger.
+
+    Attributes:
+        decision: one of :data:`DECISIONS`.
+        reasons: why, with the numbers compared; never empty when made by :func:`decide`.
+    """
+
     decision: str
     reasons: list[str] = field(default_factory=list)
 
     @property
     def promotes(self) -> bool:
+        """Whether the challenger replaces the champion."""
         return self.decision == PROMOTE
 
     @property
     def needs_review(self) -> bool:
+        """Whether the challenger was kept for a person to review."""
         return self.decision == REVIEW
 
 
@@ -129,15 +138,25 @@ def share_shift(reference: pd.Series, current: pd.Series, floor: float = 1e-4) -
         current: category per current row.
         floor: share given to a category absent on one side, so the PSI stays finite.
     """
-    ref = reference.astype(str).value_counts(normalize=True)
-    cur = current.astype(str).value_counts(normalize=True)
-    categories = sorted(set(ref.index) | set(cur.index))
-    r = ref.reindex(categories, fill_value=0.0).to_numpy(dtype=np.float64)
-    c = cur.reindex(categories, fill_value=0.0).to_numpy(dtype=np.float64)
-    rf, cf = np.clip(r, floor, None), np.clip(c, floor, None)
-    psi = float(np.sum((cf - rf) * np.log(cf / rf))) if categories else 0.0
-    frame = pd.DataFrame({"category": categories, "reference_share": r, "current_share": c, "change": c - r})
-    return ShareShift(frame, psi, float(0.5 * np.abs(c - r).sum()))
+    ref_counts = reference.astype(str).value_counts(normalize=True)
+    cur_counts = current.astype(str).value_counts(normalize=True)
+    categories = sorted(set(ref_counts.index) | set(cur_counts.index))
+    ref_share = ref_counts.reindex(categories, fill_value=0.0).to_numpy(dtype=np.float64)
+    cur_share = cur_counts.reindex(categories, fill_value=0.0).to_numpy(dtype=np.float64)
+    # Floored copies for the PSI only: the reported shares stay the observed ones.
+    ref_floored, cur_floored = np.clip(ref_share, floor, None), np.clip(cur_share, floor, None)
+    psi = (
+        float(np.sum((cur_floored - ref_floored) * np.log(cur_floored / ref_floored))) if categories else 0.0
+    )
+    frame = pd.DataFrame(
+        {
+            "category": categories,
+            "reference_share": ref_share,
+            "current_share": cur_share,
+            "change": cur_share - ref_share,
+        }
+    )
+    return ShareShift(frame, psi, float(0.5 * np.abs(cur_share - ref_share).sum()))
 
 
 def catalogue_coverage(recommended: pd.Series, n_items: int) -> float:

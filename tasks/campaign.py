@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from segmint.campaign import compare_strategies, plan_campaign
-from segmint.contracts import CONTROL, latest_timestamp
+from segmint.contracts import CONTROL, Tables, latest_timestamp
 from segmint.recommend.interactions import purchased_pairs
 from segmint.settings import Settings
 from segmint.value import customer_value
@@ -17,6 +18,21 @@ from tasks.features import FEATURES
 from tasks.io import read_parquet, read_tables, write_json, write_parquet
 from tasks.paths import ProjectPaths
 
+SCORES_FILE = "customer_scores.parquet"
+UPLIFT_FILE = "uplift_scores.parquet"
+PLAN_FILE = "campaign_plan.parquet"
+# The columns of each output, in order: the contract the stage writes and its readers and tests rely on.
+CUSTOMER_SCORES_COLUMNS: tuple[str, ...] = (
+    "customer_id",
+    "segment_id",
+    "segment_name",
+    "value_tier",
+    "is_anomalous",
+    "anomaly_score",
+    "best_offer",
+    "expected_incremental_value",
+    "recommended_product_ids",
+)
 UPLIFT_COLUMNS = {
     "customer_id": "object",
     "offer": "object",
@@ -31,6 +47,40 @@ PLAN_COLUMNS = {
 }
 
 
+@dataclass(frozen=True)
+class CampaignInputs:
+    """The validated tables the plan reads and the customer features the champions score."""
+
+    tables: Tables
+    features: pd.DataFrame
+
+
+@dataclass(frozen=True)
+class CampaignPlan:
+    """The uplift scores, the plan and what the metrics record about it.
+
+    Attributes:
+        uplift_scores: one row per customer and offer (columns of :data:`UPLIFT_COLUMNS`).
+        plan: one row per planned customer (columns of :data:`PLAN_COLUMNS`).
+        best_offers: ``customer_id``, ``best_offer``, ``expected_incremental_value`` of the treated
+            customers; None when there is no champion uplift model.
+        summary: the ``plan`` summary, ``exclusions`` and ``strategies`` (or why it was skipped).
+    """
+
+    uplift_scores: pd.DataFrame
+    plan: pd.DataFrame
+    best_offers: pd.DataFrame | None
+    summary: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RecommendedLists:
+    """The recommendation lists per customer (None without a champion) and what the metrics record."""
+
+    lists: pd.DataFrame | None
+    summary: dict[str, Any]
+
+
 class NoChampionError(RuntimeError):
     """Scoring needs a champion model that the registry does not hold yet."""
 
@@ -40,7 +90,7 @@ def _champion(settings: Settings, kind: str) -> Any | None:
 
 
 def _empty(columns: dict[str, str]) -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype=t) for c, t in columns.items()})
+    return pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in columns.items()})
 
 
 def customer_contacts(customers: pd.DataFrame, campaigns: pd.DataFrame | None) -> pd.DataFrame:
@@ -103,8 +153,7 @@ def recommendations(
     return pd.concat(frames, ignore_index=True), len(parts)
 
 
-def run_campaign(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
-    tracking.configure_mlflow(settings, paths)
+def _campaign_inputs(paths: ProjectPaths) -> CampaignInputs:
     # events and reviews only set the end of the observed period (the plan's as-of)
     tables = read_tables(
         paths.validated,
@@ -112,93 +161,145 @@ def run_campaign(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
         names=("orders", "campaigns", "events", "reviews"),
         columns={"events": ["ts"], "reviews": ["ts"]},
     )
-    features = read_parquet(paths.features / FEATURES)
+    return CampaignInputs(tables, read_parquet(paths.features / FEATURES))
+
+
+def segment_scores(settings: Settings, paths: ProjectPaths, inputs: CampaignInputs) -> pd.DataFrame:
+    """The champion segmenter's segment and the anomaly flag and score of every customer.
+
+    Raises:
+        NoChampionError: the registry holds no champion segmenter.
+    """
     segmenter = _champion(settings, "segmenter")
     if segmenter is None:
         raise NoChampionError("no champion segmenter in the registry: run `segmint train` first")
-    scores = segmenter.segmenter.assign(features)
+    assigned = segmenter.segmenter.assign(inputs.features)
     anomaly = read_parquet(paths.anomaly / "anomaly.parquet")[
         ["customer_id", "is_anomalous", "anomaly_score"]
     ]
-    scores = scores.merge(anomaly, on="customer_id", how="left").fillna(
+    scores = assigned.merge(anomaly, on="customer_id", how="left").fillna(
         {"is_anomalous": False, "anomaly_score": 0.0}
     )
-    scores["is_anomalous"] = scores["is_anomalous"].astype(bool)
+    scores = scores.assign(is_anomalous=scores["is_anomalous"].astype(bool))
     # Customers without any history still get a row: features hold every customer.
-    scores = tables.customers[["customer_id"]].merge(scores, on="customer_id", how="left")
+    return inputs.tables.customers[["customer_id"]].merge(scores, on="customer_id", how="left")
 
+
+def _contact_info(scores: pd.DataFrame, inputs: CampaignInputs) -> pd.DataFrame:
+    """What the plan weighs per customer besides uplift: segment, anomaly, contacts, expected value."""
+    tables = inputs.tables
+    contacts = customer_contacts(tables.customers, tables.campaigns)
+    info = scores[["customer_id", "segment_id", "is_anomalous"]].merge(contacts, on="customer_id", how="left")
+    expected_value = customer_value(inputs.features, tables.campaigns).reindex(info["customer_id"]).to_numpy()
+    return info.assign(expected_value=expected_value)
+
+
+def campaign_plan(settings: Settings, inputs: CampaignInputs, scores: pd.DataFrame) -> CampaignPlan:
+    """The champion uplift model's scores and the plan under the budget, or empty ones without it."""
     uplift_model = _champion(settings, "uplift")
-    result: dict[str, Any] = {"customers": int(len(scores))}
-    if uplift_model is not None:
-        uplift_scores = uplift_model.uplift_model.predict(features)
-        contacts = customer_contacts(tables.customers, tables.campaigns)
-        info = scores[["customer_id", "segment_id", "is_anomalous"]].merge(
-            contacts, on="customer_id", how="left"
+    if uplift_model is None:
+        return CampaignPlan(
+            uplift_scores=_empty(UPLIFT_COLUMNS),
+            plan=_empty(PLAN_COLUMNS),
+            best_offers=None,
+            summary={"plan": {"skipped": "no champion uplift model (no campaign history)"}},
         )
-        info["expected_value"] = (
-            customer_value(features, tables.campaigns).reindex(info["customer_id"]).to_numpy()
-        )
-        # The plan is made as of the end of the observed data, which contact rules count back from.
-        as_of = latest_timestamp(tables) or pd.Timestamp.now(tz="UTC")
-        planned = plan_campaign(uplift_scores, info, settings.campaign, as_of=as_of)
-        plan = planned.plan[list(PLAN_COLUMNS)]
-        best = plan[plan["group"] == "treatment"][["customer_id", "offer", "expected_incremental_profit"]]
-        scores = scores.merge(
-            best.rename(
-                columns={"offer": "best_offer", "expected_incremental_profit": "expected_incremental_value"}
-            ),
-            on="customer_id",
-            how="left",
-        )
-        result["plan"] = planned.summary.to_dict(orient="records")
-        result["exclusions"] = dict(planned.exclusions)
-        result["strategies"] = compare_strategies(
-            uplift_scores, info, settings.campaign, as_of=as_of
-        ).to_dict(orient="records")
-    else:
-        uplift_scores, plan = _empty(UPLIFT_COLUMNS), _empty(PLAN_COLUMNS)
-        scores["best_offer"] = None
-        scores["expected_incremental_value"] = np.nan
-        result["plan"] = {"skipped": "no champion uplift model (no campaign history)"}
-
-    recommender = _champion(settings, "recommender")
-    top_n = settings.recommend.top_n
-    ids = scores["customer_id"].astype(str).tolist()
-    if recommender is not None:
-        exclude = purchased_pairs(tables.orders) if settings.recommend.exclude_purchased else None
-        recs, partitions = recommendations(
-            recommender.recommender, ids, top_n, exclude, settings.recommend.exclude_purchased, settings
-        )
-        result["recommendations"] = {"customers": len(ids), "partitions": partitions}
-        recs = recs[["customer_id", "recommended_product_ids"]]
-        recs["recommended_product_ids"] = recs["recommended_product_ids"].map(lambda v: [str(x) for x in v])
-        scores = scores.merge(recs, on="customer_id", how="left")
-    else:
-        scores["recommended_product_ids"] = [[] for _ in range(len(scores))]
-        result["recommendations"] = {"skipped": "no champion recommender (no orders)"}
-    scores["recommended_product_ids"] = scores["recommended_product_ids"].map(
-        lambda v: list(v) if isinstance(v, (list, np.ndarray)) else []
-    )
-    columns = [
-        "customer_id",
-        "segment_id",
-        "segment_name",
-        "value_tier",
-        "is_anomalous",
-        "anomaly_score",
-        "best_offer",
-        "expected_incremental_value",
-        "recommended_product_ids",
-    ]
-    write_parquet(paths.outputs / "customer_scores.parquet", scores[columns])
-    write_parquet(paths.outputs / "uplift_scores.parquet", uplift_scores)
-    write_parquet(paths.outputs / "campaign_plan.parquet", plan)
-    result.update(
-        contacted=int(((plan["group"] == "treatment") & plan["offer"].notna()).sum()),
-        holdout=int((plan["group"] == "holdout").sum()),
-        expected_incremental_profit=float(
-            plan.loc[plan["group"] == "treatment", "expected_incremental_profit"].fillna(0).sum()
+    uplift_scores = uplift_model.uplift_model.predict(inputs.features)
+    info = _contact_info(scores, inputs)
+    # The plan is made as of the end of the observed data, which contact rules count back from.
+    as_of = latest_timestamp(inputs.tables) or pd.Timestamp.now(tz="UTC")
+    planned = plan_campaign(uplift_scores, info, settings.campaign, as_of=as_of)
+    plan = planned.plan[list(PLAN_COLUMNS)]
+    best = plan[plan["group"] == "treatment"][["customer_id", "offer", "expected_incremental_profit"]]
+    strategies = compare_strategies(uplift_scores, info, settings.campaign, as_of=as_of)
+    return CampaignPlan(
+        uplift_scores=uplift_scores,
+        plan=plan,
+        best_offers=best.rename(
+            columns={"offer": "best_offer", "expected_incremental_profit": "expected_incremental_value"}
         ),
+        summary={
+            "plan": planned.summary.to_dict(orient="records"),
+            "exclusions": dict(planned.exclusions),
+            "strategies": strategies.to_dict(orient="records"),
+        },
     )
+
+
+def _with_best_offers(scores: pd.DataFrame, best_offers: pd.DataFrame | None) -> pd.DataFrame:
+    if best_offers is None:
+        return scores.assign(best_offer=None, expected_incremental_value=np.nan)
+    return scores.merge(best_offers, on="customer_id", how="left")
+
+
+def recommended_lists(settings: Settings, ids: list[str], orders: pd.DataFrame | None) -> RecommendedLists:
+    """The champion recommender's top-n product ids (as strings) for ``ids``, or none without it."""
+    recommender = _champion(settings, "recommender")
+    if recommender is None:
+        return RecommendedLists(None, {"skipped": "no champion recommender (no orders)"})
+    exclude_seen = settings.recommend.exclude_purchased
+    exclude = purchased_pairs(orders) if exclude_seen else None
+    recs, partitions = recommendations(
+        recommender.recommender, ids, settings.recommend.top_n, exclude, exclude_seen, settings
+    )
+    lists = recs[["customer_id", "recommended_product_ids"]]
+    lists = lists.assign(
+        recommended_product_ids=lists["recommended_product_ids"].map(lambda v: [str(x) for x in v])
+    )
+    return RecommendedLists(lists, {"customers": len(ids), "partitions": partitions})
+
+
+def _with_recommendations(scores: pd.DataFrame, lists: pd.DataFrame | None) -> pd.DataFrame:
+    if lists is None:
+        scores = scores.assign(recommended_product_ids=[[] for _ in range(len(scores))])
+    else:
+        scores = scores.merge(lists, on="customer_id", how="left")
+    # Customers the recommender returned nothing for get an empty list, not a missing value.
+    return scores.assign(
+        recommended_product_ids=scores["recommended_product_ids"].map(
+            lambda v: list(v) if isinstance(v, (list, np.ndarray)) else []
+        )
+    )
+
+
+def _plan_totals(plan: pd.DataFrame) -> dict[str, Any]:
+    treated = plan["group"] == "treatment"
+    return {
+        "contacted": int((treated & plan["offer"].notna()).sum()),
+        "holdout": int((plan["group"] == "holdout").sum()),
+        "expected_incremental_profit": float(
+            plan.loc[treated, "expected_incremental_profit"].fillna(0).sum()
+        ),
+    }
+
+
+def run_campaign(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
+    """Score every customer with the champions and plan the campaign; writes ``outputs/`` and the metrics.
+
+    Outputs are ``customer_scores.parquet`` (columns :data:`CUSTOMER_SCORES_COLUMNS`),
+    ``uplift_scores.parquet`` and ``campaign_plan.parquet`` (columns :data:`PLAN_COLUMNS`);
+    ``metrics/campaign.json`` holds the plan's summary, the strategies compared and its totals.
+
+    Raises:
+        NoChampionError: the registry holds no champion segmenter.
+    """
+    tracking.configure_mlflow(settings, paths)
+    inputs = _campaign_inputs(paths)
+    segmented = segment_scores(settings, paths, inputs)
+    campaign = campaign_plan(settings, inputs, segmented)
+    scores = _with_best_offers(segmented, campaign.best_offers)
+    recommended = recommended_lists(
+        settings, scores["customer_id"].astype(str).tolist(), inputs.tables.orders
+    )
+    scores = _with_recommendations(scores, recommended.lists)
+    write_parquet(paths.outputs / SCORES_FILE, scores[list(CUSTOMER_SCORES_COLUMNS)])
+    write_parquet(paths.outputs / UPLIFT_FILE, campaign.uplift_scores)
+    write_parquet(paths.outputs / PLAN_FILE, campaign.plan)
+    result: dict[str, Any] = {
+        "customers": int(len(segmented)),
+        **campaign.summary,
+        "recommendations": recommended.summary,
+        **_plan_totals(campaign.plan),
+    }
     write_json(paths.metric("campaign"), result)
     return result

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from segmint.gate import catalogue_coverage, retraining_needed, share_shift
 from segmint.settings import Settings
 from tasks import tracking
 from tasks.features import FEATURES
-from tasks.io import read_parquet, write_json, write_text
+from tasks.io import atomic_path, read_parquet, write_json, write_text
 from tasks.paths import ProjectPaths
 
 MAX_ROWS = 20_000
@@ -37,11 +38,103 @@ def _column_drifted(method: str, value: float, threshold: float) -> bool:
 
 
 def _save_html(snapshot: Any, html_path: Path) -> None:
-    from tasks.io import atomic_path
-
     # A unique temporary with an .html ending, renamed into place: a killed run keeps the old report.
     with atomic_path(html_path, suffix=".tmp.html") as tmp:
         snapshot.save_html(str(tmp))
+
+
+def _no_drift(**extra: Any) -> dict[str, Any]:
+    """The findings when nothing could be compared (``extra`` says why or how much)."""
+    return {"drift_detected": False, "drifted_share": 0.0, "drifted_columns": [], "columns": {}, **extra}
+
+
+@dataclass(frozen=True)
+class DriftSample:
+    """The compared columns of both sides, sampled and cast (numeric to float, categorical to str).
+
+    Attributes:
+        reference: the reference sample.
+        current: the current sample.
+        numeric: the numeric columns compared, sorted.
+        categorical: the categorical columns compared, sorted.
+    """
+
+    reference: pd.DataFrame
+    current: pd.DataFrame
+    numeric: list[str]
+    categorical: list[str]
+
+
+def _compared_columns(
+    reference: pd.DataFrame, current: pd.DataFrame, categorical: tuple[str, ...]
+) -> tuple[list[str], list[str]]:
+    """The numeric columns (other than ``customer_id``) and the named categorical ones both share."""
+    shared = set(reference.columns) & set(current.columns)
+    numeric = sorted(
+        c
+        for c in shared
+        if c != "customer_id"
+        and c not in categorical
+        and pd.api.types.is_numeric_dtype(reference[c])
+        and pd.api.types.is_numeric_dtype(current[c])
+    )
+    return numeric, sorted(c for c in categorical if c in shared)
+
+
+def _sampled(
+    frame: pd.DataFrame, numeric: list[str], cats: list[str], seed: int, max_rows: int
+) -> pd.DataFrame:
+    """A seeded sample of at most ``max_rows`` rows, numeric columns as float, categorical as str."""
+    rows = frame[numeric + cats].sample(min(max_rows, len(frame)), random_state=seed)
+    return rows.assign(
+        **{c: rows[c].astype(float) for c in numeric}, **{c: rows[c].astype(str) for c in cats}
+    )
+
+
+def _evidently_snapshot(sample: DriftSample, varying: list[str]) -> Any:
+    """Evidently's drift tests of the ``varying`` columns, current sample against reference."""
+    # Evidently takes seconds to import: only the stages that measure drift pay for it.
+    from evidently import DataDefinition, Dataset, Report
+    from evidently.metrics import DriftedColumnsCount, ValueDrift
+
+    definition = DataDefinition(
+        numerical_columns=[c for c in varying if c in sample.numeric],
+        categorical_columns=[c for c in varying if c in sample.categorical],
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        # The preset's own table renders every column's plots a second time: the metrics alone give
+        # the same tests and per-column plots in half the time.
+        metrics = [DriftedColumnsCount(), *[ValueDrift(column=c) for c in varying]]
+        return Report(metrics).run(
+            current_data=Dataset.from_pandas(sample.current[varying], data_definition=definition),
+            reference_data=Dataset.from_pandas(sample.reference[varying], data_definition=definition),
+        )
+
+
+def _column_statistics(snapshot: Any, sample: DriftSample) -> dict[str, dict[str, Any]]:
+    """Per drift-tested column: method, statistic, threshold, drifted, and both sides' mean or mode."""
+    per_column: dict[str, dict[str, Any]] = {}
+    for metric in snapshot.dict()["metrics"]:
+        config = metric.get("config", {})
+        if not str(config.get("type", "")).endswith("ValueDrift"):
+            continue
+        column = str(config["column"])
+        value = float(metric["value"])
+        method, threshold = str(config.get("method", "")), float(config.get("threshold", 0.1))
+        stats: dict[str, Any] = {
+            "method": method,
+            "statistic": value,
+            "threshold": threshold,
+            "drifted": _column_drifted(method, value, threshold),
+        }
+        ref, cur = sample.reference[column], sample.current[column]
+        if column in sample.numeric:
+            stats.update(reference_mean=float(ref.mean()), current_mean=float(cur.mean()))
+        else:
+            stats.update(reference_top=str(ref.mode().iat[0]), current_top=str(cur.mode().iat[0]))
+        per_column[column] = stats
+    return per_column
 
 
 def drift_report(
@@ -60,71 +153,22 @@ def drift_report(
         (method, statistic, threshold, drifted, reference/current mean or top category); the HTML
         report is saved at ``html_path`` when given.
     """
-    from evidently import DataDefinition, Dataset, Report
-    from evidently.metrics import DriftedColumnsCount, ValueDrift
-
-    shared = set(reference.columns) & set(current.columns)
-    numeric = sorted(
-        c
-        for c in shared
-        if c != "customer_id"
-        and c not in categorical
-        and pd.api.types.is_numeric_dtype(reference[c])
-        and pd.api.types.is_numeric_dtype(current[c])
-    )
-    cats = sorted(c for c in categorical if c in shared)
+    numeric, cats = _compared_columns(reference, current, categorical)
     columns = numeric + cats
-    empty = {
-        "drift_detected": False,
-        "drifted_share": 0.0,
-        "drifted_columns": [],
-        "columns": {},
-        "n_columns": 0,
-    }
     if not columns or not len(reference) or not len(current):
-        return empty
-    ref = reference[columns].sample(min(max_rows, len(reference)), random_state=seed)
-    cur = current[columns].sample(min(max_rows, len(current)), random_state=seed)
-    ref = ref.assign(**{c: ref[c].astype(float) for c in numeric}, **{c: ref[c].astype(str) for c in cats})
-    cur = cur.assign(**{c: cur[c].astype(float) for c in numeric}, **{c: cur[c].astype(str) for c in cats})
-    # Constant columns make the tests degenerate; they cannot drift in a way that matters here.
-    varying = [c for c in columns if ref[c].nunique() > 1 or cur[c].nunique() > 1]
-    if not varying:
-        return {**empty, "n_columns": len(columns)}
-    definition = DataDefinition(
-        numerical_columns=[c for c in varying if c in numeric],
-        categorical_columns=[c for c in varying if c in cats],
+        return _no_drift(n_columns=0)
+    sample = DriftSample(
+        reference=_sampled(reference, numeric, cats, seed, max_rows),
+        current=_sampled(current, numeric, cats, seed, max_rows),
+        numeric=numeric,
+        categorical=cats,
     )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        # The preset's own table renders every column's plots a second time: the metrics alone give
-        # the same tests and per-column plots in half the time.
-        metrics = [DriftedColumnsCount(), *[ValueDrift(column=c) for c in varying]]
-        snapshot = Report(metrics).run(
-            current_data=Dataset.from_pandas(cur[varying], data_definition=definition),
-            reference_data=Dataset.from_pandas(ref[varying], data_definition=definition),
-        )
-    per_column: dict[str, Any] = {}
-    for metric in snapshot.dict()["metrics"]:
-        config = metric.get("config", {})
-        if not str(config.get("type", "")).endswith("ValueDrift"):
-            continue
-        column = str(config["column"])
-        value = float(metric["value"])
-        method, threshold = str(config.get("method", "")), float(config.get("threshold", 0.1))
-        stats: dict[str, Any] = {
-            "method": method,
-            "statistic": value,
-            "threshold": threshold,
-            "drifted": _column_drifted(method, value, threshold),
-        }
-        if column in numeric:
-            stats.update(reference_mean=float(ref[column].mean()), current_mean=float(cur[column].mean()))
-        else:
-            stats.update(
-                reference_top=str(ref[column].mode().iat[0]), current_top=str(cur[column].mode().iat[0])
-            )
-        per_column[column] = stats
+    # Constant columns make the tests degenerate; they cannot drift in a way that matters here.
+    varying = [c for c in columns if sample.reference[c].nunique() > 1 or sample.current[c].nunique() > 1]
+    if not varying:
+        return _no_drift(n_columns=len(columns))
+    snapshot = _evidently_snapshot(sample, varying)
+    per_column = _column_statistics(snapshot, sample)
     drifted = sorted(c for c, s in per_column.items() if s["drifted"])
     share = len(drifted) / max(len(columns), 1)
     if html_path is not None:
@@ -135,8 +179,8 @@ def drift_report(
         "drifted_columns": drifted,
         "share_threshold": share_threshold,
         "n_columns": len(columns),
-        "reference_rows": int(len(ref)),
-        "current_rows": int(len(cur)),
+        "reference_rows": int(len(sample.reference)),
+        "current_rows": int(len(sample.current)),
         "columns": per_column,
     }
 
@@ -178,6 +222,94 @@ def _uplift_wide(model: Any, features: pd.DataFrame) -> pd.DataFrame:
     return wide.reset_index().astype({"customer_id": str})
 
 
+@dataclass(frozen=True)
+class PredictionPart:
+    """One champion's part of the prediction drift.
+
+    Attributes:
+        findings: what the drift record holds for this part; None when Evidently's per-column drift
+            of its prediction columns stands for it (the uplift scores).
+        reference: ``customer_id`` and the champion's prediction columns on the reference customers
+            (None: this part adds no column to the Evidently comparison).
+        current: the same on the current customers.
+    """
+
+    findings: dict[str, Any] | None
+    reference: pd.DataFrame | None = None
+    current: pd.DataFrame | None = None
+
+
+def _segment_part(settings: Settings, reference: pd.DataFrame, current: pd.DataFrame) -> PredictionPart:
+    """The champion segmenter's segment shares on both sides, their PSI and a ``segment`` column."""
+    segmenter = tracking.load_alias(settings, "segmenter", tracking.CHAMPION)
+    if segmenter is None:
+        return PredictionPart({"note": "no champion segmenter"})
+    columns = getattr(segmenter.segmenter, "feature_columns", ())
+    ref_seg = segmenter.segmenter.assign(with_model_columns(reference, columns)[0])
+    current_aligned, filled = with_model_columns(current, columns)
+    cur_seg = segmenter.segmenter.assign(current_aligned)
+    shift = share_shift(ref_seg["segment_name"], cur_seg["segment_name"])
+    threshold = settings.gate.prediction_psi_threshold
+    findings = {
+        "psi": shift.psi,
+        "total_variation": shift.total_variation,
+        "threshold": threshold,
+        "drifted": bool(shift.psi >= threshold),
+        "shares": shift.shares.to_dict(orient="records"),
+        "columns_filled_with_zero": filled,
+    }
+    return PredictionPart(findings, _segment_of(ref_seg), _segment_of(cur_seg))
+
+
+def _uplift_part(settings: Settings, reference: pd.DataFrame, current: pd.DataFrame) -> PredictionPart:
+    """The champion uplift model's score per offer (``uplift_<offer>`` columns) on both sides."""
+    uplift = tracking.load_alias(settings, "uplift", tracking.CHAMPION)
+    if uplift is None:
+        return PredictionPart({"note": "no champion uplift model"})
+    try:
+        ref_wide = _uplift_wide(uplift.uplift_model, reference)
+        cur_wide = _uplift_wide(uplift.uplift_model, current)
+    except ValueError as exc:  # the reference lacks a column the champion needs
+        return PredictionPart({"note": str(exc)})
+    return PredictionPart(None, ref_wide, cur_wide)
+
+
+def _customer_sample(frame: pd.DataFrame, seed: int) -> list[str]:
+    size = min(RECOMMEND_SAMPLE, len(frame))
+    return frame["customer_id"].astype(str).sample(size, random_state=seed).tolist()
+
+
+def _recommendation_part(
+    settings: Settings, reference: pd.DataFrame, current: pd.DataFrame
+) -> PredictionPart:
+    """The champion recommender's catalogue coverage on a seeded sample of each side's customers."""
+    recommender = tracking.load_alias(settings, "recommender", tracking.CHAMPION)
+    if recommender is None:
+        return PredictionPart({"note": "no champion recommender"})
+    model = recommender.recommender
+    n_items = len(getattr(model, "item_ids_", []))
+    coverage = {}
+    for side, frame in (("reference", reference), ("current", current)):
+        recs = model.recommend(_customer_sample(frame, settings.gate.seed), settings.recommend.top_n)
+        coverage[side] = catalogue_coverage(recs["recommended_product_ids"], n_items)
+    findings = {
+        "reference_coverage": coverage["reference"],
+        "current_coverage": coverage["current"],
+        "change": coverage["current"] - coverage["reference"],
+        "customers_sampled": min(RECOMMEND_SAMPLE, len(current)),
+    }
+    return PredictionPart(findings)
+
+
+def _predictions(customers: pd.DataFrame, parts: list[pd.DataFrame | None]) -> pd.DataFrame:
+    """Each customer's predictions: the ``parts``' columns joined on ``customer_id`` (as str)."""
+    predictions = customers[["customer_id"]].astype({"customer_id": str})
+    for part in parts:
+        if part is not None:
+            predictions = predictions.merge(part, on="customer_id", how="left")
+    return predictions
+
+
 def prediction_drift(
     settings: Settings, reference: pd.DataFrame, current: pd.DataFrame, html_path: Path | None
 ) -> dict[str, Any]:
@@ -190,82 +322,34 @@ def prediction_drift(
         champion is missing carry a ``note`` instead.
     """
     gate = settings.gate
-    out: dict[str, Any] = {}
-    ref_pred = reference[["customer_id"]].astype({"customer_id": str})
-    cur_pred = current[["customer_id"]].astype({"customer_id": str})
-    categorical: tuple[str, ...] = ()
-    segmenter = tracking.load_alias(settings, "segmenter", tracking.CHAMPION)
-    if segmenter is not None:
-        columns = getattr(segmenter.segmenter, "feature_columns", ())
-        ref_seg = segmenter.segmenter.assign(with_model_columns(reference, columns)[0])
-        current_aligned, filled = with_model_columns(current, columns)
-        cur_seg = segmenter.segmenter.assign(current_aligned)
-        shift = share_shift(ref_seg["segment_name"], cur_seg["segment_name"])
-        out["segments"] = {
-            "psi": shift.psi,
-            "total_variation": shift.total_variation,
-            "threshold": gate.prediction_psi_threshold,
-            "drifted": bool(shift.psi >= gate.prediction_psi_threshold),
-            "shares": shift.shares.to_dict(orient="records"),
-            "columns_filled_with_zero": filled,
-        }
-        ref_pred = ref_pred.merge(_segment_of(ref_seg), on="customer_id", how="left")
-        cur_pred = cur_pred.merge(_segment_of(cur_seg), on="customer_id", how="left")
-        categorical = ("segment",)
-    else:
-        out["segments"] = {"note": "no champion segmenter"}
-    uplift = tracking.load_alias(settings, "uplift", tracking.CHAMPION)
-    if uplift is not None:
-        try:
-            ref_pred = ref_pred.merge(
-                _uplift_wide(uplift.uplift_model, reference), on="customer_id", how="left"
-            )
-            cur_pred = cur_pred.merge(
-                _uplift_wide(uplift.uplift_model, current), on="customer_id", how="left"
-            )
-        except ValueError as exc:  # the reference lacks a column the champion needs
-            out["uplift"] = {"note": str(exc)}
-    else:
-        out["uplift"] = {"note": "no champion uplift model"}
-    recommender = tracking.load_alias(settings, "recommender", tracking.CHAMPION)
-    if recommender is not None:
-        model = recommender.recommender
-        n_items = len(getattr(model, "item_ids_", []))
-        coverage = {}
-        for side, frame in (("reference", reference), ("current", current)):
-            ids = (
-                frame["customer_id"]
-                .astype(str)
-                .sample(min(RECOMMEND_SAMPLE, len(frame)), random_state=gate.seed)
-                .tolist()
-            )
-            recs = model.recommend(ids, settings.recommend.top_n)
-            coverage[side] = catalogue_coverage(recs["recommended_product_ids"], n_items)
-        out["recommendations"] = {
-            "reference_coverage": coverage["reference"],
-            "current_coverage": coverage["current"],
-            "change": coverage["current"] - coverage["reference"],
-            "customers_sampled": min(RECOMMEND_SAMPLE, len(current)),
-        }
-    else:
-        out["recommendations"] = {"note": "no champion recommender"}
+    segments = _segment_part(settings, reference, current)
+    uplift = _uplift_part(settings, reference, current)
+    recommendations = _recommendation_part(settings, reference, current)
     report = drift_report(
-        ref_pred,
-        cur_pred,
+        _predictions(reference, [segments.reference, uplift.reference]),
+        _predictions(current, [segments.current, uplift.current]),
         gate.drift_share_threshold,
         html_path,
         gate.seed,
-        categorical,
+        ("segment",) if segments.reference is not None else (),
         gate.drift_sample_rows,
     )
-    out["evidently"] = {k: report[k] for k in ("drifted_share", "drifted_columns", "columns") if k in report}
-    if "uplift" not in out:
-        out["uplift"] = {
-            c.removeprefix("uplift_"): s
-            for c, s in report.get("columns", {}).items()
-            if c.startswith("uplift_")
+    uplift_findings = uplift.findings
+    if uplift_findings is None:
+        columns = report.get("columns", {})
+        uplift_findings = {
+            c.removeprefix("uplift_"): s for c, s in columns.items() if c.startswith("uplift_")
         }
-    return out
+    return {
+        "segments": segments.findings,
+        "uplift": uplift_findings,
+        "recommendations": recommendations.findings,
+        "evidently": {k: report[k] for k in ("drifted_share", "drifted_columns", "columns") if k in report},
+    }
+
+
+def _write_index(drift_dir: Path, body: str) -> None:
+    write_text(drift_dir / "index.html", f"<!doctype html><meta charset='utf-8'><title>drift</title>{body}")
 
 
 def drift_findings(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
@@ -280,21 +364,11 @@ def drift_findings(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
         # The folder is the stage's declared output: it always exists, and never holds stale reports.
         for stale in (FEATURES_HTML, PREDICTIONS_HTML):
             (drift_dir / stale).unlink(missing_ok=True)
-        write_text(
-            drift_dir / "index.html",
-            "<!doctype html><meta charset='utf-8'><title>drift</title>"
-            f"<p>No drift report: {html.escape(str(note))}</p>",
-        )
-        return {
-            "drift_detected": False,
-            "drifted_share": 0.0,
-            "drifted_columns": [],
-            "columns": {},
-            "note": note,
-        }
+        _write_index(drift_dir, f"<p>No drift report: {html.escape(str(note))}</p>")
+        return _no_drift(note=note)
     current = read_parquet(paths.features / FEATURES)
     gate = settings.gate
-    result = drift_report(
+    features = drift_report(
         reference,
         current,
         gate.drift_share_threshold,
@@ -302,25 +376,37 @@ def drift_findings(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
         gate.seed,
         max_rows=gate.drift_sample_rows,
     )
-    feature_drift = bool(result["drift_detected"])
-    result["feature_drift_detected"] = feature_drift
-    result["reference_version"] = version
-    result["reports"] = [str((drift_dir / FEATURES_HTML).relative_to(paths.root))]
     predictions = prediction_drift(settings, reference, current, drift_dir / PREDICTIONS_HTML)
-    result["predictions"] = predictions
-    if (drift_dir / PREDICTIONS_HTML).exists():
-        result["reports"].append(str((drift_dir / PREDICTIONS_HTML).relative_to(paths.root)))
+    written = [FEATURES_HTML, *([PREDICTIONS_HTML] if (drift_dir / PREDICTIONS_HTML).exists() else [])]
+    reports = [str((drift_dir / name).relative_to(paths.root)) for name in written]
+    feature_drift = bool(features["drift_detected"])
     segments_moved = bool(predictions.get("segments", {}).get("drifted", False))
-    result["prediction_drift_detected"] = segments_moved
-    result["drift_detected"] = feature_drift or segments_moved
-    links = "".join(
-        f"<li><a href='{html.escape(Path(r).name)}'>{html.escape(r)}</a></li>" for r in result["reports"]
-    )
-    write_text(
-        drift_dir / "index.html",
-        f"<!doctype html><meta charset='utf-8'><title>drift</title><ul>{links}</ul>",
-    )
-    return result
+    links = "".join(f"<li><a href='{html.escape(Path(r).name)}'>{html.escape(r)}</a></li>" for r in reports)
+    _write_index(drift_dir, f"<ul>{links}</ul>")
+    return {
+        **features,
+        "feature_drift_detected": feature_drift,
+        "reference_version": version,
+        "reports": reports,
+        "predictions": predictions,
+        "prediction_drift_detected": segments_moved,
+        "drift_detected": feature_drift or segments_moved,
+    }
+
+
+def _segments_psi(drift: dict[str, Any]) -> float | None:
+    """The PSI of the champion segmenter's shares, when the findings hold one."""
+    return drift.get("predictions", {}).get("segments", {}).get("psi")
+
+
+def drift_summary(drift: dict[str, Any]) -> dict[str, Any]:
+    """The headline figures of drift findings: detected, drifted share and columns, segment-share PSI."""
+    return {
+        "drift_detected": drift["drift_detected"],
+        "drifted_share": drift["drifted_share"],
+        "drifted_columns": drift["drifted_columns"],
+        "segments_psi": _segments_psi(drift),
+    }
 
 
 def record_drift(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
@@ -336,7 +422,7 @@ def record_drift(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
                 "drift.detected": float(drift["drift_detected"]),
             }
         )
-        psi = drift.get("predictions", {}).get("segments", {}).get("psi")
+        psi = _segments_psi(drift)
         if psi is not None:
             mlflow.log_metric("drift.segments_psi", float(psi))
     return drift
@@ -352,10 +438,7 @@ def run_drift(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
             {"monitoring.retrain": str(retrain).lower(), "monitoring.reasons": " | ".join(reasons)}
         )
     return {
-        "drift_detected": drift["drift_detected"],
-        "drifted_share": drift["drifted_share"],
-        "drifted_columns": drift["drifted_columns"],
-        "segments_psi": drift.get("predictions", {}).get("segments", {}).get("psi"),
+        **drift_summary(drift),
         "reference_version": drift.get("reference_version"),
         "note": drift.get("note"),
         "retrain": retrain,

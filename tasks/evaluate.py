@@ -1,13 +1,22 @@
-"""Evaluate: each challenger against its champion on the same evaluation data."""
+"""Evaluate: each challenger against its champion on the same evaluation data.
+
+Every model kind is compared in the same shape (:func:`evaluate_pair`): read the evaluation data
+once, score the challenger, load and score the champion, then compare the two. What differs by kind
+is written down once in :data:`PAIRS` as a :class:`PairSpec`.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
 
 import mlflow
+import pandas as pd
 
 from segmint.evaluation import segmentation_silhouette
 from segmint.recommend import (
+    Split,
     evaluate_recommender,
     interaction_tables,
     make_recommender,
@@ -25,6 +34,56 @@ from tasks.paths import ProjectPaths
 
 SILHOUETTE_SAMPLE = 5_000
 
+DataT = TypeVar("DataT")
+
+
+@dataclass(frozen=True)
+class Scored:
+    """One model's result on the evaluation data.
+
+    Attributes:
+        quality: the compared metric (higher is better); None when it cannot be measured.
+        details: reported under the model's role (``challenger`` / ``champion``) when not None.
+        notes: further entries of the evaluation record (e.g. columns the champion lacked).
+        raw: what the comparison of the two models needs (assignments, per-customer metrics).
+    """
+
+    quality: float | None
+    details: dict[str, Any] | None = None
+    notes: dict[str, Any] = field(default_factory=dict)
+    raw: Any = None
+
+
+def _nothing_to_compare(new: Scored, old: Scored, settings: Settings) -> dict[str, Any]:
+    return {}
+
+
+@dataclass(frozen=True)
+class PairSpec(Generic[DataT]):
+    """How one model kind is evaluated, champion against challenger.
+
+    Attributes:
+        kind: the model kind in the registry (``segmenter``, ``recommender``, ``uplift``).
+        quality_name: the name of the compared metric.
+        filename: the challenger's pickle under ``models/<kind>/``.
+        read_data: the evaluation data both models are scored on.
+        unwrap: the model inside the registry's champion object.
+        score_challenger: the challenger's result on the data.
+        score_champion: the champion's result on the data.
+        compare: further entries that need both results (stability, paired difference).
+        champion_errors: errors of scoring the champion that are recorded as a note, not raised.
+    """
+
+    kind: str
+    quality_name: str
+    filename: str
+    read_data: Callable[[Settings, ProjectPaths], DataT]
+    unwrap: Callable[[Any], Any]
+    score_challenger: Callable[[Any, DataT, Settings], Scored]
+    score_champion: Callable[[Any, DataT, Settings], Scored]
+    compare: Callable[[Scored, Scored, Settings], dict[str, Any]] = _nothing_to_compare
+    champion_errors: tuple[type[Exception], ...] = ()
+
 
 def _challenger(paths: ProjectPaths, kind: str, filename: str) -> tuple[Any | None, str | None]:
     folder = paths.models / kind
@@ -41,7 +100,42 @@ def _versions(settings: Settings, kind: str) -> dict[str, str | None]:
     }
 
 
-def _labels(assigned) -> Any:
+def _with_details(record: dict[str, Any], role: str, scored: Scored) -> dict[str, Any]:
+    details = {} if scored.details is None else {role: scored.details}
+    return {**record, f"{role}_quality": scored.quality, **details}
+
+
+def evaluate_pair(spec: PairSpec[Any], settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
+    """The challenger of ``spec.kind`` against its champion, scored on the same data.
+
+    Returns:
+        ``quality_name``, both versions and ``challenger_quality``, with ``champion_quality`` None
+        when there is no champion (or ``champion_note`` when scoring it raised one of
+        ``spec.champion_errors``), else the champion's result and the comparison; ``skipped``
+        instead of any result when no challenger was trained.
+    """
+    record: dict[str, Any] = {"quality_name": spec.quality_name, **_versions(settings, spec.kind)}
+    challenger, skipped = _challenger(paths, spec.kind, spec.filename)
+    if challenger is None:
+        return {**record, "skipped": skipped}
+    data = spec.read_data(settings, paths)
+    new = spec.score_challenger(challenger, data, settings)
+    record = _with_details(record, "challenger", new)
+    champion = tracking.load_alias(settings, spec.kind, tracking.CHAMPION)
+    if champion is None:
+        return {**record, "champion_quality": None}
+    try:
+        old = spec.score_champion(spec.unwrap(champion), data, settings)
+    except spec.champion_errors as exc:  # e.g. the champion's learner is no longer offered
+        return {**record, "champion_quality": None, "champion_note": str(exc)}
+    record = _with_details({**record, **old.notes}, "champion", old)
+    return {**record, **spec.compare(new, old, settings)}
+
+
+# -- segmenter: silhouette in the common representation, stability against the champion -----------
+
+
+def _labels(assigned: pd.DataFrame) -> pd.Series:
     """Segment label per customer: the name, with the id when two segments share a name."""
     frame = assigned.set_index("customer_id")
     names = frame["segment_name"].astype(str)
@@ -50,98 +144,140 @@ def _labels(assigned) -> Any:
     return names
 
 
-def evaluate_segmenter(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
-    out: dict[str, Any] = {"quality_name": "silhouette", **_versions(settings, "segmenter")}
-    challenger, skipped = _challenger(paths, "segmenter", "segmenter.pkl")
-    if challenger is None:
-        return {**out, "skipped": skipped}
-    features = read_parquet(paths.features / FEATURES)
-    seed = settings.segment.seed
-    new = challenger.assign(features)
-    out["challenger_quality"] = segmentation_silhouette(features, new["segment_id"], SILHOUETTE_SAMPLE, seed)
-    champion = tracking.load_alias(settings, "segmenter", tracking.CHAMPION)
-    if champion is None:
-        return {**out, "champion_quality": None}
-    aligned, filled = with_model_columns(features, getattr(champion.segmenter, "feature_columns", ()))
-    if filled:
-        out["champion_columns_filled_with_zero"] = filled
-    old = champion.segmenter.assign(aligned)
-    out["champion_quality"] = segmentation_silhouette(features, old["segment_id"], SILHOUETTE_SAMPLE, seed)
-    stability = segment_stability(_labels(old), _labels(new))
-    out["stability"] = {"ari": stability.ari, "nmi": stability.nmi}
+def _segmentation_features(settings: Settings, paths: ProjectPaths) -> pd.DataFrame:
+    return read_parquet(paths.features / FEATURES)
+
+
+def _silhouette(features: pd.DataFrame, assigned: pd.DataFrame, settings: Settings) -> Scored:
+    quality = segmentation_silhouette(
+        features, assigned["segment_id"], SILHOUETTE_SAMPLE, settings.segment.seed
+    )
+    return Scored(quality, raw=assigned)
+
+
+def _challenger_segments(model: Any, features: pd.DataFrame, settings: Settings) -> Scored:
+    return _silhouette(features, model.assign(features), settings)
+
+
+def _champion_segments(model: Any, features: pd.DataFrame, settings: Settings) -> Scored:
+    aligned, filled = with_model_columns(features, getattr(model, "feature_columns", ()))
+    scored = _silhouette(features, model.assign(aligned), settings)
+    notes = {"champion_columns_filled_with_zero": filled} if filled else {}
+    return Scored(scored.quality, notes=notes, raw=scored.raw)
+
+
+def _segment_migration(new: Scored, old: Scored, settings: Settings) -> dict[str, Any]:
+    stability = segment_stability(_labels(old.raw), _labels(new.raw))
     matrix = stability.migration.pivot_table(
         index="from_segment", columns="to_segment", values="customers", aggfunc="sum", fill_value=0
     ).astype(int)
-    out["migration"] = {
-        "rows": [str(i) for i in matrix.index],
-        "columns": [str(c) for c in matrix.columns],
-        "counts": matrix.to_numpy().tolist(),
+    return {
+        "stability": {"ari": stability.ari, "nmi": stability.nmi},
+        "migration": {
+            "rows": [str(i) for i in matrix.index],
+            "columns": [str(c) for c in matrix.columns],
+            "counts": matrix.to_numpy().tolist(),
+        },
     }
-    return out
 
 
-def evaluate_recommender_pair(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
-    out: dict[str, Any] = {"quality_name": "ndcg_at_10", **_versions(settings, "recommender")}
-    challenger, skipped = _challenger(paths, "recommender", "model.pkl")
-    if challenger is None:
-        return {**out, "skipped": skipped}
+# -- recommender: NDCG of each configuration refit on the same temporal split ----------------------
+
+
+@dataclass(frozen=True)
+class RecommenderData:
+    """The temporal split both recommenders are refit and scored on, and the segments, if any."""
+
+    split: Split
+    segments: pd.DataFrame | None
+
+
+def _recommender_data(settings: Settings, paths: ProjectPaths) -> RecommenderData:
     tables = read_tables(paths.validated, paths, names=interaction_tables(settings.recommend))
     segments_file = paths.segments / "segments.parquet"
     segments = read_parquet(segments_file) if segments_file.exists() else None
-    split = temporal_split(tables, settings.recommend)
+    return RecommenderData(temporal_split(tables, settings.recommend), segments)
+
+
+def _recommender_quality(model: Any, data: RecommenderData, settings: Settings) -> Scored:
     # Both are refit on the same training part of the split: a model fit on all history has seen
     # the test period, so only the configuration of each is compared.
-    new = evaluate_recommender(
-        lambda: make_recommender(challenger.name, challenger.settings), split, settings.recommend, segments
+    result = evaluate_recommender(
+        lambda: make_recommender(model.name, model.settings), data.split, settings.recommend, data.segments
     )
-    out["challenger_quality"] = new["ndcg"]
-    out["challenger"] = {"name": challenger.name, "recall": new["recall"], "coverage": new["coverage"]}
-    champion = tracking.load_alias(settings, "recommender", tracking.CHAMPION)
-    if champion is None:
-        return {**out, "champion_quality": None}
-    champ = champion.recommender
-    old = evaluate_recommender(
-        lambda: make_recommender(champ.name, champ.settings), split, settings.recommend, segments
-    )
-    out["champion_quality"] = old["ndcg"]
-    out["champion"] = {"name": champ.name, "recall": old["recall"], "coverage": old["coverage"]}
-    out["paired_difference"] = paired_bootstrap(
-        new["per_customer"], old["per_customer"], settings.recommend.bootstrap_rounds, settings.recommend.seed
-    )
-    return out
+    details = {"name": model.name, "recall": result["recall"], "coverage": result["coverage"]}
+    return Scored(result["ndcg"], details=details, raw=result["per_customer"])
 
 
-def evaluate_uplift_pair(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
-    out: dict[str, Any] = {"quality_name": "qini_auc", **_versions(settings, "uplift")}
-    challenger, skipped = _challenger(paths, "uplift", "model.pkl")
-    if challenger is None:
-        return {**out, "skipped": skipped}
+def _paired_difference(new: Scored, old: Scored, settings: Settings) -> dict[str, Any]:
+    rounds, seed = settings.recommend.bootstrap_rounds, settings.recommend.seed
+    return {"paired_difference": paired_bootstrap(new.raw, old.raw, rounds, seed)}
+
+
+# -- uplift: Qini AUC of each configuration refit on the same campaign split -----------------------
+
+
+@dataclass(frozen=True)
+class UpliftData:
+    """The customer features at campaign time and the campaign rows both models are refit on."""
+
+    features: pd.DataFrame
+    campaigns: pd.DataFrame
+
+
+def _uplift_data(settings: Settings, paths: ProjectPaths) -> UpliftData:
     tables = read_tables(paths.validated, paths, names=("campaigns",))
-    features = read_parquet(paths.features / AT_CAMPAIGN)
+    return UpliftData(read_parquet(paths.features / AT_CAMPAIGN), tables.campaigns)
+
+
+def _uplift_quality(model: Any, data: UpliftData, settings: Settings) -> Scored:
     # A model fit on every campaign row has seen any hold-out: like the recommender, each
     # configuration is refit on the same training part and scored on the same held-out part.
-    new = evaluate_uplift(challenger, features, tables.campaigns, settings.uplift)
-    out["challenger_quality"] = new["qini_auc"]
-    out["challenger"] = new
-    champion = tracking.load_alias(settings, "uplift", tracking.CHAMPION)
-    if champion is None:
-        return {**out, "champion_quality": None}
-    try:
-        old = evaluate_uplift(champion.uplift_model, features, tables.campaigns, settings.uplift)
-    except ValueError as exc:  # e.g. the champion's learner is no longer offered
-        return {**out, "champion_quality": None, "champion_note": str(exc)}
-    out["champion_quality"] = old["qini_auc"]
-    out["champion"] = old
-    return out
+    result = evaluate_uplift(model, data.features, data.campaigns, settings.uplift)
+    return Scored(result["qini_auc"], details=result)
+
+
+PAIRS: dict[str, PairSpec[Any]] = {
+    "segmenter": PairSpec(
+        kind="segmenter",
+        quality_name="silhouette",
+        filename="segmenter.pkl",
+        read_data=_segmentation_features,
+        unwrap=lambda champion: champion.segmenter,
+        score_challenger=_challenger_segments,
+        score_champion=_champion_segments,
+        compare=_segment_migration,
+    ),
+    "recommender": PairSpec(
+        kind="recommender",
+        quality_name="ndcg_at_10",
+        filename="model.pkl",
+        read_data=_recommender_data,
+        unwrap=lambda champion: champion.recommender,
+        score_challenger=_recommender_quality,
+        score_champion=_recommender_quality,
+        compare=_paired_difference,
+    ),
+    "uplift": PairSpec(
+        kind="uplift",
+        quality_name="qini_auc",
+        filename="model.pkl",
+        read_data=_uplift_data,
+        unwrap=lambda champion: champion.uplift_model,
+        score_challenger=_uplift_quality,
+        score_champion=_uplift_quality,
+        champion_errors=(ValueError,),
+    ),
+}
 
 
 def run_evaluate(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
+    """Evaluate every model kind's challenger against its champion; writes ``metrics/evaluate.json``.
+
+    The record is also logged to the active MLflow run, with each kind's quality name as a tag.
+    """
     tracking.configure_mlflow(settings, paths)
-    result = {
-        "segmenter": evaluate_segmenter(settings, paths),
-        "recommender": evaluate_recommender_pair(settings, paths),
-        "uplift": evaluate_uplift_pair(settings, paths),
-    }
+    result = {kind: evaluate_pair(spec, settings, paths) for kind, spec in PAIRS.items()}
     write_json(paths.metric("evaluate"), result)
     if mlflow.active_run() is not None:
         mlflow.log_dict(result, "evaluate/evaluate.json")

@@ -12,10 +12,10 @@ from typing import Any
 
 import mlflow
 
-from segmint.gate import REVIEW, Decision, GateInputs, decide, gate_record
+from segmint.gate import PROMOTE, REVIEW, Decision, GateInputs, decide, gate_record
 from segmint.settings import Settings
 from tasks import tracking
-from tasks.drift import record_drift
+from tasks.drift import drift_summary, record_drift
 from tasks.io import read_json, write_json
 from tasks.paths import ProjectPaths
 
@@ -97,10 +97,36 @@ def apply_decisions(
         raise
 
 
+def _gate_entry(
+    settings: Settings,
+    kind: str,
+    inputs: GateInputs,
+    decision: Decision,
+    evaluation: dict[str, Any],
+    drift: dict[str, Any],
+    run_id: str | None,
+) -> dict[str, Any]:
+    """What ``metrics/gate.json`` records for model ``kind``: the decision, its inputs and the versions."""
+    return {
+        **gate_record(inputs, decision),
+        "review": decision.decision == REVIEW,
+        "rule": getattr(settings.gate, kind).model_dump(),
+        "challenger_version": evaluation.get("challenger_version"),
+        "champion_version_before": evaluation.get("champion_version"),
+        "champion_version": tracking.alias_version(settings, kind, tracking.CHAMPION),
+        "challenger_quality": evaluation.get("challenger_quality"),
+        "champion_quality": evaluation.get("champion_quality"),
+        "quality_name": evaluation.get("quality_name"),
+        "stability": evaluation.get("stability"),
+        "drift": drift,
+        "mlflow_run_id": run_id,
+    }
+
+
 def run_gate(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
     """Decide and apply the promotion of each challenger; write ``metrics/gate.json`` and ``drift.json``."""
     tracking.configure_mlflow(settings, paths)
-    evaluation = read_json(paths.metric("evaluate"), {})
+    evaluations = read_json(paths.metric("evaluate"), {})
     validation = read_json(paths.metric("validation"), {})
     validation_passed = bool(validation.get("passed", False))
     drift = record_drift(settings, paths)
@@ -109,41 +135,21 @@ def run_gate(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
     decisions: dict[str, tuple[Decision, dict[str, Any]]] = {}
     inputs: dict[str, GateInputs] = {}
     for kind in tracking.MODEL_KINDS:
-        ev = evaluation.get(kind, {"skipped": "not evaluated"})
-        rule = getattr(settings.gate, kind)
-        inputs[kind] = gate_inputs(kind, ev, drift, validation_passed)
-        decisions[kind] = (decide(inputs[kind], rule), ev)
-    apply_decisions(
-        settings, decisions, {k: version_tags(d, inputs[k], run_id) for k, (d, _) in decisions.items()}
-    )
-    drift_summary = {
-        "drift_detected": drift["drift_detected"],
-        "drifted_share": drift["drifted_share"],
-        "drifted_columns": drift["drifted_columns"],
-        "segments_psi": drift.get("predictions", {}).get("segments", {}).get("psi"),
-    }
+        evaluation = evaluations.get(kind, {"skipped": "not evaluated"})
+        inputs[kind] = gate_inputs(kind, evaluation, drift, validation_passed)
+        decisions[kind] = (decide(inputs[kind], getattr(settings.gate, kind)), evaluation)
+    tags = {kind: version_tags(decision, inputs[kind], run_id) for kind, (decision, _) in decisions.items()}
+    apply_decisions(settings, decisions, tags)
+    summary = drift_summary(drift)
     result = {
-        kind: {
-            **gate_record(inputs[kind], d),
-            "review": d.decision == REVIEW,
-            "rule": getattr(settings.gate, kind).model_dump(),
-            "challenger_version": ev.get("challenger_version"),
-            "champion_version_before": ev.get("champion_version"),
-            "champion_version": tracking.alias_version(settings, kind, tracking.CHAMPION),
-            "challenger_quality": ev.get("challenger_quality"),
-            "champion_quality": ev.get("champion_quality"),
-            "quality_name": ev.get("quality_name"),
-            "stability": ev.get("stability"),
-            "drift": drift_summary,
-            "mlflow_run_id": run_id,
-        }
-        for kind, (d, ev) in decisions.items()
+        kind: _gate_entry(settings, kind, inputs[kind], decision, evaluation, summary, run_id)
+        for kind, (decision, evaluation) in decisions.items()
     }
     write_json(paths.metric("gate"), result)
     if active is not None:
-        mlflow.set_tags({f"gate.{k}": v["decision"] for k, v in result.items()})
+        mlflow.set_tags({f"gate.{kind}": entry["decision"] for kind, entry in result.items()})
     return {
         "drift_detected": drift["drift_detected"],
         "drifted_share": drift["drifted_share"],
-        **{f"promoted.{k}": v["decision"] == "promote" for k, v in result.items()},
+        **{f"promoted.{kind}": entry["decision"] == PROMOTE for kind, entry in result.items()},
     }

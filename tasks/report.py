@@ -13,8 +13,11 @@ from __future__ import annotations
 import base64
 import html
 import io
+from pathlib import Path
 from typing import Any
 
+import mlflow
+import numpy as np
 import pandas as pd
 
 from segmint.settings import Settings
@@ -92,7 +95,7 @@ def _figure(draw: Any, width: float = 7.0, height: float = 3.2) -> str:
     return f"<img alt='plot' src='data:image/png;base64,{data}'>"
 
 
-def _read_parquet(path: Any) -> pd.DataFrame | None:
+def _read_parquet(path: Path) -> pd.DataFrame | None:
     return pd.read_parquet(path) if path.exists() else None
 
 
@@ -102,26 +105,26 @@ def _read_parquet(path: Any) -> pd.DataFrame | None:
 def gate_section(gate: dict[str, Any]) -> str:
     """Decisions per model with reasons and the inputs they were made from."""
     rows = []
-    for kind, d in gate.items():
-        inputs = d.get("inputs", {})
+    for kind, entry in gate.items():
+        inputs = entry.get("inputs", {})
         rows.append(
             {
                 "model": kind,
-                "decision": d.get("decision"),
-                "review": "yes" if d.get("review") else "",
-                "challenger version": d.get("challenger_version"),
-                "champion before → after": f"{d.get('champion_version_before')} → "
-                f"{d.get('champion_version')}",
-                "quality": f"{inputs.get('quality_name', d.get('quality_name'))}: "
-                f"{_fmt(d.get('challenger_quality'))} vs {_fmt(d.get('champion_quality'))}",
+                "decision": entry.get("decision"),
+                "review": "yes" if entry.get("review") else "",
+                "challenger version": entry.get("challenger_version"),
+                "champion before → after": f"{entry.get('champion_version_before')} → "
+                f"{entry.get('champion_version')}",
+                "quality": f"{inputs.get('quality_name', entry.get('quality_name'))}: "
+                f"{_fmt(entry.get('challenger_quality'))} vs {_fmt(entry.get('champion_quality'))}",
                 "stability (ARI)": _fmt(inputs.get("stability")),
             }
         )
     reasons = "".join(
-        f"<li><b>{_e(kind)}</b> — {_e(d.get('decision'))}<ul>"
-        + "".join(f"<li>{_e(r)}</li>" for r in d.get("reasons", []))
+        f"<li><b>{_e(kind)}</b> — {_e(entry.get('decision'))}<ul>"
+        + "".join(f"<li>{_e(reason)}</li>" for reason in entry.get("reasons", []))
         + "</ul></li>"
-        for kind, d in gate.items()
+        for kind, entry in gate.items()
     )
     return html_table(pd.DataFrame(rows)) + f"<h3>Reasons</h3><ul>{reasons}</ul>"
 
@@ -184,8 +187,6 @@ def _relative(name: str) -> str:
 
 
 def _bars(ax: Any, frame: pd.DataFrame, label: str, values: list[str], ylabel: str) -> None:
-    import numpy as np
-
     x = np.arange(len(frame))
     width = 0.8 / max(len(values), 1)
     for i, column in enumerate(values):
@@ -266,6 +267,7 @@ def qini_section(paths: ProjectPaths) -> str:
 
 
 def uplift_section(uplift: dict[str, Any], paths: ProjectPaths) -> str:
+    """The selected uplift learner, the candidates' metrics, and the Qini curves."""
     parts = []
     if uplift.get("skipped"):
         parts.append(_p(f"skipped: {uplift['skipped']}"))
@@ -363,14 +365,14 @@ def measure_section(measure: dict[str, Any]) -> str:
     return "".join(parts)
 
 
-def mlflow_section(settings: Settings, paths: ProjectPaths, run_ids: dict[str, str]) -> str:
+def mlflow_section(settings: Settings, paths: ProjectPaths, run_ids: dict[str, str | None]) -> str:
     """Where to find the MLflow runs behind this report."""
     uri = tracking.masked_uri(tracking.tracking_uri(settings, paths))
     items = "".join(
-        f"<li>{_e(label)}: <code>{_e(rid)}</code> — <a href='{_e(f'{MLFLOW_UI}/#/runs/{rid}')}'>"
-        f"{_e(f'{MLFLOW_UI}/#/runs/{rid}')}</a></li>"
-        for label, rid in run_ids.items()
-        if rid
+        f"<li>{_e(label)}: <code>{_e(run_id)}</code> — <a href='{_e(f'{MLFLOW_UI}/#/runs/{run_id}')}'>"
+        f"{_e(f'{MLFLOW_UI}/#/runs/{run_id}')}</a></li>"
+        for label, run_id in run_ids.items()
+        if run_id
     )
     return (
         f"<p>Open the MLflow UI with <code>mlflow ui --backend-store-uri {_e(uri)} --host 127.0.0.1</code> "
@@ -429,8 +431,11 @@ def render_report(sections: list[tuple[str, str]], title: str) -> str:
 
 
 def run_report(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
-    import mlflow
+    """Write ``reports/report.html`` and log it to the active MLflow run.
 
+    Returns:
+        The report's path relative to the project and its number of sections.
+    """
     target = paths.reports / "report.html"
     sections = report_sections(paths, settings)
     write_text(target, render_report(sections, f"{settings.project.name} — review report"))

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
+from tasks.campaign import CUSTOMER_SCORES_COLUMNS, PLAN_COLUMNS
 from tests.integration.conftest import light_params, run_segmint
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -17,17 +18,7 @@ def test_outputs_cover_every_customer_with_the_contract_columns(trained_project,
     customers = pd.read_parquet(shop_dir / "customers.parquet")
     scores = pd.read_parquet(trained_project / "outputs" / "customer_scores.parquet")
     assert sorted(scores["customer_id"]) == sorted(customers["customer_id"])
-    assert list(scores.columns) == [
-        "customer_id",
-        "segment_id",
-        "segment_name",
-        "value_tier",
-        "is_anomalous",
-        "anomaly_score",
-        "best_offer",
-        "expected_incremental_value",
-        "recommended_product_ids",
-    ]
+    assert list(scores.columns) == list(CUSTOMER_SCORES_COLUMNS)
     assert scores["segment_name"].notna().all() and scores["value_tier"].isin(["high", "mid", "low"]).all()
     lists = scores["recommended_product_ids"]
     assert lists.map(len).max() == 10 and all(isinstance(p, str) for p in lists.iloc[0])
@@ -38,7 +29,7 @@ def test_outputs_cover_every_customer_with_the_contract_columns(trained_project,
     assert len(uplift) == len(scores) * len(offers)
 
     plan = pd.read_parquet(trained_project / "outputs" / "campaign_plan.parquet")
-    assert list(plan.columns) == ["customer_id", "offer", "group", "expected_incremental_profit"]
+    assert list(plan.columns) == list(PLAN_COLUMNS)
     assert set(plan["group"]) <= {"treatment", "holdout"}
     flagged = set(scores.loc[scores["is_anomalous"], "customer_id"])
     contacted = plan[(plan["group"] == "treatment") & plan["offer"].notna()]
