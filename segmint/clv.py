@@ -49,7 +49,9 @@ def fit_clv(
     """
     if target is None:
         numeric = [
-            c for c in labels.columns if c != "customer_id" and pd.api.types.is_numeric_dtype(labels[c])
+            column
+            for column in labels.columns
+            if column != "customer_id" and pd.api.types.is_numeric_dtype(labels[column])
         ]
         target = "future_spend" if "future_spend" in numeric else (numeric[0] if len(numeric) == 1 else None)
         if target is None:

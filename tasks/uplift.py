@@ -8,7 +8,7 @@ import pandas as pd
 
 from segmint.clv import fit_clv
 from segmint.settings import Settings
-from segmint.uplift import fit_uplift
+from segmint.uplift import UpliftSelection, fit_uplift
 from tasks import tracking
 from tasks.features import AT_CAMPAIGN, LABELS, TRAIN
 from tasks.io import read_parquet, read_tables, write_json, write_pickle, write_text
@@ -18,48 +18,60 @@ from tasks.recommend import skipped_model
 
 
 def run_uplift(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
+    """Fit the CLV model and select, save and register the uplift model from past campaigns.
+
+    Returns:
+        The stage's metrics, as written to ``metrics/uplift.json``: the CLV metrics, the winner, its
+        held-out metrics, every candidate's scores and the registered version; or the skip reason
+        when there is no campaign (or no offer or control arm) to learn uplift from.
+    """
     tables = read_tables(paths.validated, paths, names=("campaigns",))
-    result: dict[str, Any] = {}
-    result["clv"] = _fit_clv(settings, paths)
-    campaigns = tables.campaigns
-    reason = None
-    if campaigns is None or not len(campaigns):
-        reason = "no campaigns table: no past randomized campaign to learn uplift from"
-    elif not (paths.features / AT_CAMPAIGN).exists():
-        reason = "no features as of the campaign send date"
-    selection = None
-    if reason is None:
-        features = read_parquet(paths.features / AT_CAMPAIGN)
-        try:
-            selection = fit_uplift(features, campaigns, settings.uplift)
-        except ValueError as exc:  # e.g. only a control arm: a clear skip, not a crash
-            reason = str(exc)
-    if selection is None:
-        result.update(skipped_model(paths, "uplift", reason or "uplift could not be fitted"))
+    result: dict[str, Any] = {"clv": _fit_clv(settings, paths)}
+    fitted = _selection_or_reason(settings, paths, tables.campaigns)
+    if isinstance(fitted, str):
+        result.update(skipped_model(paths, "uplift", fitted))
         _write_qini_csv(paths, None)
-        write_json(paths.metric("uplift"), result)
-        return result
+    else:
+        result.update(_saved_selection(settings, paths, fitted))
+    write_json(paths.metric("uplift"), result)
+    return result
+
+
+def _selection_or_reason(
+    settings: Settings, paths: ProjectPaths, campaigns: pd.DataFrame | None
+) -> UpliftSelection | str:
+    if campaigns is None or not len(campaigns):
+        return "no campaigns table: no past randomized campaign to learn uplift from"
+    if not (paths.features / AT_CAMPAIGN).exists():
+        return "no features as of the campaign send date"
+    try:
+        return fit_uplift(read_parquet(paths.features / AT_CAMPAIGN), campaigns, settings.uplift)
+    except ValueError as exc:  # e.g. only a control arm: a clear skip, not a crash
+        return str(exc) or "uplift could not be fitted"
+
+
+def _saved_selection(settings: Settings, paths: ProjectPaths, selection: UpliftSelection) -> dict[str, Any]:
+    """Save the model (clearing an earlier skip marker) and its Qini curves; register it; its metrics."""
     write_pickle(paths.models / "uplift" / "model.pkl", selection.model)
     marker = paths.models / "uplift" / "SKIPPED.json"
     if marker.exists():
         marker.unlink()
     _write_qini_csv(paths, selection.qini)
     tracking.log_frame(selection.qini, "plots", "qini.parquet")
-    result.update(
-        winner=selection.name,
-        metrics=selection.metrics,
-        candidates=selection.candidates.to_dict(orient="records"),
-    )
+    saved: dict[str, Any] = {
+        "winner": selection.name,
+        "metrics": selection.metrics,
+        "candidates": selection.candidates.to_dict(orient="records"),
+    }
     features = read_parquet(paths.features / AT_CAMPAIGN)
-    result["registered_version"] = tracking.log_pyfunc(
+    saved["registered_version"] = tracking.log_pyfunc(
         UpliftPyfuncModel(selection.model),
         settings,
         "uplift",
         features.head(5),
         tags={"learner": selection.name},
     )
-    write_json(paths.metric("uplift"), result)
-    return result
+    return saved
 
 
 def _fit_clv(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
