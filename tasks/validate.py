@@ -8,6 +8,7 @@ post-condition (a failing expectation means the rules and the suites disagree: t
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -63,17 +64,19 @@ def run_expectation_suites(
         if len(frame) > settings.gx_sample_rows:
             sample = frame.sample(settings.gx_sample_rows, random_state=settings.seed)
         outcome = definition.run(batch_parameters={"dataframe": sample}, result_format="SUMMARY")
-        for r in outcome.results:
-            config = r.expectation_config
+        for expectation_result in outcome.results:
+            config = expectation_result.expectation_config
+            # GX types the configuration as optional; the results of a suite run always carry it.
+            assert config is not None
             rows.append(
                 {
                     "table": name,
                     "expectation": config.type,
                     "column": config.kwargs.get("column") or config.kwargs.get("column_list"),
                     "rule": (config.meta or {}).get("rule"),
-                    "success": bool(r.success),
-                    "unexpected_count": r.result.get("unexpected_count"),
-                    "element_count": r.result.get("element_count", len(sample)),
+                    "success": bool(expectation_result.success),
+                    "unexpected_count": expectation_result.result.get("unexpected_count"),
+                    "element_count": expectation_result.result.get("element_count", len(sample)),
                 }
             )
     return rows
@@ -98,11 +101,8 @@ def run_validate(settings: Settings, paths: ProjectPaths) -> dict:
     cfg = settings.validate_
     report_path = paths.reports / "validation" / "index.html"
     metrics_path = paths.metric("validation")
-    last = read_json(metrics_path, {}) or {}
     source = read_json(paths.raw / "_source.json", None)
-    # Row counts are only comparable within one source: a re-ingest from another source starts afresh.
-    same_source = last.get("source") == source
-    previous = (last.get("accepted_counts") or {}) if same_source else {}
+    previous = _previous_counts(read_json(metrics_path, {}) or {}, source)
     try:
         raw = read_tables(paths.raw, paths)
     except BadInputError as exc:
@@ -114,41 +114,55 @@ def run_validate(settings: Settings, paths: ProjectPaths) -> dict:
     expectations: list[dict[str, Any]] = []
     if result.failure is None and result.accepted is not None:
         expectations = run_expectation_suites(result.accepted, cfg)
-        broken = [r for r in expectations if not r["success"]]
-        if broken:
-            first = broken[0]
-            failure = ValidationFailure(
-                first["table"],
-                f"expectation:{first['expectation']}",
-                "accepted rows break a reviewed expectation the row rules do not enforce "
-                f"({len(broken)} failing)",
-                str(first["column"]) if first["column"] else None,
-                first["unexpected_count"],
-            )
-            result = ValidationResult(
-                accepted=result.accepted,
-                quarantine=result.quarantine,
-                summary=result.summary,
-                checks=result.checks,
-                warnings=result.warnings,
-                failure=failure,
-            )
+        result = _with_expectation_failure(result, expectations)
     if result.failure is None and result.accepted is not None:
-        write_tables(paths.validated, result.accepted, paths)
-        for name in raw.present():
-            frame = result.quarantine.get(name)
-            write_parquet(
-                paths.table(paths.quarantine, name),
-                frame if frame is not None else _empty_quarantine(name, raw),
-            )
-        for name in TABLE_NAMES:
-            stale = paths.table(paths.quarantine, name)
-            if name not in raw.present() and stale.exists():
-                stale.unlink()
+        _write_accepted_and_quarantine(raw, result.accepted, result.quarantine, paths)
     metrics = _write_outcome(result, expectations, previous, source, report_path, metrics_path)
     if result.failure is not None:
         raise result.failure.error(str(report_path))
     return metrics
+
+
+def _previous_counts(last: dict[str, Any], source: Any) -> dict[str, int]:
+    """The accepted row counts of the last run, when it read the same source."""
+    # Row counts are only comparable within one source: a re-ingest from another source starts afresh.
+    same_source = last.get("source") == source
+    return (last.get("accepted_counts") or {}) if same_source else {}
+
+
+def _with_expectation_failure(
+    result: ValidationResult, expectations: list[dict[str, Any]]
+) -> ValidationResult:
+    """``result`` failed on the first broken expectation, or unchanged when none broke."""
+    broken = [row for row in expectations if not row["success"]]
+    if not broken:
+        return result
+    first = broken[0]
+    failure = ValidationFailure(
+        first["table"],
+        f"expectation:{first['expectation']}",
+        f"accepted rows break a reviewed expectation the row rules do not enforce ({len(broken)} failing)",
+        str(first["column"]) if first["column"] else None,
+        first["unexpected_count"],
+    )
+    return replace(result, failure=failure)
+
+
+def _write_accepted_and_quarantine(
+    raw: Tables, accepted: Tables, quarantine: dict[str, pd.DataFrame], paths: ProjectPaths
+) -> None:
+    """Write the accepted tables and every present table's quarantine; drop stale quarantine files."""
+    write_tables(paths.validated, accepted, paths)
+    for name in raw.present():
+        frame = quarantine.get(name)
+        write_parquet(
+            paths.table(paths.quarantine, name),
+            frame if frame is not None else _empty_quarantine(name, raw),
+        )
+    for name in TABLE_NAMES:
+        stale = paths.table(paths.quarantine, name)
+        if name not in raw.present() and stale.exists():
+            stale.unlink()
 
 
 def _write_outcome(
@@ -169,7 +183,7 @@ def _write_outcome(
             {name: s["accepted"] for name, s in result.summary.items()} if result.passed else dict(previous)
         ),
         "warnings": list(result.warnings),
-        "expectations_failed": sum(1 for r in expectations if not r["success"]),
+        "expectations_failed": sum(1 for row in expectations if not row["success"]),
         "expectations_evaluated": len(expectations),
         "failure": None
         if failure is None
