@@ -46,6 +46,7 @@ def synthetic_interactions(n_customers: int, n_items: int, per_customer: int, se
 
 
 def main() -> None:
+    """Fit and time each model of ``--models`` on synthetic interactions; print and write the timings."""
     ap = argparse.ArgumentParser()
     ap.add_argument("--customers", type=int, default=1_000_000)
     ap.add_argument("--items", type=int, default=20_000)

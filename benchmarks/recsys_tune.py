@@ -16,7 +16,7 @@ from pathlib import Path
 
 from benchmarks.online_retail_tables import online_retail_tables
 from segmint.contracts import Tables
-from segmint.recommend import evaluate_on_split, make_recommender, temporal_split
+from segmint.recommend import Split, evaluate_on_split, make_recommender, temporal_split
 from segmint.settings import RecommendSettings
 
 RESULTS = Path(__file__).resolve().parent / "results" / "recsys_tune.json"
@@ -59,9 +59,14 @@ def validation_tables(tables: Tables, settings: RecommendSettings) -> Tables:
 
 
 def run(grid: list[tuple[str, dict]] = GRID) -> list[dict]:
+    """Fit and score each (candidate, settings) of ``grid`` on the validation split; print and write them.
+
+    Returns:
+        One row per grid entry: name, params, ndcg, recall, fit_seconds.
+    """
     base = RecommendSettings(bootstrap_rounds=0)
     inner = validation_tables(online_retail_tables(), base)
-    splits: dict[float | None, object] = {}
+    splits: dict[float | None, Split] = {}
     rows = []
     for name, params in grid:
         s = base.model_copy(update=params)

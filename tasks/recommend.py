@@ -24,11 +24,20 @@ def skipped_model(paths: ProjectPaths, kind: str, reason: str) -> dict[str, Any]
 
 
 def run_recommend(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
+    """Select, save and register the recommender from the validated tables (and segments, if any).
+
+    Returns:
+        The stage's metrics, as written to ``metrics/recommend.json``: winner, its metrics, every
+        candidate's scores, per-segment scores and the registered version; or the skip reason
+        when there are no orders.
+    """
     tables = read_tables(paths.validated, paths, names=interaction_tables(settings.recommend))
     if tables.orders is None or not len(tables.orders):
-        result = skipped_model(paths, "recommender", "no orders table: nothing to learn recommendations from")
-        write_json(paths.metric("recommend"), result)
-        return result
+        skipped = skipped_model(
+            paths, "recommender", "no orders table: nothing to learn recommendations from"
+        )
+        write_json(paths.metric("recommend"), skipped)
+        return skipped
     segments_file = paths.segments / "segments.parquet"
     segments = read_parquet(segments_file) if segments_file.exists() else None
     selection = select_recommender(tables, segments, settings.recommend)

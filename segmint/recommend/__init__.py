@@ -1,6 +1,7 @@
 """Recommenders: implicit feedback, candidate models, the temporal evaluation protocol, selection."""
 
 from segmint.recommend.base import Recommender, top_n_indices
+from segmint.recommend.blend import BlendRecommender
 from segmint.recommend.evaluation import (
     Split,
     bootstrap_intervals,
@@ -13,7 +14,6 @@ from segmint.recommend.evaluation import (
 from segmint.recommend.interactions import Interactions, interaction_tables, interactions_from
 from segmint.recommend.models import (
     ALSRecommender,
-    BlendRecommender,
     EASERecommender,
     ItemKNNRecommender,
     PopularityRecommender,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Self
 
 import numpy as np
@@ -152,6 +153,14 @@ class Recommender:
     def _cold_scores(self, segment_codes: np.ndarray) -> np.ndarray:
         return self.segment_popularity_[segment_codes]
 
+    def _score_modelled(self, rows: np.ndarray) -> np.ndarray:
+        """Dense scores (len(rows) × len(cols_)) over the modelled items ``cols_`` only.
+
+        Implemented by the models that keep only some items (``_model_popular_items``); like
+        ``_score_rows`` it must return a new array.
+        """
+        raise NotImplementedError(f"{type(self).__name__} models every item: use _score_rows")
+
     # -- scoring -------------------------------------------------------------------------------
     def recommend(
         self,
@@ -178,62 +187,56 @@ class Recommender:
         """
         if not hasattr(self, "X_"):
             raise ValueError("recommender is not fitted; call fit(interactions) first")
-        ids = np.asarray([str(c) for c in customer_ids], dtype=object)
-        n_items = len(self.item_ids_)
-        rows = self.customer_index_.get_indexer(ids) if len(ids) else np.empty(0, dtype=np.int64)
-        excl, unknown = self._exclusion_matrix(ids, exclude)
+        ids = np.asarray([str(customer) for customer in customer_ids], dtype=object)
+        excluded, unknown = self._exclusion_matrix(ids, exclude)
         self.unknown_products = unknown
-        seg_codes = (
-            np.array(
-                [self.segment_of_.get(c, len(self.segment_popularity_) - 1) for c in ids], dtype=np.int64
-            )
-            if len(ids)
-            else np.empty(0, dtype=np.int64)
-        )
-        out_items = np.full((len(ids), min(n, n_items)), -1, dtype=np.int64)
-        out_scores = np.full(out_items.shape, -np.inf, dtype=np.float32)
+        top = self._top_n(ids, excluded, exclude_seen, min(n, len(self.item_ids_)))
+        frame = _recommendation_frame(ids, self.item_ids_, top)
+        frame.attrs["unknown_products"] = unknown
+        return frame
+
+    def _top_n(self, ids: np.ndarray, excluded: sp.csr_matrix | None, exclude_seen: bool, n: int) -> _TopN:
+        """Top-``n`` for each of ``ids``, a batch at a time: known customers first, then the others."""
+        rows = self.customer_index_.get_indexer(ids) if len(ids) else np.empty(0, dtype=np.int64)
+        segment_codes = self._segment_codes(ids)
+        items = np.full((len(ids), n), -1, dtype=np.int64)
+        scores = np.full(items.shape, -np.inf, dtype=np.float32)
         batch = self.settings.batch_size
-        warm = np.flatnonzero(rows >= 0)
-        cold = np.flatnonzero(rows < 0)
-        width = out_items.shape[1]
-        for group, is_warm in ((warm, True), (cold, False)):
+        for group, known in ((np.flatnonzero(rows >= 0), True), (np.flatnonzero(rows < 0), False)):
             for start in range(0, len(group), batch):
-                pos = group[start : start + batch]
-                e = excl[pos] if excl is not None else None
-                if is_warm and self._restricted():
-                    idx, vals = self._top_modelled(rows[pos], e, exclude_seen, width)
-                    # the few rows with fewer than n modelled candidates left: whole catalogue
-                    short = np.flatnonzero(~np.isfinite(vals).all(axis=1))
-                    if len(short):
-                        r = rows[pos[short]]
-                        e_short = e[short] if e is not None else None
-                        idx[short], vals[short] = self._top_catalogue(
-                            self._score_rows(r), r, e_short, exclude_seen, width
-                        )
-                elif is_warm:
-                    raw = self._score_rows(rows[pos])
-                    idx, vals = self._top_catalogue(raw, rows[pos], e, exclude_seen, width)
+                positions = group[start : start + batch]
+                batch_excluded = excluded[positions] if excluded is not None else None
+                if known:
+                    top = self._top_known(rows[positions], batch_excluded, exclude_seen, n)
                 else:
-                    raw = self._cold_scores(seg_codes[pos])
-                    idx, vals = self._top_catalogue(raw, None, e, exclude_seen, width)
-                out_items[pos] = idx
-                out_scores[pos] = vals
-        valid = np.isfinite(out_scores)
-        lengths = valid.sum(axis=1)
-        flat_items = self.item_ids_[out_items[valid]].astype(str)
-        flat_scores = out_scores[valid].astype(float)
-        splits = np.cumsum(lengths)[:-1]
-        df = pd.DataFrame(
-            {
-                "customer_id": ids.astype(str),
-                "recommended_product_ids": [a.tolist() for a in np.split(flat_items, splits)]
-                if len(ids)
-                else [],
-                "scores": [a.tolist() for a in np.split(flat_scores, splits)] if len(ids) else [],
-            }
-        )
-        df.attrs["unknown_products"] = unknown
-        return df
+                    cold = self._cold_scores(segment_codes[positions])
+                    top = self._top_catalogue(cold, None, batch_excluded, exclude_seen, n)
+                items[positions], scores[positions] = top
+        return _TopN(items, scores)
+
+    def _segment_codes(self, ids: np.ndarray) -> np.ndarray:
+        """Row of ``segment_popularity_`` for each id: its segment's, else the overall last row."""
+        if not len(ids):
+            return np.empty(0, dtype=np.int64)
+        overall = len(self.segment_popularity_) - 1
+        return np.array([self.segment_of_.get(customer, overall) for customer in ids], dtype=np.int64)
+
+    def _top_known(
+        self, rows: np.ndarray, excluded: sp.csr_matrix | None, exclude_seen: bool, n: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``n`` for known customers at row positions ``rows``, by the model's own scores."""
+        if not self._restricted():
+            return self._top_catalogue(self._score_rows(rows), rows, excluded, exclude_seen, n)
+        items, scores = self._top_modelled(rows, excluded, exclude_seen, n)
+        # The few rows with fewer than n modelled candidates left are ranked on the whole catalogue.
+        short = np.flatnonzero(~np.isfinite(scores).all(axis=1))
+        if len(short):
+            short_rows = rows[short]
+            short_excluded = excluded[short] if excluded is not None else None
+            items[short], scores[short] = self._top_catalogue(
+                self._score_rows(short_rows), short_rows, short_excluded, exclude_seen, n
+            )
+        return items, scores
 
     def _model_popular_items(self, max_items: int) -> np.ndarray:
         """Keep the ``max_items`` most popular items (all when fewer) as ``cols_``, their history
@@ -249,40 +252,44 @@ class Recommender:
     def _restricted(self) -> bool:
         """Whether the model scores only some items (``cols_``) and can score just those."""
         cols = getattr(self, "cols_", None)
-        return cols is not None and len(cols) < len(self.item_ids_) and hasattr(self, "_score_modelled")
+        return cols is not None and len(cols) < len(self.item_ids_)
+
+    def _masks(
+        self, rows: np.ndarray | None, excluded: sp.csr_matrix | None, exclude_seen: bool
+    ) -> list[sp.csr_matrix]:
+        """Batch × catalogue matrices whose stored entries must not be recommended."""
+        masks = [excluded] if excluded is not None else []
+        if rows is not None and exclude_seen:
+            masks.append(self.X_[rows])
+        return masks
 
     def _top_catalogue(
         self,
         raw: np.ndarray,
         rows: np.ndarray | None,
-        excl: sp.csr_matrix | None,
+        excluded: sp.csr_matrix | None,
         exclude_seen: bool,
         n: int,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Top-``n`` over the whole catalogue of a batch of scores (``rows``: None for cold start)."""
         scores = _with_tiebreak(_editable(raw), self.tiebreak_)
-        masks = [excl] if excl is not None else []
-        if rows is not None and exclude_seen:
-            masks.append(self.X_[rows])
-        for m in masks:
-            scores[np.repeat(np.arange(m.shape[0]), np.diff(m.indptr)), m.indices] = -np.inf
+        for mask in self._masks(rows, excluded, exclude_seen):
+            mask_rows, mask_items = _stored_entries(mask)
+            scores[mask_rows, mask_items] = -np.inf
         return top_n_indices(scores, n)
 
     def _top_modelled(
-        self, rows: np.ndarray, excl: sp.csr_matrix | None, exclude_seen: bool, n: int
+        self, rows: np.ndarray, excluded: sp.csr_matrix | None, exclude_seen: bool, n: int
     ) -> tuple[np.ndarray, np.ndarray]:
         """Top-``n`` among the modelled items only (catalogue positions; -inf where too few)."""
         cols = self.cols_
         position = np.full(len(self.item_ids_), -1, dtype=np.int64)
         position[cols] = np.arange(len(cols))
         scores = _with_tiebreak(_editable(self._score_modelled(rows)), self.tiebreak_[cols])
-        masks = [excl] if excl is not None else []
-        if exclude_seen:
-            masks.append(self.X_[rows])
-        for m in masks:
-            r = np.repeat(np.arange(m.shape[0]), np.diff(m.indptr))
-            c = position[m.indices]
-            scores[r[c >= 0], c[c >= 0]] = -np.inf
+        for mask in self._masks(rows, excluded, exclude_seen):
+            mask_rows, mask_items = _stored_entries(mask)
+            modelled = position[mask_items]
+            scores[mask_rows[modelled >= 0], modelled[modelled >= 0]] = -np.inf
         idx, vals = top_n_indices(scores, min(n, len(cols)))
         if idx.shape[1] < n:  # fewer modelled items than n: the rest come from the catalogue path
             idx = np.pad(idx, ((0, 0), (0, n - idx.shape[1])))
@@ -299,18 +306,50 @@ class Recommender:
             pairs = exclude[["customer_id", "product_id"]].astype(str)
         else:
             pairs = pd.DataFrame(
-                [(str(c), str(p)) for c, items in exclude.items() for p in items],
+                [
+                    (str(customer), str(product))
+                    for customer, products in exclude.items()
+                    for product in products
+                ],
                 columns=["customer_id", "product_id"],
             )
-        r = pd.Index(ids).get_indexer(pairs["customer_id"])
-        pairs = pairs[r >= 0]
-        r = r[r >= 0]
+        rows = pd.Index(ids).get_indexer(pairs["customer_id"])
+        pairs = pairs[rows >= 0]
+        rows = rows[rows >= 0]
         if not len(pairs):
             return None, 0
         cols = self.item_index_.get_indexer(pairs["product_id"])
         known = cols >= 0
-        m = sp.csr_matrix(
-            (np.ones(int(known.sum()), np.float32), (r[known], cols[known])),
+        matrix = sp.csr_matrix(
+            (np.ones(int(known.sum()), np.float32), (rows[known], cols[known])),
             shape=(len(ids), len(self.item_ids_)),
         )
-        return m, int((~known).sum())
+        return matrix, int((~known).sum())
+
+
+@dataclass(frozen=True)
+class _TopN:
+    """Catalogue positions (-1 where none) and scores (-inf where none) of each customer's top-n."""
+
+    items: np.ndarray
+    scores: np.ndarray
+
+
+def _stored_entries(matrix: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
+    """Row and column of every stored entry of a CSR matrix."""
+    return np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr)), matrix.indices
+
+
+def _recommendation_frame(ids: np.ndarray, item_ids: np.ndarray, top: _TopN) -> pd.DataFrame:
+    """One row per customer: the ids and scores of its recommendations, best first, none missing."""
+    valid = np.isfinite(top.scores)
+    flat_items = item_ids[top.items[valid]].astype(str)
+    flat_scores = top.scores[valid].astype(float)
+    splits = np.cumsum(valid.sum(axis=1))[:-1]
+    return pd.DataFrame(
+        {
+            "customer_id": ids.astype(str),
+            "recommended_product_ids": [a.tolist() for a in np.split(flat_items, splits)] if len(ids) else [],
+            "scores": [a.tolist() for a in np.split(flat_scores, splits)] if len(ids) else [],
+        }
+    )

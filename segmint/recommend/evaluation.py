@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -243,8 +244,6 @@ def evaluate_recommender(
     Returns:
         ``evaluate_on_split``'s dict plus ``intervals`` (bootstrap over customers) and ``fit_seconds``.
     """
-    import time
-
     fit_seconds = 0.0
     if not isinstance(model, Recommender):
         started = time.perf_counter()

@@ -32,37 +32,41 @@ class Interactions:
 
     @property
     def customer_index(self) -> pd.Index:
+        """The customer ids as an index, to look rows up by id."""
         return pd.Index(self.customer_ids)
 
     @property
     def item_index(self) -> pd.Index:
+        """The product ids as an index, to look columns up by id."""
         return pd.Index(self.item_ids)
 
     @property
     def shape(self) -> tuple[int, int]:
+        """(customers, items)."""
         return self.matrix.shape
 
     def restrict_items(self, keep: np.ndarray) -> Interactions:
         """A copy holding only the columns where ``keep`` is True (customers left empty are dropped)."""
-        m = self.matrix[:, np.flatnonzero(keep)].tocsr()
-        rows = np.flatnonzero(np.diff(m.indptr) > 0)
-        return Interactions(m[rows].tocsr(), self.customer_ids[rows], self.item_ids[keep], self.end)
+        matrix = self.matrix[:, np.flatnonzero(keep)].tocsr()
+        rows = np.flatnonzero(np.diff(matrix.indptr) > 0)
+        return Interactions(matrix[rows].tocsr(), self.customer_ids[rows], self.item_ids[keep], self.end)
 
 
 def _pairs_from_orders(orders: pd.DataFrame, until: pd.Timestamp | None) -> pd.DataFrame:
-    o = orders[["order_id", "customer_id", "product_id", "quantity", "ts"]].copy()
-    o["is_return"] = orders["is_return"].astype(bool) if "is_return" in orders else o["quantity"] < 0
-    o = o[o["customer_id"].notna() & o["product_id"].notna()]
+    """Bought (customer_id, product_id) pairs not returned in full, with their orders and last time."""
+    lines = orders[["order_id", "customer_id", "product_id", "quantity", "ts"]].copy()
+    lines["is_return"] = orders["is_return"].astype(bool) if "is_return" in orders else lines["quantity"] < 0
+    lines = lines[lines["customer_id"].notna() & lines["product_id"].notna()]
     if until is not None:
-        o = o[o["ts"] < until]
-    qty = o["quantity"].astype("float64").abs()
-    o = o.assign(signed=np.where(o["is_return"], -qty, qty))
-    bought = o[~o["is_return"]]
+        lines = lines[lines["ts"] < until]
+    qty = lines["quantity"].astype("float64").abs()
+    lines = lines.assign(signed=np.where(lines["is_return"], -qty, qty))
+    bought = lines[~lines["is_return"]]
     pairs = bought.groupby(["customer_id", "product_id"], sort=False).agg(
         orders=("order_id", "nunique"), last_ts=("ts", "max")
     )
     # A pair whose returned quantity reaches what was bought is no evidence of liking the item.
-    net = o.groupby(["customer_id", "product_id"], sort=False)["signed"].sum()
+    net = lines.groupby(["customer_id", "product_id"], sort=False)["signed"].sum()
     pairs = pairs.join(net.rename("net"), how="left")
     pairs = pairs[pairs["net"] > 0]
     return pairs.reset_index()[["customer_id", "product_id", "orders", "last_ts"]]
@@ -95,6 +99,24 @@ def interactions_from(
     Raises:
         ValueError: unknown ``interaction_value`` or event type in ``event_weights``.
     """
+    _check_value_names(settings)
+    parts = _purchase_values(tables, settings, until) + _event_values(tables, settings, until)
+    if not parts:
+        return Interactions(
+            sp.csr_matrix((0, 0), dtype=np.float32),
+            np.array([], dtype=object),
+            np.array([], dtype=object),
+            until,
+        )
+    pairs = _strongest_per_pair(parts)
+    end = until if until is not None else pairs["last_ts"].max()
+    if settings.recency_half_life_days is not None:
+        pairs = _decayed(pairs, end, settings.recency_half_life_days)
+    return _sparse_interactions(pairs, end)
+
+
+def _check_value_names(settings: RecommendSettings) -> None:
+    """Raise when ``interaction_value`` or an ``event_weights`` key is not an allowed name."""
     if settings.interaction_value not in INTERACTION_VALUES:
         raise ValueError(
             f"unknown interaction_value {settings.interaction_value!r}; "
@@ -103,55 +125,73 @@ def interactions_from(
     unknown = sorted(set(settings.event_weights) - set(EVENT_TYPES))
     if unknown:
         raise ValueError(f"unknown event types {unknown} in event_weights; valid: {', '.join(EVENT_TYPES)}")
-    parts: list[pd.DataFrame] = []
-    purchase_w = float(settings.event_weights.get("purchase", 1.0))
-    if tables.orders is not None and len(tables.orders) and purchase_w > 0:
-        p = _pairs_from_orders(tables.orders, until)
-        counts = p["orders"].to_numpy(dtype="float64")
+
+
+def _purchase_values(
+    tables: Tables, settings: RecommendSettings, until: pd.Timestamp | None
+) -> list[pd.DataFrame]:
+    """The purchased pairs with their weighted value (none when orders are absent or weigh nothing)."""
+    weight = float(settings.event_weights.get("purchase", 1.0))
+    if tables.orders is not None and len(tables.orders) and weight > 0:
+        pairs = _pairs_from_orders(tables.orders, until)
+        counts = pairs["orders"].to_numpy(dtype="float64")
         value = {"binary": np.ones_like(counts), "count": counts, "log": np.log1p(counts)}[
             settings.interaction_value
         ]
-        parts.append(p.assign(value=purchase_w * value)[["customer_id", "product_id", "value", "last_ts"]])
-    if tables.events is not None and len(tables.events):
-        ev = tables.events
-        if until is not None:
-            ev = ev[ev["ts"] < until]
-        for kind, weight in settings.event_weights.items():
-            # Purchases come from orders, which carry returns; the events log would double count them.
-            if (kind == "purchase" and tables.orders is not None) or weight <= 0:
-                continue
-            e = ev[ev["event_type"] == kind]
-            if len(e):
-                g = e.groupby(["customer_id", "product_id"], sort=False)["ts"].max().rename("last_ts")
-                parts.append(g.reset_index().assign(value=float(weight)))
-    if not parts:
-        return Interactions(
-            sp.csr_matrix((0, 0), dtype=np.float32),
-            np.array([], dtype=object),
-            np.array([], dtype=object),
-            until,
-        )
-    pairs = pd.concat(parts, ignore_index=True)
-    pairs = (
-        pairs.groupby(["customer_id", "product_id"], sort=False)
+        return [pairs.assign(value=weight * value)[["customer_id", "product_id", "value", "last_ts"]]]
+    return []
+
+
+def _event_values(
+    tables: Tables, settings: RecommendSettings, until: pd.Timestamp | None
+) -> list[pd.DataFrame]:
+    """For each event type that weighs in, its pairs with their last time and the type's weight."""
+    if tables.events is None or not len(tables.events):
+        return []
+    events = tables.events
+    if until is not None:
+        events = events[events["ts"] < until]
+    parts = []
+    for kind, weight in settings.event_weights.items():
+        # Purchases come from orders, which carry returns; the events log would double count them.
+        if (kind == "purchase" and tables.orders is not None) or weight <= 0:
+            continue
+        of_kind = events[events["event_type"] == kind]
+        if len(of_kind):
+            last = of_kind.groupby(["customer_id", "product_id"], sort=False)["ts"].max().rename("last_ts")
+            parts.append(last.reset_index().assign(value=float(weight)))
+    return parts
+
+
+def _strongest_per_pair(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """One row per (customer_id, product_id): the largest value and the latest time of any part."""
+    return (
+        pd.concat(parts, ignore_index=True)
+        .groupby(["customer_id", "product_id"], sort=False)
         .agg(value=("value", "max"), last_ts=("last_ts", "max"))
         .reset_index()
     )
-    end = until if until is not None else pairs["last_ts"].max()
-    if settings.recency_half_life_days is not None:
-        age_days = (end - pairs["last_ts"]).dt.total_seconds().to_numpy() / 86_400.0
-        pairs["value"] = pairs["value"].to_numpy() * np.power(
-            0.5, np.clip(age_days, 0, None) / settings.recency_half_life_days
-        )
-    cust = pd.Index(np.sort(pairs["customer_id"].astype(str).unique()))
-    items = pd.Index(np.sort(pairs["product_id"].astype(str).unique()))
-    rows = cust.get_indexer(pairs["customer_id"].astype(str))
-    cols = items.get_indexer(pairs["product_id"].astype(str))
-    m = sp.csr_matrix(
-        (pairs["value"].to_numpy(dtype=np.float32), (rows, cols)), shape=(len(cust), len(items))
+
+
+def _decayed(pairs: pd.DataFrame, end: pd.Timestamp, half_life_days: float) -> pd.DataFrame:
+    """``pairs`` with each value halved for every ``half_life_days`` between its last time and ``end``."""
+    age_days = (end - pairs["last_ts"]).dt.total_seconds().to_numpy() / 86_400.0
+    return pairs.assign(
+        value=pairs["value"].to_numpy() * np.power(0.5, np.clip(age_days, 0, None) / half_life_days)
     )
-    m.sort_indices()
-    return Interactions(m, cust.to_numpy(dtype=object), items.to_numpy(dtype=object), end)
+
+
+def _sparse_interactions(pairs: pd.DataFrame, end: pd.Timestamp) -> Interactions:
+    """The pairs' values as a customers × items CSR matrix, rows and columns in sorted id order."""
+    customers = pd.Index(np.sort(pairs["customer_id"].astype(str).unique()))
+    items = pd.Index(np.sort(pairs["product_id"].astype(str).unique()))
+    rows = customers.get_indexer(pairs["customer_id"].astype(str))
+    cols = items.get_indexer(pairs["product_id"].astype(str))
+    matrix = sp.csr_matrix(
+        (pairs["value"].to_numpy(dtype=np.float32), (rows, cols)), shape=(len(customers), len(items))
+    )
+    matrix.sort_indices()
+    return Interactions(matrix, customers.to_numpy(dtype=object), items.to_numpy(dtype=object), end)
 
 
 def purchased_pairs(orders: pd.DataFrame | None) -> pd.DataFrame:

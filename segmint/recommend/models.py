@@ -1,6 +1,8 @@
-"""Candidate recommenders: popularity, item-kNN, EASE, RP3beta, ALS and a score blend."""
+"""Single candidate recommenders: popularity, item-kNN, RP3beta, EASE and ALS."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 import scipy.linalg
@@ -8,7 +10,6 @@ import scipy.sparse as sp
 
 from segmint.recommend.base import Recommender, item_block_size, row_topk_sparse, scores_on_catalogue
 from segmint.recommend.interactions import Interactions
-from segmint.settings import RecommendSettings
 
 KNN_SIMILARITIES: tuple[str, ...] = ("cosine", "bm25")
 
@@ -40,10 +41,16 @@ def bm25_weighted(x: sp.csr_matrix, k1: float, b: float) -> sp.csr_matrix:
     return sp.csr_matrix((data.astype(np.float32), (xt.col, xt.row)), shape=x.shape)
 
 
-def topk_item_similarity(left: sp.csr_matrix, right: sp.csr_matrix, k: int, transform=None) -> sp.csr_matrix:
+def topk_item_similarity(
+    left: sp.csr_matrix,
+    right: sp.csr_matrix,
+    k: int,
+    transform: Callable[[np.ndarray, int], np.ndarray] | None = None,
+) -> sp.csr_matrix:
     """Sparse items × items similarity ``left @ right`` keeping the ``k`` best per row.
 
-    Computed a block of item rows at a time so memory stays bounded for large catalogues.
+    Computed a block of item rows at a time so memory stays bounded for large catalogues;
+    ``transform(block, first_row)`` rewrites each dense block before the diagonal is cleared.
     """
     n = left.shape[0]
     blocks = []
@@ -124,10 +131,10 @@ class EASERecommender(Recommender):
         gram = np.asarray((xc.T @ xc).todense(), dtype=np.float32)
         gram[np.diag_indices_from(gram)] += s.ease_lambda
         # float32 LU inverse: the Gram matrix is well conditioned by lambda and it is twice as fast.
-        p = scipy.linalg.inv(gram.astype(np.float32), overwrite_a=True, check_finite=False)
-        b = -p / np.diag(p)[None, :]
-        b[np.diag_indices_from(b)] = 0.0
-        self.weights_ = b.astype(np.float32)
+        inverse = scipy.linalg.inv(gram.astype(np.float32), overwrite_a=True, check_finite=False)
+        weights = -inverse / np.diag(inverse)[None, :]
+        weights[np.diag_indices_from(weights)] = 0.0
+        self.weights_ = weights.astype(np.float32)
 
     def _score_rows(self, rows: np.ndarray) -> np.ndarray:
         return scores_on_catalogue(self._score_modelled(rows), self.cols_, self.tiebreak_)
@@ -143,14 +150,14 @@ def _rowwise_sparse_dot(
     """For each stored entry (u, i): left[u] · right[i], in chunks to bound memory."""
     rows = np.repeat(np.arange(len(indptr) - 1), np.diff(indptr))
     out = np.empty(len(indices), dtype=np.float32)
-    for s in range(0, len(indices), chunk):
-        e = s + chunk
-        out[s:e] = np.einsum("ij,ij->i", left[rows[s:e]], right[indices[s:e]])
+    for start in range(0, len(indices), chunk):
+        stop = start + chunk
+        out[start:stop] = np.einsum("ij,ij->i", left[rows[start:stop]], right[indices[start:stop]])
     return out
 
 
 def _cg_als_step(
-    c: sp.csr_matrix, fixed: np.ndarray, solve: np.ndarray, reg: float, steps: int
+    confidence: sp.csr_matrix, fixed: np.ndarray, solve: np.ndarray, reg: float, steps: int
 ) -> np.ndarray:
     """One conjugate-gradient sweep of implicit ALS for every row of ``solve`` at once.
 
@@ -158,16 +165,16 @@ def _cg_als_step(
     with all rows advanced together through sparse products instead of a Python loop.
     """
     ftf = fixed.T @ fixed + reg * np.eye(fixed.shape[1], dtype=np.float32)
-    conf_minus_one = c.copy()
+    conf_minus_one = confidence.copy()
     conf_minus_one.data = conf_minus_one.data - 1.0
 
     def apply(v: np.ndarray) -> np.ndarray:
-        d = _rowwise_sparse_dot(c.indptr, c.indices, v, fixed) * conf_minus_one.data
-        m = sp.csr_matrix((d, c.indices, c.indptr), shape=c.shape)
+        d = _rowwise_sparse_dot(confidence.indptr, confidence.indices, v, fixed) * conf_minus_one.data
+        m = sp.csr_matrix((d, confidence.indices, confidence.indptr), shape=confidence.shape)
         return v @ ftf + m @ fixed
 
     x = solve.copy()
-    r = np.asarray(c @ fixed) - apply(x)
+    r = np.asarray(confidence @ fixed) - apply(x)
     p = r.copy()
     rs_old = np.einsum("ij,ij->i", r, r)
     for _ in range(steps):
@@ -195,60 +202,15 @@ class ALSRecommender(Recommender):
         s = self.settings
         rng = np.random.default_rng(s.seed)
         n_users, n_items = self.X_.shape
-        c = self.X_.copy()
-        c.data = (1.0 + s.als_alpha * c.data).astype(np.float32)
-        ct = c.T.tocsr()
+        confidence = self.X_.copy()
+        confidence.data = (1.0 + s.als_alpha * confidence.data).astype(np.float32)
+        confidence_t = confidence.T.tocsr()
         user = (rng.standard_normal((n_users, s.als_factors)) * 0.01).astype(np.float32)
         item = (rng.standard_normal((n_items, s.als_factors)) * 0.01).astype(np.float32)
         for _ in range(s.als_iterations):
-            user = _cg_als_step(c, item, user, s.als_regularization, s.als_cg_steps)
-            item = _cg_als_step(ct, user, item, s.als_regularization, s.als_cg_steps)
+            user = _cg_als_step(confidence, item, user, s.als_regularization, s.als_cg_steps)
+            item = _cg_als_step(confidence_t, user, item, s.als_regularization, s.als_cg_steps)
         self.user_factors_, self.item_factors_ = user, item
 
     def _score_rows(self, rows: np.ndarray) -> np.ndarray:
         return self.user_factors_[rows] @ self.item_factors_.T
-
-
-class BlendRecommender(Recommender):
-    """Weighted sum of member scores, each standardised per customer (z-scores over items)."""
-
-    name = "blend"
-
-    def __init__(self, settings: RecommendSettings, members: list[Recommender] | None = None) -> None:
-        super().__init__(settings)
-        if len(settings.blend_members) != len(settings.blend_weights):
-            raise ValueError("blend_members and blend_weights must have the same length")
-        self.members = members
-
-    def _fit(self, interactions: Interactions) -> None:
-        from segmint.recommend.registry import make_recommender
-
-        if self.members is None:
-            self.members = [make_recommender(m, self.settings) for m in self.settings.blend_members]
-        for m in self.members:
-            m.fit(interactions)
-
-    def _score_rows(self, rows: np.ndarray) -> np.ndarray:
-        total = np.zeros((len(rows), self.X_.shape[1]), dtype=np.float32)
-        for member, weight in zip(self.members or [], self.settings.blend_weights, strict=True):
-            total += weight * _standardised(member, np.asarray(member._score_rows(rows), np.float32))
-        return total
-
-
-def _standardised(member: Recommender, scores: np.ndarray) -> np.ndarray:
-    """Per-customer z-scores of a member's scores, over the items the member models.
-
-    For models restricted to the most popular items (EASE, torch: ``cols_``) the mean and spread
-    come from the modelled items only; the others are placed after them as in
-    ``scores_on_catalogue``.
-    """
-    cols = getattr(member, "cols_", None)
-    if cols is None or len(cols) == scores.shape[1]:
-        scores -= scores.mean(axis=1, keepdims=True)
-        scores /= np.maximum(scores.std(axis=1, keepdims=True), 1e-12)
-        return scores
-    modelled = scores[:, cols]
-    modelled = (modelled - modelled.mean(axis=1, keepdims=True)) / np.maximum(
-        modelled.std(axis=1, keepdims=True), 1e-12
-    )
-    return scores_on_catalogue(modelled, cols, member.tiebreak_)

@@ -5,31 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from segmint.recommend.base import Recommender
-from segmint.recommend.models import (
-    ALSRecommender,
-    BlendRecommender,
-    EASERecommender,
-    ItemKNNRecommender,
-    PopularityRecommender,
-    RP3BetaRecommender,
-)
+from segmint.recommend.blend import BlendRecommender
+from segmint.recommend.members import SINGLE_RECOMMENDERS
 from segmint.settings import RecommendSettings
 
-
-def _torch(settings: RecommendSettings) -> Recommender:
-    # torch is imported only when the torch candidate is asked for: it is slow to import.
-    from segmint.recommend.torch_model import TorchDAERecommender
-
-    return TorchDAERecommender(settings)
-
-
 RECOMMENDERS: dict[str, Callable[[RecommendSettings], Recommender]] = {
-    "popularity": PopularityRecommender,
-    "itemknn": ItemKNNRecommender,
-    "rp3beta": RP3BetaRecommender,
-    "ease": EASERecommender,
-    "als": ALSRecommender,
-    "torch": _torch,
+    **SINGLE_RECOMMENDERS,
     "blend": BlendRecommender,
 }
 
