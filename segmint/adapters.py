@@ -260,7 +260,7 @@ def _load_canonical(folder: Path) -> LoadedSource:
     frames: dict[str, pd.DataFrame] = {}
     for table in TABLE_NAMES:
         candidates = [folder / f"{table}.parquet", folder / f"{table}.csv"]
-        present = [f for f in candidates if f.exists()]
+        present = [file for file in candidates if file.exists()]
         if len(present) > 1:
             raise BadInputError(
                 table, "table_unambiguous", f"both {present[0].name} and {present[1].name} exist; keep one"
@@ -325,7 +325,7 @@ def retail_categories(descriptions: pd.Series, stock_codes: pd.Series) -> pd.Ser
     out = pd.Series("other", index=descriptions.index, dtype=object)
     decided = np.zeros(len(out), dtype=bool)
     for category, words in RETAIL_CATEGORY_KEYWORDS:
-        pattern = " (?:" + "|".join(re.escape(w) for w in words) + ") "
+        pattern = " (?:" + "|".join(re.escape(word) for word in words) + ") "
         hit = text.str.contains(pattern, regex=True).to_numpy() & ~decided
         out[hit] = category
         decided |= hit
@@ -342,7 +342,8 @@ def _read_retail_file(file: Path) -> pd.DataFrame:
         raw = _read_csv_table("orders", file)
     else:
         raw = pd.read_excel(file)
-    missing = [c for c in ("StockCode", "Quantity", "InvoiceDate", "Country") if c not in raw.columns]
+    required = ("StockCode", "Quantity", "InvoiceDate", "Country")
+    missing = [column for column in required if column not in raw.columns]
     if missing or not ({"InvoiceNo", "Invoice"} & set(raw.columns)):
         raise BadInputError(
             "orders",
@@ -511,7 +512,8 @@ def _load_hillstrom(path: Path) -> LoadedSource:
     if file is None:
         raise BadInputError("customers", "source_exists", f"{path} holds no .csv file")
     df = pd.read_csv(file)
-    missing = [c for c in ("recency", "newbie", "channel", "segment", "conversion", "spend") if c not in df]
+    required = ("recency", "newbie", "channel", "segment", "conversion", "spend")
+    missing = [column for column in required if column not in df]
     if missing:
         raise BadInputError(
             "customers", "column_required", f"not the Hillstrom file; found {list(df)}", missing[0]

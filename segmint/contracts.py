@@ -146,7 +146,7 @@ class Tables:
 
     def present(self) -> tuple[str, ...]:
         """The names of the tables that are not ``None``, in :data:`TABLE_NAMES` order."""
-        return tuple(n for n in TABLE_NAMES if getattr(self, n) is not None)
+        return tuple(name for name in TABLE_NAMES if getattr(self, name) is not None)
 
     def items(self) -> Iterator[tuple[str, pd.DataFrame]]:
         """``(name, frame)`` of every present table, in :data:`TABLE_NAMES` order."""
@@ -175,24 +175,23 @@ def to_utc(values: pd.Series, table: str, column: str) -> pd.Series:
     Integers and floats are read as epoch seconds, milliseconds, microseconds or nanoseconds by
     magnitude. Values that do not parse raise :class:`BadInputError` with their count.
     """
-    s = values
-    if isinstance(s.dtype, pd.DatetimeTZDtype):
-        return s.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
-    if pd.api.types.is_datetime64_any_dtype(s.dtype):
-        return s.dt.tz_localize("UTC").astype("datetime64[ns, UTC]")
-    if pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
-        num = pd.to_numeric(s, errors="coerce").astype("float64")
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        return values.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
+    if pd.api.types.is_datetime64_any_dtype(values.dtype):
+        return values.dt.tz_localize("UTC").astype("datetime64[ns, UTC]")
+    if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
+        num = pd.to_numeric(values, errors="coerce").astype("float64")
         finite = num[np.isfinite(num)]
         magnitude = float(np.nanmedian(np.abs(finite))) if len(finite) else 0.0
         unit = "s" if magnitude < 1e11 else "ms" if magnitude < 1e14 else "us" if magnitude < 1e17 else "ns"
-        bad = ~np.isfinite(num) & s.notna()
+        bad = ~np.isfinite(num) & values.notna()
         if bad.any():
             raise BadInputError(
                 table, "timestamp_parseable", "non-finite epoch values", column, int(bad.sum())
             )
         out = pd.to_datetime(num, unit=unit, utc=True, errors="coerce")
         return out.astype("datetime64[ns, UTC]")
-    text = s.astype("string")
+    text = values.astype("string")
     parsed = pd.to_datetime(text, utc=True, errors="coerce", format="mixed")
     bad = parsed.isna() & text.notna() & (text.str.strip() != "")
     if bad.any():
@@ -200,6 +199,9 @@ def to_utc(values: pd.Series, table: str, column: str) -> pd.Series:
             table, "timestamp_parseable", "values that are not timestamps", column, int(bad.sum())
         )
     return parsed.astype("datetime64[ns, UTC]")
+
+
+_BOOL_WORDS = {"true": True, "false": False, "1": True, "0": False, "yes": True, "no": False}
 
 
 def _coerce_column(values: pd.Series, kind: Kind, table: str, column: str) -> pd.Series:
@@ -212,13 +214,7 @@ def _coerce_column(values: pd.Series, kind: Kind, table: str, column: str) -> pd
         if pd.api.types.is_bool_dtype(values.dtype):
             return values.astype(bool)
         mapped = values.map(
-            lambda v: (
-                {"true": True, "false": False, "1": True, "0": False, "yes": True, "no": False}.get(
-                    str(v).strip().lower()
-                )
-                if pd.notna(v)
-                else False
-            )
+            lambda value: _BOOL_WORDS.get(str(value).strip().lower()) if pd.notna(value) else False
         )
         bad = mapped.isna()
         if bad.any():
@@ -249,7 +245,7 @@ def coerce_table(name: str, df: pd.DataFrame) -> pd.DataFrame:
         BadInputError: a required column is missing or a column cannot be coerced.
     """
     schema = SCHEMAS[name]
-    missing = [c for c in schema.required if c not in df.columns]
+    missing = [column for column in schema.required if column not in df.columns]
     if missing:
         raise BadInputError(
             name,
@@ -276,5 +272,5 @@ def latest_timestamp(tables: Tables) -> pd.Timestamp | None:
             stamps.append(frame[column].max())
     if tables.customers is not None and len(tables.customers):
         stamps.append(tables.customers["signup_ts"].max())
-    stamps = [s for s in stamps if pd.notna(s)]
+    stamps = [stamp for stamp in stamps if pd.notna(stamp)]
     return max(stamps) if stamps else None

@@ -297,7 +297,7 @@ def _already_canonical(name: str, df: pd.DataFrame) -> bool:
         kind = schema.kind_of(column)
         if kind is not None and str(df[column].dtype) not in expected[kind]:
             return False
-    return all(c in df.columns for c in schema.required)
+    return all(column in df.columns for column in schema.required)
 
 
 def _infinite_ints_as_null(name: str, frame: pd.DataFrame) -> pd.DataFrame:
@@ -401,7 +401,7 @@ def _polars_ids(name: str, df: pd.DataFrame, accepted: dict[str, pd.DataFrame]) 
     Polars finds nulls in object columns and hashes strings for the reference rules faster than pandas.
     """
     referenced = {column for _, column, _ in _references(name, accepted)}
-    columns = [c for c in _ID_COLUMNS[name] if df[c].dtype == object or c in referenced]
+    columns = [column for column in _ID_COLUMNS[name] if df[column].dtype == object or column in referenced]
     return {column: _as_polars(df, column) for column in columns}
 
 
@@ -452,7 +452,7 @@ def _completeness_masks(
         masks[f"{ts_col}_not_future"] = (ts > horizon).fillna(False).to_numpy(dtype=bool)
     key = SCHEMAS[name].key
     if key:
-        complete = ~np.logical_or.reduce([df[c].isna().to_numpy() for c in key])
+        complete = ~np.logical_or.reduce([df[column].isna().to_numpy() for column in key])
         masks["duplicate_key"] = df.duplicated(list(key), keep="first").to_numpy() & complete
     return masks
 
@@ -508,8 +508,9 @@ def _order_rules(df: pd.DataFrame, settings: ValidateSettings) -> _RuleMasks:
         df = df.assign(quantity=fixed)
     # Order lines have no key: the same product can appear twice in an order. Only lines equal in
     # every canonical column are duplicates.
-    line_cols = [c for c in (*SCHEMAS["orders"].required, *SCHEMAS["orders"].optional) if c in df.columns]
-    masks["duplicate_line"] = df.duplicated(line_cols, keep="first").to_numpy()
+    canonical = (*SCHEMAS["orders"].required, *SCHEMAS["orders"].optional)
+    line_columns = [column for column in canonical if column in df.columns]
+    masks["duplicate_line"] = df.duplicated(line_columns, keep="first").to_numpy()
     return _RuleMasks(df, masks, repairs)
 
 
@@ -635,11 +636,11 @@ def _quarantine_gate(name: str, summary: dict, settings: ValidateSettings) -> _G
     rules = summary["rules"]
     # The column named is that of the most frequent rule; unattributed rows have their own gate.
     top = max(
-        (r for r in rules if r != UNATTRIBUTED_RULE or unattributed == 0),
-        key=lambda r: rules[r],
+        (rule for rule in rules if rule != UNATTRIBUTED_RULE or unattributed == 0),
+        key=lambda rule: rules[rule],
         default=None,
     )
-    counts = ", ".join(f"{rule}: {count}" for rule, count in sorted(rules.items(), key=lambda x: -x[1]))
+    counts = ", ".join(f"{rule}: {count}" for rule, count in sorted(rules.items(), key=lambda item: -item[1]))
     detail = f"{share:.1%} of rows quarantined ({counts}); at most {limit:.1%} allowed"
     column = RULES.get(top or "", "") or None
     return _GateOutcome(check, ValidationFailure(name, "max_quarantine_share", detail, column, counted))
@@ -703,8 +704,10 @@ def render_validation_report(
 
 
 def _html_table(headers: list[str], rows: list[list]) -> str:
-    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>" for row in rows)
+    head = "".join(f"<th>{html.escape(str(header))}</th>" for header in headers)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(str(value))}</td>" for value in row) + "</tr>" for row in rows
+    )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
@@ -725,7 +728,7 @@ def _report_head(title: str, result: ValidationResult) -> list[str]:
             f"<p class='failed'>table <b>{e(failure.table)}</b>, column <b>{e(str(failure.column))}</b>, "
             f"rule <b>{e(failure.rule)}</b>, count {e(str(failure.count))}: {e(failure.detail)}</p>"
         )
-    parts.extend(f"<p>warning: {e(w)}</p>" for w in result.warnings)
+    parts.extend(f"<p>warning: {e(warning)}</p>" for warning in result.warnings)
     return parts
 
 
@@ -733,14 +736,14 @@ def _summary_section(summary: dict) -> str:
     rows = [
         [
             name,
-            s["input"],
-            s["accepted"],
-            s["quarantined"],
-            s["unattributed"],
-            "; ".join(f"{r}={c}" for r, c in s["rules"].items()),
-            "; ".join(f"{r}={c}" for r, c in s["repairs"].items()),
+            table["input"],
+            table["accepted"],
+            table["quarantined"],
+            table["unattributed"],
+            "; ".join(f"{rule}={count}" for rule, count in table["rules"].items()),
+            "; ".join(f"{repair}={count}" for repair, count in table["repairs"].items()),
         ]
-        for name, s in summary.items()
+        for name, table in summary.items()
     ]
     headers = ["table", "input", "accepted", "quarantined", "unattributed", "rules", "repairs"]
     return "<h2>Tables</h2>" + _html_table(headers, rows)
@@ -748,13 +751,15 @@ def _summary_section(summary: dict) -> str:
 
 def _checks_section(checks: list[dict]) -> str:
     columns = ["table", "check", "column", "status", "observed", "threshold"]
-    return "<h2>Table checks</h2>" + _html_table(columns, [[c[k] for k in columns] for c in checks])
+    return "<h2>Table checks</h2>" + _html_table(
+        columns, [[check[column] for column in columns] for check in checks]
+    )
 
 
 def _expectations_section(expectation_results: list[dict]) -> str:
     keys = ["table", "expectation", "column", "rule", "success", "unexpected_count", "element_count"]
     headers = ["table", "expectation", "column", "rule", "success", "unexpected", "rows checked"]
-    rows = [[r.get(k) for k in keys] for r in expectation_results]
+    rows = [[row.get(key) for key in keys] for row in expectation_results]
     return "<h2>Expectation suites (sample of accepted rows)</h2>" + _html_table(headers, rows)
 
 

@@ -85,7 +85,9 @@ def run_expectation_suites(
 def _empty_quarantine(name: str, tables: Tables) -> pd.DataFrame:
     frame = tables.get(name)
     columns = list(frame.columns) if frame is not None else []
-    return pd.DataFrame({**{c: pd.Series(dtype=object) for c in columns}, "rule": pd.Series(dtype=object)})
+    return pd.DataFrame(
+        {**{column: pd.Series(dtype=object) for column in columns}, "rule": pd.Series(dtype=object)}
+    )
 
 
 def run_validate(settings: Settings, paths: ProjectPaths) -> dict:
