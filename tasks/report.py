@@ -24,16 +24,14 @@ from segmint.settings import Settings
 from tasks import tracking
 from tasks.io import read_json, write_text
 from tasks.paths import ProjectPaths
+from tasks.stages import STAGES
 
-STAGE_METRICS = (
-    "validation",
-    "features",
-    "segment",
-    "anomaly",
-    "recommend",
-    "uplift",
-    "evaluate",
-    "campaign",
+# Every stage's metrics file, in training order, but the gate's and drift's: they have sections of their own.
+STAGE_METRICS = tuple(
+    Path(metric).stem
+    for stage in STAGES.values()
+    for metric in stage.metrics
+    if Path(metric).stem not in ("gate", "drift")
 )
 MLFLOW_UI = "http://127.0.0.1:5000"
 
