@@ -7,6 +7,8 @@ from collections.abc import Callable
 import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
+from implicit.cpu.als import AlternatingLeastSquares
+from threadpoolctl import threadpool_limits
 
 from segmint.recommend.base import Recommender, item_block_size, row_topk_sparse, scores_on_catalogue
 from segmint.recommend.interactions import Interactions
@@ -144,73 +146,36 @@ class EASERecommender(Recommender):
         return np.asarray(self.X_modelled_[rows] @ self.weights_)
 
 
-def _rowwise_sparse_dot(
-    indptr: np.ndarray, indices: np.ndarray, left: np.ndarray, right: np.ndarray, chunk: int = 1_000_000
-) -> np.ndarray:
-    """For each stored entry (u, i): left[u] · right[i], in chunks to bound memory."""
-    rows = np.repeat(np.arange(len(indptr) - 1), np.diff(indptr))
-    out = np.empty(len(indices), dtype=np.float32)
-    for start in range(0, len(indices), chunk):
-        stop = start + chunk
-        out[start:stop] = np.einsum("ij,ij->i", left[rows[start:stop]], right[indices[start:stop]])
-    return out
-
-
-def _cg_als_step(
-    confidence: sp.csr_matrix, fixed: np.ndarray, solve: np.ndarray, reg: float, steps: int
-) -> np.ndarray:
-    """One conjugate-gradient sweep of implicit ALS for every row of ``solve`` at once.
-
-    Solves (FᵀF + Fᵀ(C_u − I)F + λI) x_u = Fᵀ C_u p_u approximately, as in Takács et al. (2011),
-    with all rows advanced together through sparse products instead of a Python loop.
-    """
-    ftf = fixed.T @ fixed + reg * np.eye(fixed.shape[1], dtype=np.float32)
-    conf_minus_one = confidence.copy()
-    conf_minus_one.data = conf_minus_one.data - 1.0
-
-    def apply(v: np.ndarray) -> np.ndarray:
-        d = _rowwise_sparse_dot(confidence.indptr, confidence.indices, v, fixed) * conf_minus_one.data
-        m = sp.csr_matrix((d, confidence.indices, confidence.indptr), shape=confidence.shape)
-        return v @ ftf + m @ fixed
-
-    x = solve.copy()
-    r = np.asarray(confidence @ fixed) - apply(x)
-    p = r.copy()
-    rs_old = np.einsum("ij,ij->i", r, r)
-    for _ in range(steps):
-        ap = apply(p)
-        denom = np.einsum("ij,ij->i", p, ap)
-        alpha = np.where(denom > 0, rs_old / np.maximum(denom, 1e-20), 0.0).astype(np.float32)
-        x += alpha[:, None] * p
-        r -= alpha[:, None] * ap
-        rs_new = np.einsum("ij,ij->i", r, r)
-        beta = np.where(rs_old > 1e-20, rs_new / np.maximum(rs_old, 1e-20), 0.0).astype(np.float32)
-        p = r + beta[:, None] * p
-        rs_old = rs_new
-    return x.astype(np.float32)
-
-
 class ALSRecommender(Recommender):
-    """Implicit-feedback matrix factorisation (Hu, Koren & Volinsky 2008) solved by CG-ALS.
+    """Implicit-feedback matrix factorisation (Hu, Koren & Volinsky 2008), fitted by ``implicit``'s CG-ALS.
 
-    Confidence is 1 + ``als_alpha`` × value; written with numpy/scipy, vectorised over customers.
+    Confidence is 1 + ``als_alpha`` × value, solved with ``als_cg_steps`` conjugate-gradient steps
+    per row (Takács et al. 2011) for ``als_iterations`` sweeps, factors seeded from ``seed``. Only
+    the factors are kept, as numpy arrays.
     """
 
     name = "als"
 
     def _fit(self, interactions: Interactions) -> None:
         s = self.settings
-        rng = np.random.default_rng(s.seed)
-        n_users, n_items = self.X_.shape
         confidence = self.X_.copy()
         confidence.data = (1.0 + s.als_alpha * confidence.data).astype(np.float32)
-        confidence_t = confidence.T.tocsr()
-        user = (rng.standard_normal((n_users, s.als_factors)) * 0.01).astype(np.float32)
-        item = (rng.standard_normal((n_items, s.als_factors)) * 0.01).astype(np.float32)
-        for _ in range(s.als_iterations):
-            user = _cg_als_step(confidence, item, user, s.als_regularization, s.als_cg_steps)
-            item = _cg_als_step(confidence_t, user, item, s.als_regularization, s.als_cg_steps)
-        self.user_factors_, self.item_factors_ = user, item
+        # implicit runs its own threads, each calling BLAS: a BLAS thread pool under them oversubscribes.
+        with threadpool_limits(1, "blas"):
+            model = AlternatingLeastSquares(
+                factors=s.als_factors,
+                regularization=s.als_regularization,
+                # implicit's alpha scales the values (C = alpha × value): the confidence comes whole.
+                alpha=1.0,
+                iterations=s.als_iterations,
+                # Every row is solved on its own, so the factors do not depend on the thread count.
+                num_threads=0,
+                random_state=s.seed,
+            )
+            model.cg_steps = s.als_cg_steps
+            model.fit(confidence, show_progress=False)
+        self.user_factors_ = np.asarray(model.user_factors, dtype=np.float32)
+        self.item_factors_ = np.asarray(model.item_factors, dtype=np.float32)
 
     def _score_rows(self, rows: np.ndarray) -> np.ndarray:
         return self.user_factors_[rows] @ self.item_factors_.T
