@@ -21,18 +21,12 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from tasks.env import TELEMETRY_OFF
+from tasks.masking import masked_uri
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 HOST = "127.0.0.1"
-TELEMETRY_OFF = {
-    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-    "MLFLOW_DISABLE_TELEMETRY": "true",
-    "DVC_NO_ANALYTICS": "1",
-    "DO_NOT_TRACK": "1",
-    "EVIDENTLY_DISABLE_TELEMETRY": "1",
-    "GX_ANALYTICS_ENABLED": "false",
-    "TQDM_DISABLE": "1",
-}
 
 
 def free_port() -> int:
@@ -103,8 +97,6 @@ def tail(log: Path | None, chars: int = 3000) -> str:
     """The end of a service's log with any password in a URI masked."""
     if log is None or not log.exists():
         return ""
-    from tasks.tracking import masked_uri
-
     return masked_uri(log.read_text(errors="replace")[-chars:])
 
 
@@ -113,6 +105,8 @@ def tail(log: Path | None, chars: int = 3000) -> str:
 
 @dataclass(frozen=True)
 class PrefectServer:
+    """A running Prefect server: its API URL, its home folder and the environment its clients need."""
+
     api_url: str
     home: Path
     env: dict[str, str]  # what a client or worker of this server needs
@@ -150,6 +144,8 @@ def prefect_worker(server: PrefectServer, pool: str, cwd: Path = ROOT) -> Iterat
 
 @dataclass(frozen=True)
 class Postgres:
+    """A running PostgreSQL cluster of the machine: its port, version and cluster name."""
+
     port: int
     version: str
     cluster: str

@@ -5,19 +5,24 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-TELEMETRY_ENV = {
+# Every process segmint starts, the command's own and the services of infra/, sends nothing home.
+TELEMETRY_OFF = {
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     "MLFLOW_DISABLE_TELEMETRY": "true",
     "DVC_NO_ANALYTICS": "1",
     "DO_NOT_TRACK": "1",
     "EVIDENTLY_DISABLE_TELEMETRY": "1",
     "GX_ANALYTICS_ENABLED": "false",
+    "TQDM_DISABLE": "1",
+}
+
+TELEMETRY_ENV = {
+    **TELEMETRY_OFF,
     "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
     # The CLI reports failures itself; Prefect's own copy of each traceback is noise there.
     "PREFECT_LOGGING_LEVEL": "CRITICAL",
     "PREFECT_SERVER_LOGGING_LEVEL": "WARNING",
     "GIT_PYTHON_REFRESH": "quiet",
-    "TQDM_DISABLE": "1",
     "MLFLOW_LOGGING_LEVEL": "ERROR",
     # A local temporary API server per process (no services to start); a busy machine needs time.
     "PREFECT_SERVER_ALLOW_EPHEMERAL_MODE": "true",

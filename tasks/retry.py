@@ -10,6 +10,8 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+from tasks.masking import masked_uri
+
 T = TypeVar("T")
 
 DELAYS_SECONDS: tuple[float, ...] = (1.0, 4.0)
@@ -37,8 +39,6 @@ def call_with_retries(
     Raises:
         ServiceUnavailableError: every try failed; the message carries the last error, masked.
     """
-    from tasks.tracking import masked_uri
-
     for attempt, delay in enumerate((*delays, None), start=1):
         try:
             return fn()

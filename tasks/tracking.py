@@ -7,30 +7,27 @@ import hashlib
 import io
 import os
 import re
+import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Any
 
 import mlflow
 import pandas as pd
+from mlflow.models import infer_signature
+from mlflow.pyfunc import PythonModel
 from mlflow.tracking import MlflowClient
 
 from segmint.settings import Settings
+from tasks.masking import masked_uri
 from tasks.paths import ProjectPaths
 from tasks.retry import call_with_retries
 
 MODEL_KINDS = ("segmenter", "recommender", "uplift")
 CHAMPION, CHALLENGER = "champion", "challenger"
 PARENT_RUN_ENV = "SEGMINT_PARENT_RUN_ID"
-
-
-_PASSWORD_IN_URI = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^:/@\s]+):(?P<pw>[^@/\s]+)@")
-
-
-def masked_uri(uri: str) -> str:
-    """``uri`` with any password replaced by ``***`` so it can be logged or shown."""
-    return _PASSWORD_IN_URI.sub(lambda m: f"{m['scheme']}{m['user']}:***@", uri)
 
 
 def tracking_uri(settings: Settings, paths: ProjectPaths) -> str:
@@ -67,6 +64,7 @@ def configure_mlflow(settings: Settings, paths: ProjectPaths) -> str:
 
 
 def registered_name(settings: Settings, kind: str) -> str:
+    """The registry name of model ``kind`` (allow-listed in :data:`MODEL_KINDS`)."""
     if kind not in MODEL_KINDS:
         raise ValueError(f"unknown model kind {kind!r}; valid kinds: {', '.join(MODEL_KINDS)}")
     return f"{settings.tracking.model_prefix}-{kind}"
@@ -94,6 +92,7 @@ def lineage(paths: ProjectPaths, deps: tuple[str, ...]) -> dict[str, str]:
 
 
 def flat_params(data: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
+    """Every leaf of a nested mapping as text keyed by its dotted path (cut to MLflow's 500 characters)."""
     out: dict[str, str] = {}
     for key, value in data.items():
         name = f"{prefix}{key}"
@@ -135,6 +134,7 @@ def stage_run(
 
 
 def log_stage_result(result: Mapping[str, Any], lineage_hashes: Mapping[str, str]) -> None:
+    """Log a stage's numbers as metrics and its inputs' hashes as ``lineage.*`` tags of the active run."""
     metrics = flat_metrics(result)
     if metrics:
         mlflow.log_metrics(metrics)
@@ -143,7 +143,7 @@ def log_stage_result(result: Mapping[str, Any], lineage_hashes: Mapping[str, str
 
 
 def log_pyfunc(
-    python_model: mlflow.pyfunc.PythonModel,
+    python_model: PythonModel,
     settings: Settings,
     kind: str,
     input_example: pd.DataFrame,
@@ -154,8 +154,6 @@ def log_pyfunc(
     Returns:
         The new registered model version.
     """
-    from mlflow.models import infer_signature
-
     example = input_example.head(5).reset_index(drop=True)
     output = python_model.predict(None, example)
     signature = infer_signature(example, output)
@@ -179,12 +177,10 @@ def log_pyfunc(
 
 
 def _pip_requirements() -> list[str]:
-    from importlib.metadata import version
-
     pins = []
     for pkg in ("pandas", "numpy", "scikit-learn", "scipy", "lightgbm", "torch", "mlflow"):
         try:
-            pins.append(f"{pkg}=={version(pkg)}")
+            pins.append(f"{pkg}=={package_version(pkg)}")
         except Exception:  # noqa: BLE001 - a missing optional package is simply not pinned
             continue
     return pins
@@ -192,8 +188,6 @@ def _pip_requirements() -> list[str]:
 
 def log_frame(frame: pd.DataFrame, artifact_path: str, filename: str) -> None:
     """Log a data frame as a parquet artifact of the active run."""
-    import tempfile
-
     with tempfile.TemporaryDirectory(prefix="segmint-artifact-") as tmp:
         target = Path(tmp) / filename
         frame.to_parquet(target, index=False)
@@ -231,16 +225,19 @@ def load_alias(settings: Settings, kind: str, alias: str) -> Any | None:
 
 
 def set_alias(settings: Settings, kind: str, alias: str, version: str) -> None:
+    """Point ``alias`` of model ``kind`` at ``version``."""
     MlflowClient().set_registered_model_alias(registered_name(settings, kind), alias, version)
 
 
 def tag_version(settings: Settings, kind: str, version: str, tags: Mapping[str, str]) -> None:
+    """Set ``tags`` on a version of model ``kind`` (values cut to 5,000 characters)."""
     client = MlflowClient()
     for key, value in tags.items():
         client.set_model_version_tag(registered_name(settings, kind), version, key, str(value)[:5000])
 
 
 def version_run_id(settings: Settings, kind: str, version: str) -> str:
+    """The id of the MLflow run that logged this version of model ``kind``."""
     return str(MlflowClient().get_model_version(registered_name(settings, kind), version).run_id)
 
 
