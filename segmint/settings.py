@@ -72,13 +72,18 @@ class ProjectSettings(_Section):
 
 
 class GenerateSettings(_Section):
-    """The synthetic shop: its size, anomaly rate, drift and seed."""
+    """The synthetic shop: its size, anomaly rate, drift, campaign waves and seed.
+
+    ``waves`` randomised campaign waves are sent 14 days apart, the first 60 days before the period
+    end, so up to four fit with their 14-day outcome windows inside the period.
+    """
 
     customers: int = Field(20_000, ge=50)
     products: int = Field(500, ge=20)
     days: int = Field(365, ge=60)
     anomaly_rate: float = Field(0.02, ge=0.0, le=0.2)
     drift: float = Field(0.0, ge=0.0, le=1.0)
+    waves: int = Field(1, ge=1, le=4)
     seed: int = Field(7, ge=0)
 
 

@@ -231,7 +231,7 @@ def simulate_outcomes(
     truth: dict[str, pd.DataFrame],
     seed: int,
     sent_ts: pd.Timestamp | None = None,
-    campaign_id: str = "wave-2",
+    campaign_id: str | None = None,
 ) -> pd.DataFrame:
     """Canonical ``campaigns`` rows simulating the execution of a campaign plan from the truth.
 
@@ -245,7 +245,8 @@ def simulate_outcomes(
         truth: the generator's truth (``customers_truth`` and ``effects``).
         seed: seed of the outcome draws.
         sent_ts: send time; defaults to the end of the generated period.
-        campaign_id: id written on every row.
+        campaign_id: id written on every row; defaults to the wave after the generated ones
+            (``wave-2`` after a shop of one wave; the truth's ``waves`` attribute says how many).
 
     Raises:
         ValueError: unknown group or offer, customers missing from the truth, or no send time.
@@ -254,5 +255,7 @@ def simulate_outcomes(
         sent_ts = truth["customers_truth"].attrs.get("period_end")
         if sent_ts is None:
             raise ValueError("sent_ts is required when the truth carries no period_end")
+    if campaign_id is None:
+        campaign_id = f"wave-{int(truth['customers_truth'].attrs.get('waves', 1)) + 1}"
     out = realised_outcomes(plan, truth, np.random.default_rng(seed), pd.Timestamp(sent_ts), campaign_id)
     return coerce_table("campaigns", out)

@@ -31,6 +31,7 @@ purchases) and ``refund_abuse`` (most purchases returned).
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -57,6 +58,8 @@ ANOMALY_TYPES: tuple[str, ...] = ("fraud", "bot", "refund_abuse")
 PERIOD_END = pd.Timestamp("2025-06-01 00:00:00", tz="UTC")
 WAVE1_DAYS_BEFORE_END = 60
 WAVE1_WINDOW_DAYS = 14
+# Later waves follow wave 1 at this spacing, each as its predecessor's outcome window closes.
+WAVE_SPACING_DAYS = WAVE1_WINDOW_DAYS
 TRACKED_SESSION_SHARE = 0.5
 
 _DAY = 86_400
@@ -274,8 +277,12 @@ class GeneratedShop:
         tables: all six tables in canonical dtypes.
         truth: ``customers_truth`` (customer_id, archetype, is_anomalous, anomaly_type,
             baseline_conversion, expected_order_value, plus the latent parameters) and ``effects``
-            (customer_id, offer, true_uplift, true_incremental_revenue). ``customers_truth.attrs``
-            holds ``period_start``, ``period_end`` and ``wave1_sent_ts``.
+            (customer_id, offer, true_uplift, true_incremental_revenue), both as of wave 1;
+            ``waves`` (campaign_id, sent_ts, window_days, contacted: one row per wave) and
+            ``wave_effects`` (campaign_id, customer_id, offer, baseline_conversion, true_uplift,
+            true_incremental_revenue: every wave's truth as of its own send).
+            ``customers_truth.attrs`` holds ``period_start``, ``period_end``, ``wave1_sent_ts`` and
+            ``waves`` (their number).
     """
 
     tables: Tables
@@ -366,6 +373,7 @@ class _Streams:
     fraud: np.random.Generator
     campaign: np.random.Generator
     text: np.random.Generator
+    waves: np.random.Generator  # the plans and outcomes of the waves after the first
 
 
 @dataclass(frozen=True)
@@ -520,6 +528,17 @@ class _Ids:
 
 
 @dataclass(frozen=True)
+class _Wave:
+    """One executed campaign wave and the truth it was drawn from."""
+
+    campaign_id: str
+    sent_ts: pd.Timestamp
+    customers_truth: pd.DataFrame  # latent frame at the send, plus baseline_conversion
+    effects: pd.DataFrame  # customer × offer: true_uplift, true_incremental_revenue
+    campaigns: pd.DataFrame
+
+
+@dataclass(frozen=True)
 class _Waves:
     truth: dict[str, pd.DataFrame]
     campaigns: pd.DataFrame
@@ -529,9 +548,9 @@ class _Waves:
 
 
 def _streams(seed: int) -> _Streams:
-    # Twelve spawned, the last one unused: the streams' seeds depend on the spawn count.
+    # Twelve spawned, in a fixed order: the streams' seeds depend on the spawn count and position.
     generators = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(12)]
-    return _Streams(*generators[:11])
+    return _Streams(*generators)
 
 
 def _calendar(days: int, drift: float) -> _Calendar:
@@ -1082,7 +1101,7 @@ def _products_table(products: _Products) -> pd.DataFrame:
 def _latent_frame(
     customers: _Customers, anomalies: _Anomalies, products: _Products, ids: _Ids, sent_sec: float
 ) -> pd.DataFrame:
-    """Each customer's archetype, anomaly and latent parameters as of the wave-1 send."""
+    """Each customer's archetype, anomaly and latent parameters as of a send at ``sent_sec``."""
     behaviour, activity = customers.behaviour, customers.activity
     vps, p_cart, p_buy = behaviour.views_per_session, behaviour.p_cart, behaviour.p_buy
     purchase_session_share = 1.0 - np.exp(-vps * p_cart * p_buy)  # P(session ends in an order)
@@ -1111,33 +1130,108 @@ def _latent_frame(
     )
 
 
-def _waves(
+def _wave_send_seconds(calendar: _Calendar, count: int) -> np.ndarray:
+    """Send times of ``count`` waves in seconds since the period start: 10:00, wave 1 first."""
+    first = calendar.horizon - WAVE1_DAYS_BEFORE_END * _DAY + 10 * 3600.0
+    return first + np.arange(count) * WAVE_SPACING_DAYS * _DAY
+
+
+def _randomised_plan(
+    customer_ids: np.ndarray, eligible: np.ndarray, rng: np.random.Generator
+) -> pd.DataFrame:
+    """A random third each of both offers and the holdout, over the eligible customers."""
+    arm = rng.integers(0, 3, size=len(customer_ids))
+    return pd.DataFrame(
+        {
+            "customer_id": customer_ids[eligible],
+            "offer": np.array([*OFFERS, None], dtype=object)[arm[eligible]],
+            "group": np.where(arm[eligible] == 2, "holdout", "treatment"),
+        }
+    )
+
+
+def _wave(
+    number: int,
+    sent_sec: float,
     customers: _Customers,
     anomalies: _Anomalies,
     products: _Products,
     ids: _Ids,
     calendar: _Calendar,
+    noise_rng: np.random.Generator,
     rng: np.random.Generator,
-) -> _Waves:
-    """The campaign truth, and wave 1: a random third each of both offers and holdout, executed."""
-    sent_sec = calendar.horizon - WAVE1_DAYS_BEFORE_END * _DAY + 10 * 3600.0
+) -> _Wave:
+    """Wave ``number``: its truth as of the send, and its randomised plan executed.
+
+    ``noise_rng`` draws the per-customer effect noise and ``rng`` the plan and outcomes; only customers
+    who signed up before the send take part.
+    """
     latent = _latent_frame(customers, anomalies, products, ids, sent_sec)
-    customers_truth, effects = campaign_truth(latent, WAVE1_WINDOW_DAYS, rng)
+    customers_truth, effects = campaign_truth(latent, WAVE1_WINDOW_DAYS, noise_rng)
     sent_ts = pd.Timestamp(calendar.period_start.value + int(sent_sec * 1e9), tz="UTC")
-    customers_truth.attrs.update(
-        {"period_start": calendar.period_start, "period_end": calendar.period_end, "wave1_sent_ts": sent_ts}
-    )
-    eligible = customers.activity.signup < sent_sec
-    arm = rng.integers(0, 3, size=len(ids.customers))
-    plan = pd.DataFrame(
+    plan = _randomised_plan(ids.customers, customers.activity.signup < sent_sec, rng)
+    campaign_id = f"wave-{number}"
+    truth = {"customers_truth": customers_truth, "effects": effects}
+    campaigns = realised_outcomes(plan, truth, rng, sent_ts, campaign_id)
+    return _Wave(campaign_id, sent_ts, customers_truth, effects, campaigns)
+
+
+def _wave_truth(waves: list[_Wave]) -> dict[str, pd.DataFrame]:
+    """Per-wave truth: the waves' send times and each wave's baseline and effects per customer × offer."""
+    schedule = pd.DataFrame(
         {
-            "customer_id": ids.customers[eligible],
-            "offer": np.array([*OFFERS, None], dtype=object)[arm[eligible]],
-            "group": np.where(arm[eligible] == 2, "holdout", "treatment"),
+            "campaign_id": [wave.campaign_id for wave in waves],
+            "sent_ts": pd.DatetimeIndex([wave.sent_ts for wave in waves]),
+            "window_days": WAVE1_WINDOW_DAYS,
+            "contacted": [len(wave.campaigns) for wave in waves],
         }
     )
-    truth = {"customers_truth": customers_truth, "effects": effects}
-    campaigns = realised_outcomes(plan, truth, rng, sent_ts, "wave-1")
+    frames = []
+    for wave in waves:
+        baseline = wave.customers_truth.set_index("customer_id")["baseline_conversion"]
+        effects = wave.effects.assign(
+            baseline_conversion=baseline.loc[wave.effects["customer_id"]].to_numpy()
+        )
+        frames.append(effects.assign(campaign_id=wave.campaign_id))
+    columns = ["campaign_id", "customer_id", "offer", "baseline_conversion", "true_uplift"]
+    wave_effects = pd.concat(frames, ignore_index=True)[[*columns, "true_incremental_revenue"]]
+    return {"waves": schedule, "wave_effects": wave_effects}
+
+
+def _waves(
+    count: int,
+    customers: _Customers,
+    anomalies: _Anomalies,
+    products: _Products,
+    ids: _Ids,
+    calendar: _Calendar,
+    streams: _Streams,
+) -> _Waves:
+    """The campaign truth and ``count`` executed waves, 14 days apart from 60 days before the period end.
+
+    Wave 1 draws everything from the campaign stream, as a shop of one wave always has. Later waves draw
+    their plans and outcomes from their own stream and reuse wave 1's per-customer effect noise, so a
+    customer's effects change between waves only with tenure and activity at the send.
+    """
+    noise_state = copy.deepcopy(streams.campaign)
+    sends = _wave_send_seconds(calendar, count)
+    args = (customers, anomalies, products, ids, calendar)
+    waves = [_wave(1, float(sends[0]), *args, streams.campaign, streams.campaign)]
+    for number in range(2, count + 1):
+        noise_rng = copy.deepcopy(noise_state)
+        waves.append(_wave(number, float(sends[number - 1]), *args, noise_rng, streams.waves))
+    first = waves[0]
+    customers_truth = first.customers_truth
+    customers_truth.attrs.update(
+        {
+            "period_start": calendar.period_start,
+            "period_end": calendar.period_end,
+            "wave1_sent_ts": first.sent_ts,
+            "waves": count,
+        }
+    )
+    truth = {"customers_truth": customers_truth, "effects": first.effects, **_wave_truth(waves)}
+    campaigns = pd.concat([wave.campaigns for wave in waves], ignore_index=True)
     return _Waves(truth=truth, campaigns=campaigns)
 
 
@@ -1150,9 +1244,11 @@ def generate_shop(settings: GenerateSettings) -> GeneratedShop:
     Each step draws from its own random stream, so the shop is a pure function of ``settings``.
 
     Args:
-        settings: size (customers, products, days), anomaly_rate, drift in [0, 1] and seed.
-            ``drift > 0`` yields the *next* period (starting where the drift-free one ends) with
-            a shifted archetype mix, higher prices, changed funnel rates and category popularity.
+        settings: size (customers, products, days), anomaly_rate, drift in [0, 1], the number of
+            campaign waves and seed. ``drift > 0`` yields the *next* period (starting where the
+            drift-free one ends) with a shifted archetype mix, higher prices, changed funnel rates and
+            category popularity. Each wave is randomised on its own over the customers signed up before
+            its send; a shop of one wave is the same whatever its other settings' later waves would be.
 
     Returns:
         The six canonical tables and the truth frames.
@@ -1182,7 +1278,7 @@ def generate_shop(settings: GenerateSettings) -> GeneratedShop:
     ids = _Ids(
         customers=_ids("C", settings.customers, 6), sessions=_ids("S", sessions.count + fraud.order_count, 7)
     )
-    waves = _waves(customers, anomalies, products, ids, calendar, streams.campaign)
+    waves = _waves(settings.waves, customers, anomalies, products, ids, calendar, streams)
     tables = Tables(
         customers=coerce_table("customers", _customers_table(customers, ids, calendar)),
         products=coerce_table("products", _products_table(products)),

@@ -200,3 +200,72 @@ def test_simulate_outcomes_defaults_to_period_end_and_leaves_plan_untouched(shop
     out = simulate_outcomes(plan, shop.truth, seed=2)
     pd.testing.assert_frame_equal(plan, snapshot)
     assert (out["sent_ts"] == PERIOD_END).all() and len(out) == 30
+
+
+@pytest.fixture(scope="module")
+def three_waves() -> GeneratedShop:
+    return generate_shop(SMALL.model_copy(update={"waves": 3}))
+
+
+def test_later_waves_leave_wave_1_and_the_other_tables_as_they_were(
+    shop: GeneratedShop, three_waves: GeneratedShop
+) -> None:
+    for name in ("customers", "products", "events", "orders", "reviews"):
+        pd.testing.assert_frame_equal(shop.tables.get(name), three_waves.tables.get(name), check_exact=True)
+    campaigns = three_waves.tables.campaigns
+    wave1 = campaigns[campaigns["campaign_id"] == "wave-1"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(wave1, shop.tables.campaigns, check_exact=True)
+    for name in ("customers_truth", "effects"):
+        pd.testing.assert_frame_equal(shop.truth[name], three_waves.truth[name], check_exact=True)
+
+
+def test_each_wave_is_randomised_with_its_own_id_send_time_and_eligible_customers(
+    three_waves: GeneratedShop,
+) -> None:
+    c = three_waves.tables.campaigns
+    schedule = three_waves.truth["waves"]
+    assert list(schedule["campaign_id"]) == ["wave-1", "wave-2", "wave-3"]
+    assert (schedule["sent_ts"].diff().dropna() == pd.Timedelta(days=14)).all()
+    sent = c.groupby("campaign_id")["sent_ts"].agg(["min", "max"])
+    assert (sent["min"] == sent["max"]).all()
+    assert list(sent["min"]) == list(schedule["sent_ts"])
+    assert list(c.groupby("campaign_id").size()) == list(schedule["contacted"])
+    signed_up = three_waves.tables.customers.set_index("customer_id")["signup_ts"]
+    assert (signed_up.loc[c["customer_id"]].to_numpy() < c["sent_ts"].to_numpy()).all()
+    for _, wave in c.groupby("campaign_id"):
+        shares = wave["treatment"].value_counts(normalize=True)
+        assert set(shares.index) == {*OFFERS, CONTROL} and shares.between(0.25, 0.42).all()
+    # Independent randomisation: a customer's arm in wave 2 does not repeat their arm in wave 1.
+    arms = c.pivot(index="customer_id", columns="campaign_id", values="treatment").dropna()
+    assert 0.25 < (arms["wave-1"] == arms["wave-2"]).mean() < 0.42
+
+
+def test_each_wave_has_its_truth_as_of_its_send(three_waves: GeneratedShop) -> None:
+    eff = three_waves.truth["wave_effects"]
+    ct = three_waves.truth["customers_truth"]
+    assert list(eff["campaign_id"].unique()) == ["wave-1", "wave-2", "wave-3"]
+    assert ct.attrs["waves"] == 3
+    first = eff[eff["campaign_id"] == "wave-1"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(
+        first[list(three_waves.truth["effects"].columns)], three_waves.truth["effects"]
+    )
+    assert (first["baseline_conversion"].to_numpy() == np.tile(ct["baseline_conversion"].to_numpy(), 2)).all()
+    # New customers' do-not-disturb effect fades with tenure: less negative a wave later.
+    new = set(ct.loc[(ct["archetype"] == "new") & (ct["tenure_days_at_send"] > 0), "customer_id"])
+    per_wave = eff[eff["customer_id"].isin(new)].groupby("campaign_id")["true_uplift"].mean()
+    assert per_wave["wave-1"] < per_wave["wave-2"] < per_wave["wave-3"] < 0
+    p1 = eff["baseline_conversion"] + eff["true_uplift"]
+    assert p1.between(0, 1).all()
+
+
+def test_simulated_outcomes_default_to_the_wave_after_the_generated_ones(three_waves: GeneratedShop) -> None:
+    ids = three_waves.tables.customers["customer_id"].iloc[:5].tolist()
+    plan = pd.DataFrame({"customer_id": ids, "offer": ["discount_10"] * 5, "group": ["treatment"] * 5})
+    assert set(simulate_outcomes(plan, three_waves.truth, seed=1)["campaign_id"]) == {"wave-4"}
+
+
+def test_wave_count_is_range_checked() -> None:
+    with pytest.raises(ValueError, match="waves"):
+        GenerateSettings(waves=5)
+    with pytest.raises(ValueError, match="waves"):
+        GenerateSettings(waves=0)
