@@ -19,17 +19,79 @@ DECISIONS = (PROMOTE, KEEP_CHALLENGER, REJECT, REVIEW)
 
 
 @dataclass(frozen=True)
+class BaselineCheck:
+    """The challenger against the trivial baseline: the bar the first model of a registry must clear.
+
+    Attributes:
+        baseline: what is beaten, e.g. ``random targeting`` or ``popularity``.
+        measure: what ``estimate`` measures, e.g. ``qini_auc difference (paired bootstrap)``.
+        floor: the value the interval's lower bound must exceed (or reach, when ``inclusive``).
+        estimate: the measured value; None when it was not measured.
+        low: the interval's lower bound (equal to ``estimate`` for a point value); None: no interval.
+        high: the interval's upper bound.
+        inclusive: whether reaching ``floor`` is enough (a minimum) rather than exceeding it.
+        identical: the challenger is the baseline itself, so there is nothing simpler to beat.
+        note: why no interval was measured, when it was not.
+    """
+
+    baseline: str
+    measure: str
+    floor: float = 0.0
+    estimate: float | None = None
+    low: float | None = None
+    high: float | None = None
+    inclusive: bool = False
+    identical: bool = False
+    note: str | None = None
+
+    @property
+    def interval(self) -> tuple[float, float] | None:
+        """``(low, high)`` when measured (``high`` is ``low`` for a point value), else None."""
+        if self.low is None or np.isnan(self.low):
+            return None
+        return float(self.low), float(self.low if self.high is None else self.high)
+
+    @property
+    def measured(self) -> bool:
+        """Whether there is an interval (or point value) to judge."""
+        return self.interval is not None
+
+    @property
+    def cleared(self) -> bool:
+        """Whether the lower bound clears the floor."""
+        if self.interval is None:
+            return False
+        low = self.interval[0]
+        return low >= self.floor if self.inclusive else low > self.floor
+
+    def describe(self) -> str:
+        """The comparison with its numbers, for the reasons."""
+        if self.interval is None:
+            return f"{self.measure} vs {self.baseline}: not measured ({self.note or 'no interval'})"
+        low, high = self.interval
+        estimate = low if self.estimate is None else float(self.estimate)
+        bar = f"{'≥' if self.inclusive else '>'} {self.floor:g}"
+        return (
+            f"{self.measure} vs {self.baseline}: {estimate:.4f} [{low:.4f}, {high:.4f}], "
+            f"lower bound must be {bar}"
+        )
+
+
+@dataclass(frozen=True)
 class GateInputs:
     """What the gate knows about one model kind.
 
     Attributes:
         quality_name: the metric compared (higher is better), e.g. ``ndcg_at_10``.
         challenger_quality: the challenger's value on the evaluation data (None: not measurable).
-        champion_quality: the champion's value on the same data (None: there is no champion).
+        champion_quality: the champion's value on the same data (None: no champion, or it failed).
         stability: agreement with the champion's output in [0, 1] (segmenter: ARI), if measured.
         drift_detected: whether the input data drifted from the champion's reference.
         validation_passed: whether the data validation of this run passed.
         skipped: reason the model was not trained this run (its stage was skipped).
+        champion_error: the error of loading or scoring the champion; set means a champion exists
+            but could not be evaluated, None with ``champion_quality`` None means there is none yet.
+        baseline: the challenger against the trivial baseline (judged only for a first model).
     """
 
     quality_name: str
@@ -39,6 +101,8 @@ class GateInputs:
     drift_detected: bool = False
     validation_passed: bool = True
     skipped: str | None = None
+    champion_error: str | None = None
+    baseline: BaselineCheck | None = None
 
 
 @dataclass(frozen=True)
@@ -65,20 +129,57 @@ class Decision:
 
 
 def decide(inputs: GateInputs, rule: GateRule) -> Decision:
-    """The promotion decision for one challenger against its champion under ``rule``."""
+    """The promotion decision for one challenger against its champion under ``rule``.
+
+    Fails closed: a champion that could not be loaded or evaluated never leads to a promotion, and
+    the first model of a registry is promoted only when it clears the trivial baseline.
+    """
     if inputs.skipped:
         return Decision(REJECT, [f"no challenger this run: {inputs.skipped}"])
     if not inputs.validation_passed:
         return Decision(REJECT, ["data validation did not pass: nothing trained on it is promoted"])
     if inputs.challenger_quality is None:
         return Decision(REJECT, [f"challenger {inputs.quality_name} could not be measured"])
-    q_new = float(inputs.challenger_quality)
+    if inputs.champion_error is not None:
+        return Decision(
+            REVIEW,
+            [
+                f"champion failed: it could not be loaded or evaluated ({inputs.champion_error})",
+                "the champion stays in place; kept as challenger until a person checks the champion",
+            ],
+        )
     if inputs.champion_quality is None:
+        return first_model_decision(inputs)
+    return _against_champion(inputs, float(inputs.challenger_quality), float(inputs.champion_quality), rule)
+
+
+def first_model_decision(inputs: GateInputs) -> Decision:
+    """The decision for the first model of a registry: promoted only if it clears the trivial baseline."""
+    quality = f"{inputs.quality_name}={float(inputs.challenger_quality or 0.0):.4f}"
+    check = inputs.baseline
+    if check is None:
+        return Decision(
+            REVIEW, [f"no champion yet ({quality}) and no comparison with a trivial baseline: not proven"]
+        )
+    if check.identical:
         return Decision(
             PROMOTE,
-            [f"no champion yet: the first model becomes champion ({inputs.quality_name}={q_new:.4f})"],
+            [f"no champion yet: the first model is the {check.baseline} baseline itself ({quality})"],
         )
-    q_old = float(inputs.champion_quality)
+    if not check.measured:
+        return Decision(REVIEW, [f"no champion yet ({quality}); not proven: {check.describe()}"])
+    if not check.cleared:
+        return Decision(
+            KEEP_CHALLENGER,
+            [f"no champion yet ({quality}); does not beat {check.baseline}: {check.describe()}"],
+        )
+    return Decision(
+        PROMOTE, [f"no champion yet: the first model beats {check.baseline} ({quality}): {check.describe()}"]
+    )
+
+
+def _against_champion(inputs: GateInputs, q_new: float, q_old: float, rule: GateRule) -> Decision:
+    """The decision for a challenger against a champion measured on the same data."""
     floor = q_old - rule.quality_tolerance
     reasons = [
         f"{inputs.quality_name}: challenger {q_new:.4f} vs champion {q_old:.4f} "

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -274,6 +275,20 @@ def _uplift_part(settings: Settings, reference: pd.DataFrame, current: pd.DataFr
     return PredictionPart(None, ref_wide, cur_wide)
 
 
+def _part_or_note(
+    part: Callable[[Settings, pd.DataFrame, pd.DataFrame], PredictionPart],
+    kind: str,
+    settings: Settings,
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+) -> PredictionPart:
+    """``part`` of the prediction drift, or a note when its champion cannot be loaded or scored."""
+    try:
+        return part(settings, reference, current)
+    except Exception as exc:  # noqa: BLE001 - a broken champion must not stop the gate; evaluate records it
+        return PredictionPart({"note": f"champion {kind} failed: {type(exc).__name__}: {exc}"[:500]})
+
+
 def _customer_sample(frame: pd.DataFrame, seed: int) -> list[str]:
     size = min(RECOMMEND_SAMPLE, len(frame))
     return frame["customer_id"].astype(str).sample(size, random_state=seed).tolist()
@@ -322,9 +337,9 @@ def prediction_drift(
         champion is missing carry a ``note`` instead.
     """
     gate = settings.gate
-    segments = _segment_part(settings, reference, current)
-    uplift = _uplift_part(settings, reference, current)
-    recommendations = _recommendation_part(settings, reference, current)
+    segments = _part_or_note(_segment_part, "segmenter", settings, reference, current)
+    uplift = _part_or_note(_uplift_part, "uplift", settings, reference, current)
+    recommendations = _part_or_note(_recommendation_part, "recommender", settings, reference, current)
     report = drift_report(
         _predictions(reference, [segments.reference, uplift.reference]),
         _predictions(current, [segments.current, uplift.current]),

@@ -3,18 +3,23 @@
 Every model kind is compared in the same shape (:func:`evaluate_pair`): read the evaluation data
 once, score the challenger, load and score the champion, then compare the two. What differs by kind
 is written down once in :data:`PAIRS` as a :class:`PairSpec`.
+
+A champion that cannot be loaded or scored is recorded as ``champion_error`` (the gate then keeps
+it and asks for review); without a champion, the challenger is measured against the kind's trivial
+baseline (``baseline``), the bar a first model must clear.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Generic, TypeVar
 
 import mlflow
 import pandas as pd
 
 from segmint.evaluation import segmentation_silhouette
+from segmint.gate import BaselineCheck
 from segmint.recommend import (
     Split,
     evaluate_recommender,
@@ -33,6 +38,7 @@ from tasks.io import read_parquet, read_pickle, read_tables, write_json
 from tasks.paths import ProjectPaths
 
 SILHOUETTE_SAMPLE = 5_000
+ERROR_CHARS = 500
 
 DataT = TypeVar("DataT")
 
@@ -71,7 +77,7 @@ class PairSpec(Generic[DataT]):
         score_challenger: the challenger's result on the data.
         score_champion: the champion's result on the data.
         compare: further entries that need both results (stability, paired difference).
-        champion_errors: errors of scoring the champion that are recorded as a note, not raised.
+        baseline: the challenger against the kind's trivial baseline (used when there is no champion).
     """
 
     kind: str
@@ -82,7 +88,7 @@ class PairSpec(Generic[DataT]):
     score_challenger: Callable[[Any, DataT, Settings], Scored]
     score_champion: Callable[[Any, DataT, Settings], Scored]
     compare: Callable[[Scored, Scored, Settings], dict[str, Any]] = _nothing_to_compare
-    champion_errors: tuple[type[Exception], ...] = ()
+    baseline: Callable[[Any, Scored, DataT, Settings], BaselineCheck] | None = None
 
 
 def _challenger(paths: ProjectPaths, kind: str, filename: str) -> tuple[Any | None, str | None]:
@@ -105,14 +111,34 @@ def _with_details(record: dict[str, Any], role: str, scored: Scored) -> dict[str
     return {**record, f"{role}_quality": scored.quality, **details}
 
 
+def _error_text(exc: BaseException, version: str | None) -> str:
+    return f"champion version {version}: {type(exc).__name__}: {exc}"[:ERROR_CHARS]
+
+
+def _baseline_entry(
+    spec: PairSpec[Any], challenger: Any, new: Scored, data: Any, settings: Settings
+) -> dict[str, Any]:
+    """``baseline``: the challenger against the kind's trivial baseline, or why it was not measured."""
+    if spec.baseline is None:
+        return {}
+    try:
+        check = spec.baseline(challenger, new, data, settings)
+    except Exception as exc:  # noqa: BLE001 - an unmeasured baseline is recorded; the gate fails closed on it
+        check = BaselineCheck(
+            baseline="trivial baseline", measure=spec.quality_name, note=f"{type(exc).__name__}: {exc}"
+        )
+    return {"baseline": asdict(check)}
+
+
 def evaluate_pair(spec: PairSpec[Any], settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
     """The challenger of ``spec.kind`` against its champion, scored on the same data.
 
     Returns:
-        ``quality_name``, both versions and ``challenger_quality``, with ``champion_quality`` None
-        when there is no champion (or ``champion_note`` when scoring it raised one of
-        ``spec.champion_errors``), else the champion's result and the comparison; ``skipped``
-        instead of any result when no challenger was trained.
+        ``quality_name``, both versions and ``challenger_quality``; then either the champion's
+        result and the comparison, or ``champion_quality`` None with ``champion_error`` when loading,
+        scoring or comparing the champion raised (any error), or ``champion_quality`` None with
+        ``baseline`` when there is no champion yet. ``skipped`` instead of any result when no
+        challenger was trained.
     """
     record: dict[str, Any] = {"quality_name": spec.quality_name, **_versions(settings, spec.kind)}
     challenger, skipped = _challenger(paths, spec.kind, spec.filename)
@@ -121,15 +147,20 @@ def evaluate_pair(spec: PairSpec[Any], settings: Settings, paths: ProjectPaths) 
     data = spec.read_data(settings, paths)
     new = spec.score_challenger(challenger, data, settings)
     record = _with_details(record, "challenger", new)
-    champion = tracking.load_alias(settings, spec.kind, tracking.CHAMPION)
-    if champion is None:
-        return {**record, "champion_quality": None}
     try:
+        champion = tracking.load_alias(settings, spec.kind, tracking.CHAMPION)
+        if champion is None:
+            return {
+                **record,
+                "champion_quality": None,
+                **_baseline_entry(spec, challenger, new, data, settings),
+            }
         old = spec.score_champion(spec.unwrap(champion), data, settings)
-    except spec.champion_errors as exc:  # e.g. the champion's learner is no longer offered
-        return {**record, "champion_quality": None, "champion_note": str(exc)}
-    record = _with_details({**record, **old.notes}, "champion", old)
-    return {**record, **spec.compare(new, old, settings)}
+        compared = spec.compare(new, old, settings)
+    except Exception as exc:  # noqa: BLE001 - any champion failure is recorded; the gate fails closed on it
+        error = _error_text(exc, record.get("champion_version"))
+        return {**record, "champion_quality": None, "champion_error": error}
+    return {**_with_details({**record, **old.notes}, "champion", old), **compared}
 
 
 # -- segmenter: silhouette in the common representation, stability against the champion -----------
@@ -164,6 +195,28 @@ def _champion_segments(model: Any, features: pd.DataFrame, settings: Settings) -
     scored = _silhouette(features, model.assign(aligned), settings)
     notes = {"champion_columns_filled_with_zero": filled} if filled else {}
     return Scored(scored.quality, notes=notes, raw=scored.raw)
+
+
+def _segmenter_baseline(model: Any, new: Scored, features: pd.DataFrame, settings: Settings) -> BaselineCheck:
+    """The chosen candidate's bootstrap stability (measured when it was fitted) against its minimum."""
+    selection = getattr(model, "selection", None)
+    chosen = (
+        selection[selection["chosen"].astype(bool)]
+        if isinstance(selection, pd.DataFrame) and "chosen" in selection.columns
+        else pd.DataFrame()
+    )
+    stability = float(chosen["stability"].iloc[0]) if len(chosen) else None
+    measured = stability is not None and not pd.isna(stability)
+    return BaselineCheck(
+        baseline="segment.min_stability",
+        measure="bootstrap stability (mean ARI of refits on resamples)",
+        floor=settings.segment.min_stability,
+        estimate=stability if measured else None,
+        low=stability if measured else None,
+        high=stability if measured else None,
+        inclusive=True,
+        note=None if measured else "no bootstrap stability recorded (segment.bootstrap_rounds is 0?)",
+    )
 
 
 def _segment_migration(new: Scored, old: Scored, settings: Settings) -> dict[str, Any]:
@@ -214,6 +267,25 @@ def _paired_difference(new: Scored, old: Scored, settings: Settings) -> dict[str
     return {"paired_difference": paired_bootstrap(new.raw, old.raw, rounds, seed)}
 
 
+def _recommender_baseline(
+    model: Any, new: Scored, data: RecommenderData, settings: Settings
+) -> BaselineCheck:
+    """The challenger minus the popularity recommender, both refit on the same split: paired bootstrap."""
+    measure = "ndcg difference on the test period (paired bootstrap over customers)"
+    if model.name == "popularity":
+        return BaselineCheck(baseline="popularity", measure=measure, identical=True)
+    popular = _recommender_quality(make_recommender("popularity", settings.recommend), data, settings)
+    difference = _paired_difference(new, popular, settings)["paired_difference"]
+    return BaselineCheck(
+        baseline="popularity",
+        measure=measure,
+        estimate=difference["diff"],
+        low=difference["low"],
+        high=difference["high"],
+        note=None if settings.recommend.bootstrap_rounds else "recommend.bootstrap_rounds is 0",
+    )
+
+
 # -- uplift: Qini AUC of each configuration refit on the same campaign split -----------------------
 
 
@@ -237,6 +309,22 @@ def _uplift_quality(model: Any, data: UpliftData, settings: Settings) -> Scored:
     return Scored(result["qini_auc"], details=result)
 
 
+def _uplift_baseline(model: Any, new: Scored, data: UpliftData, settings: Settings) -> BaselineCheck:
+    """The challenger against random targeting: the ``baseline`` interval of its uplift evaluation."""
+    found = (new.details or {}).get("baseline")
+    measure = "qini_auc difference on the test part (paired bootstrap)"
+    if not isinstance(found, dict) or found.get("low") is None:
+        note = "the uplift evaluation gives no interval against random targeting"
+        return BaselineCheck(baseline="random targeting", measure=measure, note=note)
+    return BaselineCheck(
+        baseline=str(found.get("name") or "random targeting"),
+        measure=measure,
+        estimate=found.get("estimate"),
+        low=found.get("low"),
+        high=found.get("high"),
+    )
+
+
 PAIRS: dict[str, PairSpec[Any]] = {
     "segmenter": PairSpec(
         kind="segmenter",
@@ -247,6 +335,7 @@ PAIRS: dict[str, PairSpec[Any]] = {
         score_challenger=_challenger_segments,
         score_champion=_champion_segments,
         compare=_segment_migration,
+        baseline=_segmenter_baseline,
     ),
     "recommender": PairSpec(
         kind="recommender",
@@ -257,6 +346,7 @@ PAIRS: dict[str, PairSpec[Any]] = {
         score_challenger=_recommender_quality,
         score_champion=_recommender_quality,
         compare=_paired_difference,
+        baseline=_recommender_baseline,
     ),
     "uplift": PairSpec(
         kind="uplift",
@@ -266,7 +356,7 @@ PAIRS: dict[str, PairSpec[Any]] = {
         unwrap=lambda champion: champion.uplift_model,
         score_challenger=_uplift_quality,
         score_champion=_uplift_quality,
-        champion_errors=(ValueError,),
+        baseline=_uplift_baseline,
     ),
 }
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import mlflow
 
-from segmint.gate import PROMOTE, REVIEW, Decision, GateInputs, decide, gate_record
+from segmint.gate import PROMOTE, REVIEW, BaselineCheck, Decision, GateInputs, decide, gate_record
 from segmint.settings import Settings
 from tasks import tracking
 from tasks.drift import drift_summary, record_drift
@@ -25,6 +25,7 @@ def gate_inputs(
 ) -> GateInputs:
     """What the gate weighs for model ``kind``, from the evaluation and drift findings."""
     stability = evaluation.get("stability", {}).get("ari") if kind == "segmenter" else None
+    baseline = evaluation.get("baseline")
     return GateInputs(
         quality_name=evaluation.get("quality_name", "quality"),
         challenger_quality=evaluation.get("challenger_quality"),
@@ -33,6 +34,8 @@ def gate_inputs(
         drift_detected=bool(drift.get("drift_detected", False)),
         validation_passed=validation_passed,
         skipped=evaluation.get("skipped"),
+        champion_error=evaluation.get("champion_error"),
+        baseline=BaselineCheck(**baseline) if baseline else None,
     )
 
 
@@ -48,6 +51,10 @@ def version_tags(decision: Decision, inputs: GateInputs, run_id: str | None) -> 
         "gate.drift_detected": str(inputs.drift_detected).lower(),
         "gate.validation_passed": str(inputs.validation_passed).lower(),
     }
+    if inputs.champion_error is not None:
+        tags["gate.champion_error"] = inputs.champion_error
+    if inputs.baseline is not None:
+        tags["gate.baseline"] = inputs.baseline.describe()
     if run_id:
         tags["gate.run_id"] = run_id
     return tags
@@ -118,6 +125,8 @@ def _gate_entry(
         "champion_quality": evaluation.get("champion_quality"),
         "quality_name": evaluation.get("quality_name"),
         "stability": evaluation.get("stability"),
+        "champion_error": evaluation.get("champion_error"),
+        "baseline": evaluation.get("baseline"),
         "drift": drift,
         "mlflow_run_id": run_id,
     }
