@@ -589,13 +589,9 @@ def _joined(
     ordered = feature_columns(settings, categories)
     out = pd.DataFrame({"customer_id": population.ids.to_numpy(dtype=object)})
     out = pd.concat([out, pd.DataFrame({name: behaviour[name] for name in ordered})], axis=1)
-    customers = population.customers
-    attributes = _attribute_features(
-        customers.drop(columns=[c for c in ("country", "channel") if c not in customers.columns]).reset_index(
-            drop=True
-        ),
-        settings.onehot_max_levels,
-    )
+    # Only customer_id and signup_ts are needed here: country, channel and the rest are attributes
+    # when present, and a table without them simply has fewer attribute columns.
+    attributes = _attribute_features(population.customers.reset_index(drop=True), settings.onehot_max_levels)
     if len(attributes.columns):
         out = pd.concat([out, attributes.reset_index(drop=True)], axis=1)
     numeric = out.columns.drop("customer_id")

@@ -120,6 +120,19 @@ def test_absent_tables_give_zero_features_and_attributes(tables: Tables) -> None
     assert f["channel__app"].tolist() == [0.0, 1.0, 0.0]
 
 
+def test_customers_without_country_or_channel_keep_their_other_attributes(tables: Tables) -> None:
+    for missing in ("country", "channel"):
+        customers = tables.customers.drop(columns=[missing])
+        f = customer_features(Tables(customers=customers), AS_OF, FeatureSettings())
+        assert f["customer_id"].tolist() == ["a", "b", "c"]
+        assert not [column for column in f.columns if column.startswith(f"{missing}__")]
+        assert f["attr_opted_out"].tolist() == [0.0, 1.0, 0.0]
+    kept = customer_features(
+        Tables(customers=tables.customers.drop(columns=["country"])), AS_OF, FeatureSettings()
+    )
+    assert kept["channel__app"].tolist() == [0.0, 1.0, 0.0]
+
+
 def test_inputs_are_not_mutated(tables: Tables) -> None:
     copies = {name: df.copy() for name, df in tables.items()}
     customer_features(tables, AS_OF, FeatureSettings())
