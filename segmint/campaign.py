@@ -9,11 +9,15 @@ Semantics of a plan row (one per customer passed in):
 
 Hold-out customers are drawn among the would-be-treated within each segment and offer, so the
 treated and hold-out groups are comparable; the budget they would have used is not re-spent.
+
+A plan is of one of :data:`PLAN_KINDS`: ``uplift`` (:func:`plan_campaign`, offers chosen by a trusted
+uplift model) or ``exploration`` (:func:`exploration_plan`, offers at random with a larger hold-out,
+for when no uplift model can be trusted, so that the wave yields the randomized data one needs).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,6 +27,7 @@ from segmint.settings import CampaignSettings
 
 GROUPS: tuple[str, ...] = ("treatment", "holdout")
 STRATEGIES: tuple[str, ...] = ("uplift", "response", "random")
+PLAN_KINDS: tuple[str, ...] = ("uplift", "exploration")
 CONTACT_COLUMNS: tuple[str, ...] = (
     "customer_id",
     "offer",
@@ -43,11 +48,13 @@ class CampaignPlan:
         summary: per offer (and ``"total"``): sent, holdout, spend, expected incremental
             conversions and profit of the sends.
         exclusions: customers excluded by each rule (a customer may break several).
+        kind: one of :data:`PLAN_KINDS`.
     """
 
     plan: pd.DataFrame
     summary: pd.DataFrame
     exclusions: dict[str, int]
+    kind: str = "uplift"
 
 
 def _offer_names(uplift_scores: pd.DataFrame, settings: CampaignSettings) -> list[str]:
@@ -354,6 +361,68 @@ def plan_campaign(
     return CampaignPlan(
         plan=_plan_rows(customers, contacts), summary=_plan_summary(contacts, holdout), exclusions=exclusions
     )
+
+
+def _random_contacts(
+    customers: pd.DataFrame, eligible: pd.Series, offers: list[str], settings: CampaignSettings
+) -> pd.DataFrame:
+    """Eligible customers with a random offer each, in a seeded random order, under budget and caps."""
+    ids = customers.loc[eligible.to_numpy(), "customer_id"].astype(str).to_numpy()
+    pairs = pd.DataFrame({"customer_id": np.repeat(ids, len(offers)), "offer": np.tile(offers, len(ids))})
+    rng = np.random.default_rng(settings.seed + 2)
+    # No model is behind these pairs: no uplift is predicted and no profit is claimed.
+    pairs = pairs.assign(
+        uplift=np.nan,
+        cost=_offer_setting(pairs, settings, offers, "cost").to_numpy(),
+        value=np.nan,
+        expected_incremental_profit=0.0,
+        priority=rng.random(len(pairs)),
+    )
+    chosen = select_contacts(pairs, settings.budget, _caps(settings, offers))
+    return chosen[list(CONTACT_COLUMNS)].reset_index(drop=True)
+
+
+def exploration_plan(
+    customers: pd.DataFrame,
+    offers: Sequence[str],
+    settings: CampaignSettings,
+    as_of: pd.Timestamp | None = None,
+) -> CampaignPlan:
+    """Offers assigned at random within the budget, with a larger hold-out: a plan to learn from.
+
+    For when no uplift model can be trusted. The exclusions are those of :func:`plan_campaign`.
+    Every (eligible customer, offer) pair gets a seeded random priority and
+    :func:`select_contacts` takes them in that order under the budget and the per-offer caps, so
+    customers are chosen in random order and each gets a uniformly random offer among those its
+    remaining budget and caps allow. A seeded ``exploration_holdout_share`` of the chosen customers
+    in each segment and offer is held back (their budget is not re-spent). No incremental effect is
+    claimed: plan rows carry an expected incremental profit of 0 and the summary's expected
+    conversions and profit are NaN.
+
+    Args:
+        customers: as for :func:`plan_campaign` (``expected_value`` is not used).
+        offers: the offers to explore (e.g. the treatments of past campaigns).
+        settings: campaign section (budget, offer costs and caps, ``exploration_holdout_share``, seed).
+        as_of: planning time, needed when ``last_contact_ts`` is set.
+
+    Returns:
+        :class:`CampaignPlan` of kind ``exploration``.
+
+    Raises:
+        ValueError: no offers to explore.
+    """
+    names = sorted({str(offer) for offer in offers})
+    if not names:
+        raise ValueError("an exploration plan needs at least one offer; set campaign.offers")
+    eligible, exclusions = eligible_customers(customers, settings, as_of)
+    contacts = _with_segment(_random_contacts(customers, eligible, names, settings), customers)
+    holdout = _holdout_mask(contacts, settings.exploration_holdout_share, settings.seed)
+    contacts = _grouped(contacts, holdout)
+    summary = _plan_summary(contacts, holdout).assign(
+        expected_incremental_conversions=np.nan, expected_incremental_profit=np.nan
+    )
+    plan = _plan_rows(customers, contacts)
+    return CampaignPlan(plan=plan, summary=summary, exclusions=exclusions, kind="exploration")
 
 
 def _valued_uplift(contacts: pd.DataFrame, valuation: pd.DataFrame | None) -> np.ndarray:

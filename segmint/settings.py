@@ -272,6 +272,8 @@ class CampaignSettings(_Section):
 
     budget: float = Field(5_000.0, ge=0.0)
     holdout_share: float = Field(0.1, ge=0.0, lt=1.0)
+    # share held back in an exploration plan (random offers while no uplift model is trusted)
+    exploration_holdout_share: float = Field(0.5, ge=0.0, lt=1.0)
     min_days_between_contacts: int = Field(14, ge=0)
     default_offer: OfferSettings = OfferSettings()
     offers: dict[str, OfferSettings] = {}

@@ -1,4 +1,11 @@
-"""Campaign: score every customer with the champions and plan the campaign under the budget."""
+"""Campaign: score every customer with the champions and plan the campaign under the budget.
+
+With a champion uplift model the plan follows its predicted uplift (``plan_kind: uplift``); without
+one that can be used (none promoted, or it fails to load or score), offers go out at random with a
+larger hold-out (``plan_kind: exploration``) so the wave yields the randomized data a model needs.
+A champion segmenter or recommender that is missing or broken leaves its columns empty, with the
+reason in the metrics; the stage does not fail on it.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from segmint.campaign import compare_strategies, plan_campaign
+from segmint.campaign import compare_strategies, exploration_plan, plan_campaign
 from segmint.contracts import CONTROL, Tables, latest_timestamp
 from segmint.recommend.interactions import purchased_pairs
 from segmint.settings import Settings
@@ -74,6 +81,28 @@ class CampaignPlan:
 
 
 @dataclass(frozen=True)
+class SegmentedCustomers:
+    """Every customer's segment (None without a usable champion segmenter) and anomaly flag.
+
+    Attributes:
+        scores: ``customer_id``, ``segment_id``, ``segment_name``, ``value_tier``, ``is_anomalous``,
+            ``anomaly_score``, one row per customer.
+        note: why the segments are empty, when they are.
+    """
+
+    scores: pd.DataFrame
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class Champion:
+    """A champion model loaded from the registry, or why there is none to use."""
+
+    model: Any | None
+    problem: str | None = None
+
+
+@dataclass(frozen=True)
 class RecommendedLists:
     """The recommendation lists per customer (None without a champion) and what the metrics record."""
 
@@ -81,12 +110,13 @@ class RecommendedLists:
     summary: dict[str, Any]
 
 
-class NoChampionError(RuntimeError):
-    """Scoring needs a champion model that the registry does not hold yet."""
-
-
-def _champion(settings: Settings, kind: str) -> Any | None:
-    return tracking.load_alias(settings, kind, tracking.CHAMPION)
+def _champion(settings: Settings, kind: str) -> Champion:
+    """The champion of ``kind``; a missing or unloadable one comes with the reason instead."""
+    try:
+        model = tracking.load_alias(settings, kind, tracking.CHAMPION)
+    except Exception as exc:  # noqa: BLE001 - a broken champion is reported and not used, never fatal
+        return Champion(None, f"champion {kind} could not be loaded: {type(exc).__name__}: {exc}"[:500])
+    return Champion(model, None if model is not None else f"no champion {kind} in the registry")
 
 
 def _empty(columns: dict[str, str]) -> pd.DataFrame:
@@ -164,25 +194,40 @@ def _campaign_inputs(paths: ProjectPaths) -> CampaignInputs:
     return CampaignInputs(tables, read_parquet(paths.features / FEATURES))
 
 
-def segment_scores(settings: Settings, paths: ProjectPaths, inputs: CampaignInputs) -> pd.DataFrame:
+def _anomaly_flags(paths: ProjectPaths) -> pd.DataFrame:
+    anomaly_file = paths.anomaly / "anomaly.parquet"
+    if not anomaly_file.exists():
+        return pd.DataFrame(
+            {"customer_id": pd.Series(dtype=object), "is_anomalous": False, "anomaly_score": 0.0}
+        )
+    return read_parquet(anomaly_file)[["customer_id", "is_anomalous", "anomaly_score"]]
+
+
+def segment_scores(settings: Settings, paths: ProjectPaths, inputs: CampaignInputs) -> SegmentedCustomers:
     """The champion segmenter's segment and the anomaly flag and score of every customer.
 
-    Raises:
-        NoChampionError: the registry holds no champion segmenter.
+    Without a usable champion segmenter (none promoted, or it fails to load or assign), the segment
+    columns are empty and the note says why.
     """
-    segmenter = _champion(settings, "segmenter")
-    if segmenter is None:
-        raise NoChampionError("no champion segmenter in the registry: run `segmint train` first")
-    assigned = segmenter.segmenter.assign(inputs.features)
-    anomaly = read_parquet(paths.anomaly / "anomaly.parquet")[
-        ["customer_id", "is_anomalous", "anomaly_score"]
-    ]
-    scores = assigned.merge(anomaly, on="customer_id", how="left").fillna(
+    champion = _champion(settings, "segmenter")
+    note = champion.problem
+    assigned = None
+    if champion.model is not None:
+        try:
+            assigned = champion.model.segmenter.assign(inputs.features)
+        except Exception as exc:  # noqa: BLE001 - a champion that cannot score is reported and not used
+            note = f"champion segmenter could not assign segments: {type(exc).__name__}: {exc}"[:500]
+    if assigned is None:
+        assigned = inputs.features[["customer_id"]].assign(
+            segment_id=None, segment_name=None, value_tier=None
+        )
+    scores = assigned.merge(_anomaly_flags(paths), on="customer_id", how="left").fillna(
         {"is_anomalous": False, "anomaly_score": 0.0}
     )
     scores = scores.assign(is_anomalous=scores["is_anomalous"].astype(bool))
     # Customers without any history still get a row: features hold every customer.
-    return inputs.tables.customers[["customer_id"]].merge(scores, on="customer_id", how="left")
+    everyone = inputs.tables.customers[["customer_id"]].merge(scores, on="customer_id", how="left")
+    return SegmentedCustomers(everyone, note)
 
 
 def _contact_info(scores: pd.DataFrame, inputs: CampaignInputs) -> pd.DataFrame:
@@ -194,17 +239,53 @@ def _contact_info(scores: pd.DataFrame, inputs: CampaignInputs) -> pd.DataFrame:
     return info.assign(expected_value=expected_value)
 
 
+def _offers_to_explore(settings: Settings, campaigns: pd.DataFrame | None) -> list[str]:
+    """The configured offers and every treatment of past campaigns."""
+    past = set() if campaigns is None else set(campaigns["treatment"].astype(str)) - {CONTROL}
+    return sorted(set(settings.campaign.offers) | past)
+
+
+def _exploration(
+    settings: Settings, inputs: CampaignInputs, scores: pd.DataFrame, reason: str
+) -> CampaignPlan:
+    """Random offers within the budget and a larger hold-out, because no uplift model can be used."""
+    offers = _offers_to_explore(settings, inputs.tables.campaigns)
+    if not offers:
+        skipped = f"{reason}, and no offers to explore (no past campaigns, no campaign.offers)"
+        nothing = {"plan_kind": None, "plan": {"skipped": skipped}}
+        return CampaignPlan(_empty(UPLIFT_COLUMNS), _empty(PLAN_COLUMNS), None, nothing)
+    info = _contact_info(scores, inputs)
+    as_of = latest_timestamp(inputs.tables) or pd.Timestamp.now(tz="UTC")
+    planned = exploration_plan(info, offers, settings.campaign, as_of=as_of)
+    summary: dict[str, Any] = {
+        "plan_kind": planned.kind,
+        "exploration": {
+            "reason": reason,
+            "offers": offers,
+            "holdout_share": settings.campaign.exploration_holdout_share,
+        },
+        "plan": planned.summary.to_dict(orient="records"),
+        "exclusions": dict(planned.exclusions),
+    }
+    return CampaignPlan(_empty(UPLIFT_COLUMNS), planned.plan[list(PLAN_COLUMNS)], None, summary)
+
+
+def _uplift_scores(settings: Settings, inputs: CampaignInputs) -> tuple[pd.DataFrame | None, str]:
+    """The champion uplift model's scores of every customer, or None and why it cannot be used."""
+    champion = _champion(settings, "uplift")
+    if champion.model is None:
+        return None, f"{champion.problem}: no uplift model is trusted yet"
+    try:
+        return champion.model.uplift_model.predict(inputs.features), "champion uplift model"
+    except Exception as exc:  # noqa: BLE001 - a champion that cannot score is reported and not used
+        return None, f"champion uplift could not score: {type(exc).__name__}: {exc}"[:500]
+
+
 def campaign_plan(settings: Settings, inputs: CampaignInputs, scores: pd.DataFrame) -> CampaignPlan:
-    """The champion uplift model's scores and the plan under the budget, or empty ones without it."""
-    uplift_model = _champion(settings, "uplift")
-    if uplift_model is None:
-        return CampaignPlan(
-            uplift_scores=_empty(UPLIFT_COLUMNS),
-            plan=_empty(PLAN_COLUMNS),
-            best_offers=None,
-            summary={"plan": {"skipped": "no champion uplift model (no campaign history)"}},
-        )
-    uplift_scores = uplift_model.uplift_model.predict(inputs.features)
+    """The plan under the budget: by the champion uplift model's scores, else an exploration plan."""
+    uplift_scores, reason = _uplift_scores(settings, inputs)
+    if uplift_scores is None:
+        return _exploration(settings, inputs, scores, reason)
     info = _contact_info(scores, inputs)
     # The plan is made as of the end of the observed data, which contact rules count back from.
     as_of = latest_timestamp(inputs.tables) or pd.Timestamp.now(tz="UTC")
@@ -219,6 +300,7 @@ def campaign_plan(settings: Settings, inputs: CampaignInputs, scores: pd.DataFra
             columns={"offer": "best_offer", "expected_incremental_profit": "expected_incremental_value"}
         ),
         summary={
+            "plan_kind": planned.kind,
             "plan": planned.summary.to_dict(orient="records"),
             "exclusions": dict(planned.exclusions),
             "strategies": strategies.to_dict(orient="records"),
@@ -234,13 +316,13 @@ def _with_best_offers(scores: pd.DataFrame, best_offers: pd.DataFrame | None) ->
 
 def recommended_lists(settings: Settings, ids: list[str], orders: pd.DataFrame | None) -> RecommendedLists:
     """The champion recommender's top-n product ids (as strings) for ``ids``, or none without it."""
-    recommender = _champion(settings, "recommender")
-    if recommender is None:
-        return RecommendedLists(None, {"skipped": "no champion recommender (no orders)"})
+    champion = _champion(settings, "recommender")
+    if champion.model is None:
+        return RecommendedLists(None, {"skipped": champion.problem})
     exclude_seen = settings.recommend.exclude_purchased
     exclude = purchased_pairs(orders) if exclude_seen else None
     recs, partitions = recommendations(
-        recommender.recommender, ids, settings.recommend.top_n, exclude, exclude_seen, settings
+        champion.model.recommender, ids, settings.recommend.top_n, exclude, exclude_seen, settings
     )
     lists = recs[["customer_id", "recommended_product_ids"]]
     lists = lists.assign(
@@ -262,14 +344,14 @@ def _with_recommendations(scores: pd.DataFrame, lists: pd.DataFrame | None) -> p
     )
 
 
-def _plan_totals(plan: pd.DataFrame) -> dict[str, Any]:
+def _plan_totals(plan: pd.DataFrame, kind: str | None) -> dict[str, Any]:
     treated = plan["group"] == "treatment"
+    # An exploration plan claims no incremental profit: there is no model to expect it from.
+    profit = plan.loc[treated, "expected_incremental_profit"].fillna(0).sum() if kind == "uplift" else None
     return {
         "contacted": int((treated & plan["offer"].notna()).sum()),
         "holdout": int((plan["group"] == "holdout").sum()),
-        "expected_incremental_profit": float(
-            plan.loc[treated, "expected_incremental_profit"].fillna(0).sum()
-        ),
+        "expected_incremental_profit": None if profit is None else float(profit),
     }
 
 
@@ -277,29 +359,30 @@ def run_campaign(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
     """Score every customer with the champions and plan the campaign; writes ``outputs/`` and the metrics.
 
     Outputs are ``customer_scores.parquet`` (columns :data:`CUSTOMER_SCORES_COLUMNS`),
-    ``uplift_scores.parquet`` and ``campaign_plan.parquet`` (columns :data:`PLAN_COLUMNS`);
-    ``metrics/campaign.json`` holds the plan's summary, the strategies compared and its totals.
-
-    Raises:
-        NoChampionError: the registry holds no champion segmenter.
+    ``uplift_scores.parquet`` and ``campaign_plan.parquet`` (columns :data:`PLAN_COLUMNS`, with
+    ``plan_kind`` in its metadata); ``metrics/campaign.json`` holds ``plan_kind``, the plan's
+    summary, the strategies compared (uplift plans) and its totals.
     """
     tracking.configure_mlflow(settings, paths)
     inputs = _campaign_inputs(paths)
     segmented = segment_scores(settings, paths, inputs)
-    campaign = campaign_plan(settings, inputs, segmented)
-    scores = _with_best_offers(segmented, campaign.best_offers)
+    campaign = campaign_plan(settings, inputs, segmented.scores)
+    scores = _with_best_offers(segmented.scores, campaign.best_offers)
     recommended = recommended_lists(
         settings, scores["customer_id"].astype(str).tolist(), inputs.tables.orders
     )
     scores = _with_recommendations(scores, recommended.lists)
+    plan = campaign.plan.copy()
+    plan.attrs = {"plan_kind": campaign.summary.get("plan_kind")}
     write_parquet(paths.outputs / SCORES_FILE, scores[list(CUSTOMER_SCORES_COLUMNS)])
     write_parquet(paths.outputs / UPLIFT_FILE, campaign.uplift_scores)
-    write_parquet(paths.outputs / PLAN_FILE, campaign.plan)
+    write_parquet(paths.outputs / PLAN_FILE, plan)
     result: dict[str, Any] = {
-        "customers": int(len(segmented)),
+        "customers": int(len(segmented.scores)),
+        **({"segments": {"skipped": segmented.note}} if segmented.note else {}),
         **campaign.summary,
         "recommendations": recommended.summary,
-        **_plan_totals(campaign.plan),
+        **_plan_totals(campaign.plan, campaign.summary.get("plan_kind")),
     }
     write_json(paths.metric("campaign"), result)
     return result

@@ -298,9 +298,22 @@ def recommender_section(recommend: dict[str, Any]) -> str:
     return "".join(parts)
 
 
+def _plan_kind(campaign: dict[str, Any]) -> str:
+    """What kind of plan it is, and for an exploration plan why and with which hold-out."""
+    kind = campaign.get("plan_kind")
+    if kind != "exploration":
+        return _p(f"plan_kind: {kind}") if kind else ""
+    exploration = campaign.get("exploration", {})
+    return _p(
+        f"plan_kind: exploration — offers assigned at random within the budget, "
+        f"{float(exploration.get('holdout_share', 0.0)):.0%} held back per segment and offer, "
+        f"because {exploration.get('reason', 'no uplift model is trusted')}"
+    )
+
+
 def campaign_section(campaign: dict[str, Any], paths: ProjectPaths) -> str:
-    """The plan by group and offer, and the same budget under the other strategies."""
-    parts = []
+    """The plan's kind, the plan by group and offer, and the same budget under the other strategies."""
+    parts = [_plan_kind(campaign)]
     plan = _read_parquet(paths.outputs / "campaign_plan.parquet")
     if plan is not None and len(plan):
         by = (

@@ -6,7 +6,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from segmint.campaign import compare_strategies, measure_campaign, next_wave_allocation, plan_campaign
+from segmint.campaign import (
+    compare_strategies,
+    exploration_plan,
+    measure_campaign,
+    next_wave_allocation,
+    plan_campaign,
+)
 from segmint.settings import CampaignSettings, OfferSettings
 
 AS_OF = pd.Timestamp("2024-06-01", tz="UTC")
@@ -94,6 +100,56 @@ def test_needs_as_of_with_contact_history_and_rejects_unknown_offer() -> None:
         plan_campaign(scores, customers, CampaignSettings())
     with pytest.raises(ValueError, match="valid offers: A, B"):
         plan_campaign(scores, customers, CampaignSettings(offers={"Z": OfferSettings()}), as_of=AS_OF)
+
+
+def _excluded(customers: pd.DataFrame) -> set[str]:
+    rule = customers["is_anomalous"] | customers["opted_out"] | customers["last_contact_ts"].notna()
+    return set(customers.loc[rule, "customer_id"])
+
+
+def test_exploration_plan_assigns_random_offers_within_budget_caps_and_exclusions() -> None:
+    _, customers = _inputs(2000)
+    settings = CampaignSettings(
+        budget=400.0,
+        offers={"A": OfferSettings(cost=1.0, max_contacts=150), "B": OfferSettings(cost=2.0)},
+        seed=3,
+    )
+    before = customers.copy()
+    result = exploration_plan(customers, ["B", "A", "A"], settings, as_of=AS_OF)
+    pd.testing.assert_frame_equal(customers, before)
+    assert result.kind == "exploration" and result.exclusions["anomalous"] == 40
+    plan = result.plan
+    assert len(plan) == len(customers) and plan["customer_id"].is_unique
+    chosen = plan[plan["offer"].notna()]
+    assert not set(chosen["customer_id"]) & _excluded(customers)
+    cost = chosen["offer"].map({"A": 1.0, "B": 2.0})
+    assert cost.sum() <= 400.0 and cost.sum() >= 398.0  # the budget binds (held-back contacts included)
+    assert (chosen["offer"] == "A").sum() <= 150 and set(chosen["offer"]) == {"A", "B"}
+    # random customers, not the first ones: chosen ids spread over the whole list
+    positions = chosen["customer_id"].str[1:].astype(int)
+    assert positions.min() < 200 and positions.max() > 1800
+    assert (plan["expected_incremental_profit"] == 0).all()
+    total = result.summary.set_index("offer").loc["total"]
+    assert np.isnan(total["expected_incremental_profit"]) and total["spend"] == pytest.approx(
+        cost[chosen["group"] == "treatment"].sum()
+    )
+
+
+def test_exploration_plan_holds_back_its_larger_share_per_segment_and_offer_and_is_seeded() -> None:
+    _, customers = _inputs(2000)
+    settings = CampaignSettings(budget=1e9, exploration_holdout_share=0.5, holdout_share=0.1, seed=1)
+    a = exploration_plan(customers, ["A", "B"], settings, as_of=AS_OF).plan
+    pd.testing.assert_frame_equal(a, exploration_plan(customers, ["A", "B"], settings, as_of=AS_OF).plan)
+    chosen = a[a["offer"].notna()].merge(customers[["customer_id", "segment_id"]], on="customer_id")
+    assert len(chosen) == 2000 - len(_excluded(customers))  # unlimited budget: every eligible customer
+    share = chosen.groupby(["segment_id", "offer"])["group"].apply(lambda g: (g == "holdout").mean())
+    assert np.allclose(share, 0.5, atol=0.01)
+    offer_share = (chosen["offer"] == "A").mean()
+    assert 0.45 < offer_share < 0.55  # each customer's offer is drawn at random
+    other = exploration_plan(customers, ["A", "B"], settings.model_copy(update={"seed": 2}), as_of=AS_OF)
+    assert not other.plan.equals(a)
+    with pytest.raises(ValueError, match="at least one offer"):
+        exploration_plan(customers, [], settings, as_of=AS_OF)
 
 
 def test_uplift_strategy_beats_response_and_random_on_expected_profit() -> None:
