@@ -30,7 +30,7 @@ from segmint.recommend import (
 )
 from segmint.segmentation import segment_stability
 from segmint.settings import Settings
-from segmint.uplift import evaluate_uplift
+from segmint.uplift import compare_uplift, held_out_configuration, held_out_summary
 from tasks import tracking
 from tasks.drift import with_model_columns
 from tasks.features import AT_CAMPAIGN, FEATURES
@@ -304,9 +304,15 @@ def _uplift_data(settings: Settings, paths: ProjectPaths) -> UpliftData:
 
 def _uplift_quality(model: Any, data: UpliftData, settings: Settings) -> Scored:
     # A model fit on every campaign row has seen any hold-out: like the recommender, each
-    # configuration is refit on the same training part and scored on the same held-out part.
-    result = evaluate_uplift(model, data.features, data.campaigns, settings.uplift)
-    return Scored(result["qini_auc"], details=result)
+    # configuration is refit on the same training part and scored on the same test part.
+    held = held_out_configuration(model, data.features, data.campaigns, settings.uplift)
+    result = held_out_summary(held, settings.uplift)
+    return Scored(result["qini_auc"], details=result, raw=held)
+
+
+def _uplift_paired_difference(new: Scored, old: Scored, settings: Settings) -> dict[str, Any]:
+    """Challenger minus champion test-part Qini AUC, bootstrapped on the same resamples of the same rows."""
+    return {"paired_difference": compare_uplift(new.raw.scores, old.raw.scores, settings.uplift).record()}
 
 
 def _uplift_baseline(model: Any, new: Scored, data: UpliftData, settings: Settings) -> BaselineCheck:
@@ -356,6 +362,7 @@ PAIRS: dict[str, PairSpec[Any]] = {
         unwrap=lambda champion: champion.uplift_model,
         score_challenger=_uplift_quality,
         score_champion=_uplift_quality,
+        compare=_uplift_paired_difference,
         baseline=_uplift_baseline,
     ),
 }

@@ -12,6 +12,7 @@ from segmint.contracts import Tables, latest_timestamp
 from segmint.features import customer_features, future_labels
 from segmint.nlp import SentimentModel, fit_sentiment_model
 from segmint.settings import FeatureSettings, Settings
+from segmint.uplift.waves import WAVE_ID, campaign_waves, wave_features
 from tasks.io import read_tables, write_json, write_parquet, write_pickle
 from tasks.paths import ProjectPaths
 
@@ -46,8 +47,35 @@ def _sentiment(tables: Tables, cfg: FeatureSettings) -> _Sentiment:
     return _Sentiment(model, scored, {"train_reviews": int(len(sample))})
 
 
+def _campaign_features(
+    tables: Tables, cfg: FeatureSettings, sentiment: SentimentModel | None, paths: ProjectPaths
+) -> dict[str, Any]:
+    """Write each campaign wave's customers' features as of the wave's first send; the waves' counts.
+
+    Without campaigns, an earlier run's file is removed so no stage reads stale waves.
+    """
+    at_campaign = paths.features / AT_CAMPAIGN
+    campaigns = tables.campaigns
+    if campaigns is None or not len(campaigns):
+        if at_campaign.exists():
+            at_campaign.unlink()
+        return {}
+    features = wave_features(tables, cfg, sentiment)
+    write_parquet(at_campaign, features)
+    with_features = features.groupby(WAVE_ID).size()
+    waves = {
+        wave.campaign_id: {
+            "as_of": None if pd.isna(wave.as_of) else wave.as_of.isoformat(),
+            "rows": int(wave.rows),
+            "customers_with_features": int(with_features.get(wave.campaign_id, 0)),
+        }
+        for wave in campaign_waves(campaigns).itertuples()
+    }
+    return {"campaign_waves": waves}
+
+
 def run_features(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
-    """Write the customer features now, at the first campaign send, and at the label cutoff.
+    """Write the customer features now, per campaign wave at its first send, and at the label cutoff.
 
     Args:
         settings: The project settings (``features`` section).
@@ -71,14 +99,7 @@ def run_features(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
     write_parquet(out / FEATURES, features)
     result.update(customers=int(len(features)), feature_columns=int(features.shape[1] - 1))
 
-    campaigns = tables.campaigns
-    at_campaign = out / AT_CAMPAIGN
-    if campaigns is not None and len(campaigns):
-        sent = campaigns["sent_ts"].min()
-        write_parquet(at_campaign, customer_features(tables, sent, cfg, sentiment.model))
-        result["campaign_as_of"] = sent.isoformat()
-    elif at_campaign.exists():
-        at_campaign.unlink()
+    result.update(_campaign_features(tables, cfg, sentiment.model, paths))
 
     cutoff = end - pd.Timedelta(days=cfg.label_window_days)
     train = customer_features(tables, cutoff, cfg, sentiment.model)

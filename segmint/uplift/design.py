@@ -14,6 +14,7 @@ import pandas as pd
 from segmint.contracts import CONTROL
 from segmint.settings import UpliftSettings
 from segmint.uplift.learners import BinaryUpliftLearner, make_learner
+from segmint.uplift.waves import FEATURES_AS_OF, WAVE_ID, wave_starts
 
 
 def feature_matrix(features: pd.DataFrame, columns: list[str] | None = None) -> tuple[np.ndarray, list[str]]:
@@ -44,26 +45,110 @@ def feature_matrix(features: pd.DataFrame, columns: list[str] | None = None) -> 
     return X, list(columns)
 
 
-def campaign_frame(features: pd.DataFrame, campaigns: pd.DataFrame) -> pd.DataFrame:
-    """Campaign rows joined to the customer's features (rows of customers without features drop).
+# Columns of a design frame that are not features.
+DESIGN_COLUMNS = ("customer_id", WAVE_ID, "sent_ts", "treatment", "converted", FEATURES_AS_OF)
 
-    Raises:
-        ValueError: no offer or no control rows, so there is nothing to compare.
+SIGNED_UP_LATER = "no features as of sent_ts (signed up later)"
+UNKNOWN_CUSTOMER = "customer not in the customers table"
+NO_SEND_TIME = "no sent_ts in the wave"
+NO_FEATURES = "no features for the customer at its wave"
+
+
+@dataclass(frozen=True)
+class CampaignRows:
+    """Campaign rows joined to their customer's features, and the rows the join dropped.
+
+    Attributes:
+        frame: One row per kept campaign row: its ``customer_id``, ``treatment``, ``converted``
+            (and ``campaign_id``/``sent_ts`` when given) plus the feature columns.
+        dropped: Number of dropped campaign rows per reason.
     """
+
+    frame: pd.DataFrame
+    dropped: dict[str, int]
+
+
+def _campaign_columns(campaigns: pd.DataFrame) -> pd.DataFrame:
     needed = {"customer_id", "treatment", "converted"}
     if not needed <= set(campaigns.columns):
         raise ValueError(f"campaigns need columns {sorted(needed)}; found {list(campaigns.columns)}")
-    rows = campaigns[["customer_id", "treatment", "converted"]].assign(
+    kept = [c for c in (WAVE_ID, "customer_id", "treatment", "sent_ts", "converted") if c in campaigns]
+    rows = campaigns[kept].assign(
         customer_id=lambda d: d["customer_id"].astype(str), treatment=lambda d: d["treatment"].astype(str)
     )
-    feats = features.assign(customer_id=features["customer_id"].astype(str))
-    joined = rows.merge(feats, on="customer_id", how="inner")
-    treatments = set(joined["treatment"].unique())
+    return rows.assign(**{WAVE_ID: rows[WAVE_ID].astype(str)}) if WAVE_ID in rows else rows
+
+
+def _drop_reasons(unmatched: pd.DataFrame, customers: pd.DataFrame | None) -> pd.Series:
+    """Why each campaign row found no features: no send time, unknown customer, signed up later."""
+    starts = wave_starts(unmatched)
+    reasons = pd.Series(NO_FEATURES, index=unmatched.index, dtype=object)
+    if customers is not None and "signup_ts" in customers:
+        first = customers.assign(customer_id=customers["customer_id"].astype(str)).drop_duplicates(
+            "customer_id"
+        )
+        signup = pd.to_datetime(first.set_index("customer_id")["signup_ts"], utc=True)
+        reasons[(unmatched["customer_id"].map(signup) >= starts).to_numpy()] = SIGNED_UP_LATER
+        reasons[~unmatched["customer_id"].isin(signup.index).to_numpy()] = UNKNOWN_CUSTOMER
+    if "sent_ts" in unmatched:
+        reasons[starts.isna().to_numpy()] = NO_SEND_TIME
+    return reasons
+
+
+def campaign_rows(
+    features: pd.DataFrame, campaigns: pd.DataFrame, customers: pd.DataFrame | None = None
+) -> CampaignRows:
+    """Campaign rows joined to their customer's features, counting every row the join drops.
+
+    Features with a ``campaign_id`` column (:func:`~segmint.uplift.waves.wave_features`) join per
+    wave and customer; a single snapshot joins on the customer alone.
+
+    Args:
+        features: Features per customer, or per wave and customer.
+        campaigns: Canonical campaign rows.
+        customers: The customers table; with it, dropped rows are told apart by reason (unknown
+            customer, signed up at or after the wave's first send).
+
+    Raises:
+        ValueError: missing columns, or no offer or no control rows left to compare.
+    """
+    rows = _campaign_columns(campaigns)
+    keys = [WAVE_ID, "customer_id"] if WAVE_ID in features else ["customer_id"]
+    if WAVE_ID in keys and WAVE_ID not in rows:
+        raise ValueError("features are per campaign wave but the campaigns have no campaign_id")
+    feats = features.assign(**{key: features[key].astype(str) for key in keys}).drop_duplicates(keys)
+    feats = feats.drop(columns=[c for c in feats.columns if c in rows and c not in keys])
+    joined = rows.merge(feats, on=keys, how="left", indicator=True)
+    matched = (joined.pop("_merge") == "both").to_numpy()
+    reasons = _drop_reasons(rows[~matched], customers)
+    dropped = {str(reason): int(n) for reason, n in reasons.value_counts().items()}
+    frame = joined[matched].reset_index(drop=True)
+    _require_both_arms(frame, dropped)
+    return CampaignRows(frame, dropped)
+
+
+def _require_both_arms(frame: pd.DataFrame, dropped: dict[str, int]) -> None:
+    if not len(frame):
+        raise ValueError(f"no campaign row has features to model; dropped rows: {dropped}")
+    treatments = set(frame["treatment"].unique())
     if CONTROL not in treatments:
         raise ValueError("campaigns have no control rows: uplift cannot be estimated without a control arm")
     if not treatments - {CONTROL}:
         raise ValueError("campaigns have only control rows: there is no offer to model")
-    return joined
+
+
+def campaign_frame(features: pd.DataFrame, campaigns: pd.DataFrame) -> pd.DataFrame:
+    """The frame of :func:`campaign_rows` (campaign rows of customers without features drop).
+
+    Raises:
+        ValueError: no offer or no control rows, so there is nothing to compare.
+    """
+    return campaign_rows(features, campaigns).frame
+
+
+def design_matrix(frame: pd.DataFrame, columns: list[str] | None = None) -> tuple[np.ndarray, list[str]]:
+    """The feature matrix of a design frame: every column but :data:`DESIGN_COLUMNS`, or ``columns``."""
+    return feature_matrix(frame.drop(columns=[c for c in DESIGN_COLUMNS if c in frame]), columns)
 
 
 @dataclass(frozen=True)

@@ -1,53 +1,45 @@
-"""Held-out quality of an uplift configuration: refit on the training part of the seeded split,
-scored on the rest, per offer, per segment and for champion/challenger comparisons."""
+"""Test-part quality of an uplift configuration: refit on the training part of
+:func:`~segmint.uplift.splits.evaluation_split`, scored on its test part, per offer, per segment and
+for champion/challenger comparisons."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from segmint.settings import UpliftSettings
-from segmint.uplift.design import Design, OfferScores, campaign_design, campaign_frame, feature_matrix
-from segmint.uplift.metrics import METRIC_NAMES, bootstrap_intervals, uplift_metrics
+from segmint.uplift.comparison import compare_uplift
+from segmint.uplift.design import Design, OfferScores, campaign_design, campaign_rows, design_matrix
+from segmint.uplift.metrics import METRIC_NAMES, uplift_metrics
 from segmint.uplift.model import UpliftModel
-from segmint.uplift.splits import held_out_split
+from segmint.uplift.splits import EvaluationSplit, evaluation_split
 
 
 def held_out_scores(
-    design: Design,
-    learner_names: dict[str, str],
-    settings: UpliftSettings,
-    split: tuple[np.ndarray, np.ndarray],
+    design: Design, learner_names: dict[str, str], settings: UpliftSettings, split: EvaluationSplit
 ) -> dict[str, OfferScores]:
-    """Each offer's learner fitted on the train rows of ``split``, scored on its test rows.
+    """Each offer's learner fitted on the training part of ``split``, scored on its test part.
 
     Args:
         design: The campaign rows.
         learner_names: The learner per offer.
         settings: The settings the learners are built from.
-        split: ``(train, test)`` row positions.
+        split: The training and test parts.
     """
-    train, test = split
-    return {offer: design.scored(name, offer, settings, train, test) for offer, name in learner_names.items()}
-
-
-def held_out_metrics(scores: dict[str, OfferScores], settings: UpliftSettings) -> dict[str, dict[str, float]]:
-    """Metrics with bootstrap bounds per offer, and ``"overall"``: their mean over offers."""
-    metrics: dict[str, dict[str, float]] = {}
-    for j, (offer, scored) in enumerate(scores.items()):
-        metrics[offer] = bootstrap_intervals(
-            scored.outcome,
-            scored.uplift,
-            scored.treated,
-            settings.bootstrap_rounds,
-            settings.seed + j,
-            settings.top_share,
-        )
-    offers = list(scores)
-    metrics["overall"] = {
-        key: float(np.nanmean([metrics[offer][key] for offer in offers])) for key in metrics[offers[0]]
+    return {
+        offer: design.scored(name, offer, settings, split.train, split.test)
+        for offer, name in learner_names.items()
     }
-    return metrics
+
+
+def tested_offers(design: Design, offers: tuple[str, ...], split: EvaluationSplit) -> tuple[str, ...]:
+    """Those of ``offers`` with treated rows in both parts (an offer missing from the latest wave
+    cannot be tested on it)."""
+    train, test = set(design.treatment[split.train]), set(design.treatment[split.test])
+    return tuple(offer for offer in offers if offer in train and offer in test)
 
 
 def _segment_row(
@@ -70,12 +62,12 @@ def _segment_row(
 def segment_metrics(
     design: Design, segments: pd.DataFrame, scores: dict[str, OfferScores], settings: UpliftSettings
 ) -> pd.DataFrame:
-    """Observed and predicted held-out uplift, and the metrics, per segment and offer.
+    """Observed and predicted test-part uplift, and the metrics, per segment and offer.
 
     Args:
         design: The campaign rows.
         segments: ``[customer_id, segment_id]``.
-        scores: The held-out scores per offer (:func:`held_out_scores`).
+        scores: The test-part scores per offer (:func:`held_out_scores`).
         settings: The uplift section (``top_share``).
     """
     segment_of = segments.assign(customer_id=segments["customer_id"].astype(str)).set_index("customer_id")[
@@ -92,53 +84,86 @@ def segment_metrics(
     return pd.DataFrame(rows)
 
 
-def evaluate_uplift(
+@dataclass(frozen=True)
+class HeldOutScores:
+    """A configuration refit on the training part and scored on the test part.
+
+    Attributes:
+        scores: Test-part scores per tested offer.
+        learners: The learner per tested offer.
+        split: The two parts (and which rows the test part is).
+    """
+
+    scores: dict[str, OfferScores]
+    learners: dict[str, str]
+    split: EvaluationSplit
+
+
+def held_out_configuration(
     model: UpliftModel, features: pd.DataFrame, campaigns: pd.DataFrame, settings: UpliftSettings
-) -> dict:
-    """Held-out quality of a model's configuration, comparable between champion and challenger.
-
-    The model's learner per offer, with the settings it was fitted with, is refit on the training
-    part of the seeded split that :func:`~segmint.uplift.fit_uplift` uses (``settings.seed``/``test_share``)
-    and scored on the held-out part: a model refit on all rows has seen those rows, so its own
-    predictions would flatter it.
-
-    Args:
-        model: A fitted :class:`UpliftModel` (only its configuration and feature columns are used).
-        features: One row per customer as of the send date; must carry the model's feature columns.
-        campaigns: Canonical campaign rows with a control arm.
-        settings: The uplift section whose seed, ``test_share`` and ``top_share`` define the split
-            and uplift@k.
-
-    Returns:
-        ``qini_auc``, ``auuc``, ``uplift_at_30`` (means over offers), ``per_offer`` (the same per
-        offer plus its ``learner`` and ``n_rows``), ``n_rows`` (held-out rows) and ``n_train_rows``.
+) -> HeldOutScores:
+    """The model's learner per offer, with the settings it was fitted with, refit on the training
+    part of :func:`~segmint.uplift.splits.evaluation_split` (from ``settings``) and scored on the
+    test part. Two models evaluated on the same data get the same rows, so they can be compared.
 
     Raises:
-        ValueError: campaigns without control or offer rows, or features lacking model columns.
+        ValueError: campaigns without control or offer rows, features lacking model columns, or
+            none of the model's offers in both parts.
     """
-    frame = campaign_frame(features, campaigns)
-    X, _ = feature_matrix(frame, list(model.feature_columns))
+    frame = campaign_rows(features, campaigns).frame
+    X, _ = design_matrix(frame, list(model.feature_columns))
     design = campaign_design(frame, X)
-    train, test = held_out_split(frame, settings)
-    present = {
-        offer: model.learner_names.get(offer, model.name)
-        for offer in model.offers
-        if (design.treatment == offer).any()
-    }
-    if not present:
-        raise ValueError(f"campaigns hold none of the model's offers {list(model.offers)}")
-    scores = held_out_scores(design, present, model.settings or settings, (train, test))
+    split = evaluation_split(frame, settings)
+    offers = tested_offers(design, tuple(model.offers), split)
+    if not offers:
+        raise ValueError(f"the campaigns' test part holds none of the model's offers {list(model.offers)}")
+    learners = {offer: model.learner_names.get(offer, model.name) for offer in offers}
+    return HeldOutScores(
+        held_out_scores(design, learners, model.settings or settings, split), learners, split
+    )
+
+
+def held_out_summary(held: HeldOutScores, settings: UpliftSettings) -> dict[str, Any]:
+    """The metrics of :func:`evaluate_uplift` from test-part scores."""
     per_offer = {
         offer: {
-            "learner": present[offer],
+            "learner": held.learners[offer],
             "n_rows": int(len(scored.outcome)),
             **uplift_metrics(scored.outcome, scored.uplift, scored.treated, settings.top_share),
         }
-        for offer, scored in scores.items()
+        for offer, scored in held.scores.items()
     }
     return {
         **{key: float(np.nanmean([m[key] for m in per_offer.values()])) for key in METRIC_NAMES},
         "per_offer": per_offer,
-        "n_rows": int(len(test)),
-        "n_train_rows": int(len(train)),
+        "n_rows": int(len(held.split.test)),
+        "n_train_rows": int(len(held.split.train)),
+        "rows": held.split.rows,
+        "baseline": compare_uplift(held.scores, None, settings).record(),
     }
+
+
+def evaluate_uplift(
+    model: UpliftModel, features: pd.DataFrame, campaigns: pd.DataFrame, settings: UpliftSettings
+) -> dict[str, Any]:
+    """Test-part quality of a model's configuration, comparable between champion and challenger.
+
+    A model refit on all rows has seen the test part, so its own predictions would flatter it:
+    its configuration is refit on the training part instead (:func:`held_out_configuration`).
+
+    Args:
+        model: A fitted :class:`UpliftModel` (only its configuration and feature columns are used).
+        features: Features per customer, or per wave and customer; must carry the model's columns.
+        campaigns: Canonical campaign rows with a control arm.
+        settings: The uplift section whose seed, ``test_share``, ``top_share`` and
+            ``bootstrap_rounds`` define the split, uplift@k and the interval.
+
+    Returns:
+        ``qini_auc``, ``auuc``, ``uplift_at_30`` (means over offers), ``per_offer`` (the same per
+        offer plus its ``learner`` and ``n_rows``), ``n_rows`` (test rows), ``n_train_rows``,
+        ``rows`` (which rows the test part is) and ``baseline`` (against random targeting).
+
+    Raises:
+        ValueError: as :func:`held_out_configuration`.
+    """
+    return held_out_summary(held_out_configuration(model, features, campaigns, settings), settings)

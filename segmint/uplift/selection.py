@@ -1,5 +1,5 @@
-"""Learner selection by cross-validated Qini AUC, and :func:`fit_uplift`, which refits the choice on
-every row and reports its held-out quality."""
+"""Learner selection by cross-validated Qini AUC on the training part, and :func:`fit_uplift`, which
+reports the choice's quality on the test part and refits it on every row."""
 
 from __future__ import annotations
 
@@ -9,19 +9,39 @@ import numpy as np
 import pandas as pd
 
 from segmint.settings import UpliftSettings
-from segmint.uplift.design import Design, campaign_design, campaign_frame, feature_matrix
-from segmint.uplift.evaluation import held_out_metrics, held_out_scores, segment_metrics
+from segmint.uplift.comparison import UpliftComparison, compare_uplift, held_out_metrics
+from segmint.uplift.design import Design, OfferScores, campaign_design, campaign_rows, design_matrix
+from segmint.uplift.evaluation import held_out_scores, segment_metrics, tested_offers
 from segmint.uplift.learners import COMPLEXITY, check_learners
 from segmint.uplift.metrics import METRIC_NAMES, qini_points, uplift_metrics
 from segmint.uplift.model import UpliftModel, fit_uplift_model
-from segmint.uplift.splits import cross_validation_folds, held_out_split, selection_rows
+from segmint.uplift.splits import (
+    EvaluationSplit,
+    cross_validation_folds,
+    evaluation_split,
+    held_out_split,
+    selection_rows,
+)
 
 SELECTION_RULES = ("best", "one_se")
 
 
 @dataclass(frozen=True)
 class UpliftSelection:
-    """The chosen learner refit on all rows, with the evidence for the choice."""
+    """The chosen learner refit on all rows, with the evidence for the choice.
+
+    Attributes:
+        model: The chosen configuration fitted on every row (what gets deployed).
+        name: Its name.
+        metrics: Test-part metrics per tested offer and ``"overall"``, with bootstrap bounds.
+        candidates: Every learner's cross-validated metrics on the training part.
+        qini: Test-part Qini curve points of the chosen learner and of random targeting.
+        per_segment: Test-part metrics per segment and offer, when segments were given.
+        rows: Which rows ``metrics``, ``qini`` and ``per_segment`` come from.
+        selection_rows: Which rows the candidates were cross-validated on.
+        baseline: The test-part Qini AUC against random targeting, with its interval.
+        dropped_rows: Campaign rows the feature join dropped, per reason.
+    """
 
     model: UpliftModel
     name: str
@@ -29,17 +49,18 @@ class UpliftSelection:
     candidates: pd.DataFrame
     qini: pd.DataFrame
     per_segment: pd.DataFrame | None = field(default=None)
+    rows: str = ""
+    selection_rows: str = ""
+    baseline: UpliftComparison | None = None
+    dropped_rows: dict[str, int] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class _Candidates:
-    table: pd.DataFrame  # one row per learner and offer: mean metrics and the Qini AUC's standard error
-    qini: pd.DataFrame  # averaged Qini curve points per learner and offer, plus the random ranking's
-
-
-def _selection_splits(design: Design, settings: UpliftSettings) -> list[tuple[np.ndarray, np.ndarray]]:
-    # The CV folds, or the single held-out split when cv_folds < 2, over the selection rows.
-    kept = selection_rows(design.frame, settings)
+def _selection_splits(
+    design: Design, settings: UpliftSettings, train: np.ndarray
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    # The CV folds, or the single inner split when cv_folds < 2, over the selection rows: a sample
+    # of the training part only, so nothing selection sees is reported.
+    kept = train[selection_rows(design.frame.iloc[train], settings)]
     sample = design.frame.iloc[kept]
     folds = (
         cross_validation_folds(sample, settings)
@@ -55,52 +76,57 @@ def _candidate(
     offer: str,
     settings: UpliftSettings,
     splits: list[tuple[np.ndarray, np.ndarray]],
-) -> tuple[dict, pd.DataFrame]:
-    per_split, grids = [], []
+) -> dict:
+    per_split = []
     for train, test in splits:
         scored = design.scored(name, offer, settings, train, test)
         per_split.append(uplift_metrics(scored.outcome, scored.uplift, scored.treated, settings.top_share))
-        grids.append(qini_points(scored.outcome, scored.uplift, scored.treated))
     qinis = np.array([m["qini_auc"] for m in per_split], dtype=float)
-    row = {
+    return {
         "learner": name,
         "offer": offer,
         **{key: float(np.nanmean([m[key] for m in per_split])) for key in METRIC_NAMES},
         # Standard error of the mean Qini over folds (0 with a single split).
         "qini_auc_se": float(np.nanstd(qinis) / np.sqrt(len(qinis))) if len(qinis) > 1 else 0.0,
     }
-    curve = pd.DataFrame(
-        {
-            "offer": offer,
-            "learner": name,
-            "fraction": grids[0][0],
-            "qini": np.mean([grid[1] for grid in grids], axis=0),
-        }
-    )
-    return row, curve
 
 
-def _random_curves(design: Design, offers: tuple[str, ...], test: np.ndarray) -> list[pd.DataFrame]:
+def _held_out_curves(scores: dict[str, OfferScores], chosen: dict[str, str]) -> pd.DataFrame:
+    """Test-part Qini curve points of each offer's chosen learner and of random targeting."""
     curves = []
-    for offer in offers:
-        rows = design.offer_rows(offer, test)
-        grid, values = qini_points(design.y[rows], np.zeros(len(rows)), design.treated(rows, offer))
-        curves.append(pd.DataFrame({"offer": offer, "learner": "random", "fraction": grid, "qini": values}))
-    return curves
+    for offer, scored in scores.items():
+        for learner, uplift in ((chosen[offer], scored.uplift), ("random", np.zeros(len(scored.uplift)))):
+            grid, values = qini_points(scored.outcome, uplift, scored.treated)
+            curves.append(
+                pd.DataFrame({"offer": offer, "learner": learner, "fraction": grid, "qini": values})
+            )
+    return pd.concat(curves, ignore_index=True)
 
 
-def _candidate_scores(design: Design, offers: tuple[str, ...], settings: UpliftSettings) -> _Candidates:
-    """Every learner's metrics per offer (mean over the CV folds, or on the held-out split when
-    ``cv_folds < 2``) and its Qini curve points averaged the same way."""
-    splits = _selection_splits(design, settings)
-    rows, curves = [], []
-    for name in dict.fromkeys(settings.learners):
-        for offer in offers:
-            row, curve = _candidate(design, name, offer, settings, splits)
-            rows.append(row)
-            curves.append(curve)
-    curves.extend(_random_curves(design, offers, splits[0][1]))
-    return _Candidates(pd.DataFrame(rows), pd.concat(curves, ignore_index=True))
+def _candidate_scores(
+    design: Design, offers: tuple[str, ...], settings: UpliftSettings, train: np.ndarray
+) -> pd.DataFrame:
+    """Every learner's metrics per offer: the mean over the CV folds of the training part (or on
+    one inner split when ``cv_folds < 2``), with the Qini AUC's standard error over folds. Every
+    learner and offer gets the same folds, so the selection budget is the same for each."""
+    splits = _selection_splits(design, settings, train)
+    return pd.DataFrame(
+        [
+            _candidate(design, name, offer, settings, splits)
+            for name in dict.fromkeys(settings.learners)
+            for offer in offers
+        ]
+    )
+
+
+def _selection_description(settings: UpliftSettings, split: EvaluationSplit) -> str:
+    sampled = min(len(split.train), settings.selection_max_rows)
+    how = (
+        f"{settings.cv_folds}-fold CV"
+        if settings.cv_folds >= 2
+        else f"one inner {settings.test_share:.0%} split"
+    )
+    return f"training part only: {how} on {sampled} of its {len(split.train)} rows"
 
 
 def _choose(
@@ -147,43 +173,54 @@ def fit_uplift(
     campaigns: pd.DataFrame,
     settings: UpliftSettings,
     segments: pd.DataFrame | None = None,
+    customers: pd.DataFrame | None = None,
 ) -> UpliftSelection:
-    """Pick the uplift learner (per offer, or one for all) by cross-validated Qini AUC, refit on every row.
+    """Pick the uplift learner on the training part, report it on the test part, refit it on every row.
 
-    Selection runs seeded K-fold cross-validation over the campaign rows (``cv_folds``; below 2,
-    the single held-out split), which is far steadier than one split when effects are weak; above
-    ``selection_max_rows`` rows it uses a stratified sample of that many. The
-    reported ``metrics`` come from the seeded held-out split (the chosen configuration fitted on
-    the training part), exactly as :func:`~segmint.uplift.evaluate_uplift` computes them.
+    Three ways: :func:`~segmint.uplift.splits.evaluation_split` sets aside the test part (the
+    latest wave, or a seeded stratified ``test_share`` of one wave). Selection cross-validates
+    every learner (``cv_folds``; below 2, one inner split) on at most ``selection_max_rows`` rows
+    of the training part, with the same folds for every learner and offer. The reported metrics,
+    per-segment metrics, Qini curves and the baseline interval come from the chosen configuration
+    fitted on the training part and scored on the test part, exactly as
+    :func:`~segmint.uplift.evaluate_uplift` computes them. The returned model is then refit on
+    every row: the numbers describe its configuration.
 
     Args:
-        features: One row per customer (``customer_id`` + numeric columns) as of the send date.
+        features: Features per customer (``customer_id`` + numeric columns) as of the send date,
+            or per wave and customer (:func:`~segmint.uplift.waves.wave_features`).
         campaigns: Canonical campaign rows (``treatment == "control"`` is the control arm).
         settings: The uplift section (learners, folds, split share, LightGBM sizes, seed).
-        segments: Optional ``[customer_id, segment_id]``; adds held-out metrics per segment.
+        segments: Optional ``[customer_id, segment_id]``; adds test-part metrics per segment.
+        customers: Optional customers table, to give the reason of every row the join drops.
 
     Returns:
-        :class:`UpliftSelection`; ``metrics`` has one entry per offer and ``"overall"`` (mean over
-        offers), each with bootstrap bounds; ``candidates`` every learner's selection metrics;
-        ``qini`` curve points for a plot.
+        :class:`UpliftSelection`; ``metrics`` has one entry per tested offer and ``"overall"``
+        (mean over offers), each with bootstrap bounds.
 
     Raises:
         ValueError: an unknown learner, or campaigns with no offer or no control rows.
     """
     check_learners(settings.learners)
-    frame = campaign_frame(features, campaigns)
-    X, columns = feature_matrix(frame.drop(columns=["treatment", "converted"]))
-    design = campaign_design(frame, X)
+    joined = campaign_rows(features, campaigns, customers)
+    X, columns = design_matrix(joined.frame)
+    design = campaign_design(joined.frame, X)
+    split = evaluation_split(joined.frame, settings)
     offers = design.offers()
-    candidates = _candidate_scores(design, offers, settings)
-    chosen = _choose(candidates.table, offers, settings.select_per_offer, settings.selection_rule)
-    held_out = held_out_scores(design, chosen, settings, held_out_split(frame, settings))
+    candidates = _candidate_scores(design, offers, settings, split.train)
+    chosen = _choose(candidates, offers, settings.select_per_offer, settings.selection_rule)
+    tested = {offer: chosen[offer] for offer in tested_offers(design, offers, split)}
+    held_out = held_out_scores(design, tested, settings, split)
     model = fit_uplift_model(design, chosen, columns, settings)
     return UpliftSelection(
         model=model,
         name=model.name,
         metrics=held_out_metrics(held_out, settings),
-        candidates=_marked(candidates.table, chosen),
-        qini=candidates.qini,
+        candidates=_marked(candidates, chosen),
+        qini=_held_out_curves(held_out, chosen),
         per_segment=None if segments is None else segment_metrics(design, segments, held_out, settings),
+        rows=split.rows,
+        selection_rows=_selection_description(settings, split),
+        baseline=compare_uplift(held_out, None, settings),
+        dropped_rows=joined.dropped,
     )
