@@ -42,12 +42,11 @@ def run_segment(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
     write_parquet(paths.segments / "selection.parquet", _flat(selection))
 
     sizes = segments.groupby("segment_name").size().sort_values(ascending=False)
-    best = selection.iloc[0].to_dict() if len(selection) else {}
     result: dict[str, Any] = {
         "customers": int(len(segments)),
         "n_segments": int(segments["segment_id"].nunique()),
         "segment_sizes": {str(k): int(v) for k, v in sizes.items()},
-        "selected": {k: v for k, v in best.items() if isinstance(v, (int, float, str))},
+        "selected": selected_candidate(selection),
         "value_tiers": {str(k): int(v) for k, v in segments["value_tier"].value_counts().items()},
     }
     reference = features.sample(min(REFERENCE_ROWS, len(features)), random_state=settings.segment.seed)
@@ -57,6 +56,15 @@ def run_segment(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
     result["registered_version"] = version
     write_json(paths.metric("segment"), result)
     return result
+
+
+def selected_candidate(selection: pd.DataFrame) -> dict[str, Any]:
+    """The chosen row of the selection table (``chosen`` is True) as plain scalars; {} if none is."""
+    if "chosen" not in selection.columns:
+        return {}
+    chosen = selection[selection["chosen"].astype(bool)]
+    row = chosen.iloc[0].to_dict() if len(chosen) else {}
+    return {key: value for key, value in row.items() if isinstance(value, (int, float, str))}
 
 
 def _flat(frame: pd.DataFrame) -> pd.DataFrame:
