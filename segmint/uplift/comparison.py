@@ -142,8 +142,8 @@ def compare_uplift(
     return UpliftComparison(
         RANDOM_TARGETING if other is None else against,
         difference(None),
-        low,
-        high,
+        float(low),
+        float(high),
         offers,
         settings.bootstrap_rounds,
     )
