@@ -1,9 +1,15 @@
-"""Recommend: compare candidates on the pinned temporal split, refit the best, register it."""
+"""Recommend: choose on the inner split, report on the outer test period, refit the choice, register it.
+
+Every number says where it comes from: ``candidates`` are scores on the inner split
+(``metrics.selection_split``), ``metrics`` are the chosen configuration's on the outer test period
+(``metrics.report_split``); both descriptions are also tags of the stage's MLflow run.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+import mlflow
 import pandas as pd
 
 from segmint.recommend import interaction_tables, select_recommender
@@ -27,9 +33,10 @@ def run_recommend(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
     """Select, save and register the recommender from the validated tables (and segments, if any).
 
     Returns:
-        The stage's metrics, as written to ``metrics/recommend.json``: winner, its metrics, every
-        candidate's scores, per-segment scores and the registered version; or the skip reason
-        when there are no orders.
+        The stage's metrics, as written to ``metrics/recommend.json``: the winner, its metrics on
+        the outer test period, every candidate's scores on the inner split, the winner's
+        per-segment scores on the outer test period and the registered version; or the skip
+        reason when there are no orders.
     """
     tables = read_tables(paths.validated, paths, names=interaction_tables(settings.recommend))
     if tables.orders is None or not len(tables.orders):
@@ -59,5 +66,18 @@ def run_recommend(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
         example,
         tags={"candidate": selection.name},
     )
+    _tag_splits(selection.metrics)
     write_json(paths.metric("recommend"), result)
     return result
+
+
+def _tag_splits(metrics: dict[str, Any]) -> None:
+    """The periods and counts behind the candidates' and the reported numbers, as run tags."""
+    if mlflow.active_run() is None:
+        return
+    tags = {
+        f"recommend.{name}.{key}": str(value)
+        for name in ("selection_split", "report_split")
+        for key, value in metrics.get(name, {}).items()
+    }
+    mlflow.set_tags(tags)

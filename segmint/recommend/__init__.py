@@ -5,10 +5,13 @@ from segmint.recommend.blend import BlendRecommender
 from segmint.recommend.evaluation import (
     Split,
     bootstrap_intervals,
+    describe_split,
     evaluate_on_split,
     evaluate_recommender,
     paired_bootstrap,
     per_customer_metrics,
+    report_cutoff,
+    selection_split,
     temporal_split,
 )
 from segmint.recommend.interactions import Interactions, interaction_tables, interactions_from
@@ -35,6 +38,7 @@ __all__ = [
     "RecommenderSelection",
     "Split",
     "bootstrap_intervals",
+    "describe_split",
     "evaluate_on_split",
     "evaluate_recommender",
     "interaction_tables",
@@ -42,7 +46,9 @@ __all__ = [
     "make_recommender",
     "paired_bootstrap",
     "per_customer_metrics",
+    "report_cutoff",
     "select_recommender",
+    "selection_split",
     "temporal_split",
     "top_n_indices",
 ]

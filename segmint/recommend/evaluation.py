@@ -1,10 +1,18 @@
-"""The pinned evaluation protocol: temporal split, top-k metrics, bootstrap intervals."""
+"""The pinned evaluation protocol: two temporal splits, top-k metrics, bootstrap intervals.
+
+Three parts of the purchase history, oldest first: the inner training part, the inner test period
+(where candidates are chosen and tuned: :func:`selection_split`) and the outer test period, the
+latest one (where the chosen configuration, refit on everything before it, is reported, gated and
+compared: :func:`temporal_split`). Nothing chooses on the outer test period.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -17,6 +25,8 @@ from segmint.settings import RecommendSettings
 
 METRICS: tuple[str, ...] = ("ndcg", "recall", "map")
 
+SplitRole = Literal["report", "selection"]
+
 
 @dataclass(frozen=True)
 class Split:
@@ -24,16 +34,23 @@ class Split:
 
     Attributes:
         train: interactions before ``cutoff``, items bought by ≥ ``min_item_customers`` customers.
-        relevant: CSR aligned with ``train`` (rows = customers, cols = items): bought at or after
-            the cutoff and not before.
+        relevant: CSR aligned with ``train`` (rows = customers, cols = items): bought in the test
+            period and not before.
         test_customers: customers with history and at least one relevant item.
-        cutoff: the ``split_quantile`` quantile of purchase timestamps.
+        cutoff: where the test period starts (the training part is everything strictly before it).
+        role: ``report`` (the outer split: its test period is the latest one, and nothing chooses on
+            it) or ``selection`` (the inner split inside the outer training period).
+        first_purchase: the earliest purchase the split reads.
+        last_purchase: the latest purchase of its test period.
     """
 
     train: Interactions
     relevant: sp.csr_matrix
     test_customers: np.ndarray
     cutoff: pd.Timestamp
+    role: SplitRole = "report"
+    first_purchase: pd.Timestamp | None = None
+    last_purchase: pd.Timestamp | None = None
 
 
 def _purchases(tables: Tables) -> pd.DataFrame:
@@ -50,22 +67,66 @@ def popular_items_mask(interactions: Interactions, min_customers: int) -> np.nda
     return counts >= min_customers
 
 
-def temporal_split(tables: Tables, settings: RecommendSettings) -> Split:
-    """Split at the ``split_quantile`` of purchase times; score only on what was new after it.
+def report_cutoff(tables: Tables, settings: RecommendSettings) -> pd.Timestamp:
+    """The start of the test period that is reported and gated: the ``split_quantile`` of purchase times.
 
-    Above ``split_max_customers`` customers with history before the cutoff, the split holds a
-    seeded sample of that many (the items kept are still those of all customers).
+    Raises:
+        ValueError: no orders.
+    """
+    return _purchases(tables)["ts"].quantile(settings.split_quantile)
+
+
+def temporal_split(tables: Tables, settings: RecommendSettings) -> Split:
+    """The outer split: cut at the ``split_quantile`` of purchase times, score on what was new after it.
+
+    Its test period is the latest one; it is what is reported, gated and compared, and no
+    selection or tuning may look at it (they use :func:`selection_split`). Above
+    ``split_max_customers`` customers with history before the cutoff, the split holds a seeded
+    sample of that many (the items kept are still those of all customers).
 
     Raises:
         ValueError: no orders, or no items left after the ``min_item_customers`` filter.
     """
+    return _split_at(tables, settings, report_cutoff(tables, settings), "report")
+
+
+def selection_split(tables: Tables, settings: RecommendSettings) -> Split:
+    """The inner split: the outer training period cut again, for choosing and tuning.
+
+    Only rows before the outer cutoff are read. The inner test period has the outer one's length
+    (from the outer cutoff to the last purchase) and ends at the outer cutoff; the rest of the
+    protocol (item filter, relevance, sample) is the outer one's.
+
+    Raises:
+        ValueError: no orders, an empty outer test period, or no items left before the inner cutoff.
+    """
+    outer = report_cutoff(tables, settings)
+    horizon = _purchases(tables)["ts"].max() - outer
+    if horizon <= pd.Timedelta(0):
+        raise ValueError(f"no purchase after the outer cutoff {outer}: no test period to mirror")
+    return _split_at(_tables_before(tables, outer), settings, outer - horizon, "selection")
+
+
+def _tables_before(tables: Tables, end: pd.Timestamp) -> Tables:
+    """``tables`` with only the orders and events strictly before ``end``."""
+    orders = tables.orders
+    events = tables.events
+    return dataclasses.replace(
+        tables,
+        orders=None if orders is None else orders[orders["ts"] < end].reset_index(drop=True),
+        events=None if events is None else events[events["ts"] < end].reset_index(drop=True),
+    )
+
+
+def _split_at(tables: Tables, settings: RecommendSettings, cutoff: pd.Timestamp, role: SplitRole) -> Split:
+    """Train on everything before ``cutoff``; relevant: bought from ``cutoff`` on and never before."""
     buys = _purchases(tables)
-    cutoff = buys["ts"].quantile(settings.split_quantile)
     train = interactions_from(tables, settings, until=cutoff)
     train = train.restrict_items(popular_items_mask(train, settings.min_item_customers))
     if train.shape[1] == 0:
         raise ValueError(
-            f"no item was bought by {settings.min_item_customers}+ customers before the cutoff {cutoff}"
+            f"no item was bought by {settings.min_item_customers}+ customers before the {role} "
+            f"cutoff {cutoff}"
         )
     if train.shape[0] > settings.split_max_customers:
         # Choosing needs a sample, not everyone: candidates are compared on a seeded sample of
@@ -73,16 +134,47 @@ def temporal_split(tables: Tables, settings: RecommendSettings) -> Split:
         rng = np.random.default_rng(settings.seed)
         rows = np.sort(rng.choice(train.shape[0], settings.split_max_customers, replace=False))
         train = Interactions(train.matrix[rows].tocsr(), train.customer_ids[rows], train.item_ids, train.end)
-    after = buys[buys["ts"] >= cutoff][["customer_id", "product_id"]].astype(str).drop_duplicates()
+    after = buys[buys["ts"] >= cutoff]
+    rel = _relevant(train, after[["customer_id", "product_id"]].astype(str).drop_duplicates())
+    test = train.customer_ids[np.diff(rel.indptr) > 0]
+    last = after["ts"].max() if len(after) else None
+    return Split(train, rel, test, cutoff, role, buys["ts"].min(), last)
+
+
+def _relevant(train: Interactions, after: pd.DataFrame) -> sp.csr_matrix:
+    """The (customer_id, product_id) pairs of ``after`` known to ``train`` and not in its history."""
     rows = train.customer_index.get_indexer(after["customer_id"])
     cols = train.item_index.get_indexer(after["product_id"])
     keep = (rows >= 0) & (cols >= 0)
     rel = sp.csr_matrix((np.ones(int(keep.sum()), np.float32), (rows[keep], cols[keep])), shape=train.shape)
     rel = rel - rel.multiply(train.matrix > 0)
     rel.eliminate_zeros()
-    rel = rel.tocsr()
-    test = train.customer_ids[np.diff(rel.indptr) > 0]
-    return Split(train, rel, test, cutoff)
+    return rel.tocsr()
+
+
+def describe_split(split: Split) -> dict:
+    """Which rows a split's numbers come from: its role, periods (ISO dates) and counts.
+
+    Returns:
+        {"role", "train_from", "train_before", "test_from", "test_to", "train_customers",
+        "items", "test_customers", "relevant_pairs"}; the training part is
+        [train_from, train_before), the test period [test_from, test_to].
+    """
+
+    def iso(ts: pd.Timestamp | None) -> str | None:
+        return None if ts is None or pd.isna(ts) else pd.Timestamp(ts).isoformat()
+
+    return {
+        "role": split.role,
+        "train_from": iso(split.first_purchase),
+        "train_before": iso(split.cutoff),
+        "test_from": iso(split.cutoff),
+        "test_to": iso(split.last_purchase),
+        "train_customers": int(split.train.shape[0]),
+        "items": int(split.train.shape[1]),
+        "test_customers": len(split.test_customers),
+        "relevant_pairs": int(split.relevant.nnz),
+    }
 
 
 def per_customer_metrics(recommended: pd.DataFrame, split: Split, k: int) -> pd.DataFrame:

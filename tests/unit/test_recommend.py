@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,11 +11,14 @@ import pytest
 from segmint.contracts import Tables, coerce_table
 from segmint.recommend import (
     RECOMMENDERS,
+    describe_split,
+    evaluate_on_split,
     interactions_from,
     make_recommender,
     paired_bootstrap,
     per_customer_metrics,
     select_recommender,
+    selection_split,
     temporal_split,
     top_n_indices,
 )
@@ -105,11 +110,14 @@ def test_interactions_until_counts_and_event_weights():
 
 
 def test_interactions_rejects_unknown_names():
+    """interactions_from checks the names itself, also for settings built without validation."""
     orders = _orders([("o1", "a", "x", 1, "2021-01-01", False)])
-    with pytest.raises(ValueError, match="valid"):
-        interactions_from(_tables(orders), RecommendSettings(interaction_value="nope"))
-    with pytest.raises(ValueError, match="valid"):
-        interactions_from(_tables(orders), RecommendSettings(event_weights={"click": 1.0}))
+    bad_value = RecommendSettings().model_copy(update={"interaction_value": "nope"})
+    with pytest.raises(ValueError, match=r"unknown interaction_value 'nope'; valid: binary, count, log"):
+        interactions_from(_tables(orders), bad_value)
+    bad_event = RecommendSettings().model_copy(update={"event_weights": {"click": 1.0}})
+    with pytest.raises(ValueError, match=r"unknown event types \['click'\] in event_weights; valid: "):
+        interactions_from(_tables(orders), bad_event)
 
 
 def test_recency_half_life_halves_value():
@@ -233,7 +241,8 @@ def test_select_recommender_picks_best_and_refits_on_all_history():
     sel = select_recommender(tables, None, s)
     assert set(sel.candidates["name"]) == {"popularity", "itemknn", "ease"}
     assert sel.name == sel.candidates.sort_values("ndcg", ascending=False)["name"].iloc[0]
-    assert sel.metrics["ndcg"] > sel.candidates.set_index("name").loc["popularity", "ndcg"]
+    # on the outer test period, refit beside it on the same part, the pick beats popularity
+    assert sel.metrics["vs_popularity"]["diff"] > 0
     low, high = sel.metrics["intervals"]["ndcg"]
     assert low <= sel.metrics["ndcg"] <= high
     # Refit on all history: every customer who ever bought is known to the final model.
@@ -292,3 +301,54 @@ def test_restricted_models_score_only_modelled_items_with_the_same_result(name, 
     # some customers have fewer than 5 unseen modelled items: their tail comes from the catalogue
     modelled = set(model.item_ids_[model.cols_])
     assert any(set(r) - modelled for r in fast["recommended_product_ids"][:40])
+
+
+def test_selection_split_mirrors_the_outer_test_period_inside_the_training_period():
+    start = pd.Timestamp("2021-01-01", tz="UTC")
+    rows = [
+        # every ten days each customer moves on to a product that others bought before
+        (f"o{d}_{c}", f"c{c}", f"p{(d // 10 + c) % 10}", 1, start + pd.Timedelta(days=d), False)
+        for d in range(100)
+        for c in range(5)
+    ]
+    # bought only in the outer test period: it may never be relevant, nor known, to selection
+    rows.append(("late", "c0", "future", 1, start + pd.Timedelta(days=99, hours=1), False))
+    tables = _tables(_orders(rows))
+    s = RecommendSettings(min_item_customers=1)
+    outer, inner = temporal_split(tables, s), selection_split(tables, s)
+    last = tables.orders["ts"].max()
+    assert inner.cutoff == outer.cutoff - (last - outer.cutoff)
+    assert inner.role == "selection" and outer.role == "report"
+    assert inner.last_purchase < outer.cutoff <= outer.last_purchase == last
+    assert "future" not in set(inner.train.item_ids)
+    described = describe_split(inner)
+    assert described["test_from"] == inner.cutoff.isoformat() and described["role"] == "selection"
+    assert described["test_customers"] == len(inner.test_customers) == 5
+    assert describe_split(outer)["train_before"] == outer.cutoff.isoformat()
+
+
+def test_selection_never_sees_the_outer_test_period_and_reports_on_it():
+    """Two shops with one past and opposite futures: the same choice, different reported numbers."""
+    tables = _shop(80)
+    s = FAST.model_copy(update={"candidates": ("popularity", "itemknn", "ease")})
+    orders = tables.orders
+    future = orders["ts"] >= temporal_split(tables, s).cutoff
+    # the same rows and times after the cutoff, each bought from the other taste group
+    swapped = orders["product_id"].str.replace(r"^p(\d)", lambda m: f"p{1 - int(m.group(1))}", regex=True)
+    other = dataclasses.replace(
+        tables, orders=orders.assign(product_id=swapped.where(future, orders["product_id"]))
+    )
+    sel, sel_other = select_recommender(tables, None, s), select_recommender(other, None, s)
+    columns = ["name", "ndcg", "recall", "map", "coverage"]
+    pd.testing.assert_frame_equal(sel.candidates[columns], sel_other.candidates[columns])
+    assert (
+        sel.name == sel_other.name and sel.metrics["selection_split"] == sel_other.metrics["selection_split"]
+    )
+    assert sel.metrics["ndcg"] > sel_other.metrics["ndcg"] + 0.1
+    # the reported numbers are the pick refit on the outer training part, scored after the cutoff
+    outer = temporal_split(tables, s)
+    again = evaluate_on_split(make_recommender(sel.name, s).fit(outer.train), outer, s.k)
+    assert sel.metrics["ndcg"] == pytest.approx(again["ndcg"])
+    assert sel.metrics["report_split"] == describe_split(outer)
+    assert sel.metrics["selection_split"]["test_to"] < sel.metrics["report_split"]["test_from"]
+    assert len(sel.per_customer) == sel.metrics["n_customers"] == len(outer.test_customers)
