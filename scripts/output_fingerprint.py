@@ -1,8 +1,8 @@
 """Fingerprint a project's outputs, to prove that a refactoring commit changes no result.
 
-    python scripts/output_fingerprint.py run  WORKDIR [--customers N] [--seed S]   # generate, ingest, train, campaign
-    python scripts/output_fingerprint.py hash PROJECT > fingerprint.json            # content hash per output file
-    python scripts/output_fingerprint.py diff A.json B.json                          # exit 1 when they differ
+    python scripts/output_fingerprint.py run WORKDIR [--customers N] [--seed S]  # generate … campaign
+    python scripts/output_fingerprint.py hash PROJECT > fingerprint.json  # content hash per file
+    python scripts/output_fingerprint.py diff A.json B.json  # exit 1 when they differ
 
 Parquet files are hashed by content (row order kept, float values rounded to 9 significant digits so
 a different summation order in BLAS does not count as a change); JSON files are hashed without the keys
@@ -24,8 +24,24 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 FOLDERS = ("data", "outputs", "metrics")
-VOLATILE = ("seconds", "time", "duration", "run_id", "timestamp", "_ts", "path", "uri", "version",
-            "started", "finished", "created", "ingested_at", "over_budget", "budget", "wall")
+VOLATILE = (
+    "seconds",
+    "time",
+    "duration",
+    "run_id",
+    "timestamp",
+    "_ts",
+    "path",
+    "uri",
+    "version",
+    "started",
+    "finished",
+    "created",
+    "ingested_at",
+    "over_budget",
+    "budget",
+    "wall",
+)
 
 
 def _volatile(key: str) -> bool:
