@@ -123,6 +123,13 @@ class BadInputError(ValueError):
         super().__init__(" — ".join(parts))
 
 
+class NothingToDoError(ValueError):
+    """The inputs hold nothing a step can work on (e.g. no column that varies to cluster on).
+
+    Not a failure of the run: the pipeline records the stage as skipped with this message.
+    """
+
+
 @dataclass(frozen=True)
 class Tables:
     """The canonical tables of one shop; only ``customers`` is required."""

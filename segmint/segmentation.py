@@ -17,6 +17,13 @@ evaluation sample). Candidates whose stability is below ``min_stability`` are dr
 pass); the rest are ranked by the mean of their percentile ranks on silhouette, Davies–Bouldin and
 stability; ties go to the smaller k. Within GMM, only the k with the lowest BIC competes.
 The rule-based RFM segments are scored on the same sample and reported as a baseline row.
+
+Without behaviour (nobody has an order, event or review before the cutoff: every count in
+:data:`ACTIVITY_COLUMNS` is 0) the behavioural columns only restate the signup date, so the
+segmenter clusters on the customers' own attributes instead (:func:`attribute_columns`: numeric
+``attr_*`` and one-hot ``<column>__<level>`` columns as the features stage builds them, plus
+``tenure_days``) and records ``basis="attributes"``. When nothing varies at all, or there are too
+few customers, it raises :class:`~segmint.contracts.NothingToDoError`: the stage is skipped.
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ from sklearn.metrics import (
 )
 from sklearn.mixture import GaussianMixture
 
+from segmint.contracts import NothingToDoError
 from segmint.nlp import review_keywords
 from segmint.settings import SegmentSettings
 
@@ -47,6 +55,18 @@ _QUADRATIC_ALGORITHMS = ("agglomerative", "hdbscan")
 RFM_COLUMNS: tuple[str, str, str] = ("recency_days", "frequency", "monetary")
 VALUE_TIERS: tuple[str, str, str] = ("low", "mid", "high")
 _CLIP = 5.0
+# Counts of a customer's own orders, events and reviews: all zero means there is no behaviour.
+ACTIVITY_COLUMNS: tuple[str, ...] = (
+    "frequency",
+    "return_orders",
+    "views",
+    "carts",
+    "purchase_events",
+    "sessions",
+    "review_count",
+)
+# What the segmenter clustered on: behavioural columns, or the customers' attributes without them.
+BASES: tuple[str, str] = ("behaviour", "attributes")
 
 
 @dataclass(frozen=True)
@@ -89,8 +109,9 @@ class _Preprocessor:
             ValueError: ``features`` lack a fitted column other than a category share.
         """
         missing = [column for column in self.columns if column not in features.columns]
-        # A category nobody bought or browsed in the new data is a share of 0, not a broken input.
-        hard = [column for column in missing if "_share_" not in column]
+        # A category nobody bought or browsed in the new data is a share of 0, and an attribute
+        # level nobody has is a one-hot 0: neither is a broken input.
+        hard = [column for column in missing if "_share_" not in column and "__" not in column]
         if hard:
             raise ValueError(f"features lack columns the segmenter was fitted on: {hard}")
         x = features.reindex(columns=list(self.columns), fill_value=0.0).to_numpy(dtype=float, copy=True)
@@ -152,25 +173,95 @@ def _matches(column: str, pattern: str) -> bool:
     return column == pattern or (pattern.endswith("*") and column.startswith(pattern[:-1]))
 
 
+def has_behaviour(features: pd.DataFrame) -> bool:
+    """Whether any customer has an order, event or review before the cutoff.
+
+    True as well when ``features`` carry none of :data:`ACTIVITY_COLUMNS` (then only the
+    behavioural columns given can tell, and they are trusted).
+    """
+    present = [column for column in ACTIVITY_COLUMNS if column in features.columns]
+    if not present:
+        return True
+    return bool(np.any(_finite(features[present].to_numpy(dtype=float)) != 0))
+
+
+def attribute_columns(features: pd.DataFrame) -> list[str]:
+    """The customers' own numeric columns: ``tenure_days`` (from the signup date) and the attributes.
+
+    Attributes are what the features stage builds from the customers table: numeric ``attr_*``
+    columns and one-hot ``<column>__<level>`` columns.
+    """
+    numeric = [
+        column
+        for column in features.columns
+        if column != "customer_id" and pd.api.types.is_numeric_dtype(features[column].dtype)
+    ]
+    return [column for column in numeric if column == "tenure_days" or _is_attribute(column)]
+
+
+def _varying(features: pd.DataFrame, columns: list[str]) -> list[str]:
+    """The ``columns`` whose values are not all the same (non-finite values count as 0)."""
+    if not columns:
+        return []
+    spread = np.std(_finite(features[columns].to_numpy(dtype=float)), axis=0)
+    return [column for column, sd in zip(columns, spread, strict=True) if sd > 0]
+
+
+@dataclass(frozen=True)
+class _ColumnChoice:
+    """The columns the segmenter clusters on and why.
+
+    Attributes:
+        columns: Non-constant numeric columns, in frame order.
+        basis: ``behaviour`` or ``attributes`` (see :data:`BASES`).
+    """
+
+    columns: list[str]
+    basis: str
+
+
+def _clustered_columns(features: pd.DataFrame, settings: SegmentSettings) -> _ColumnChoice:
+    """Behavioural columns when there is behaviour, else the customers' attributes.
+
+    Raises:
+        NothingToDoError: neither gives a column that varies.
+    """
+    chosen = segment_feature_columns(features, settings.include_attributes, settings.columns)
+    behaviour = _varying(features, chosen)
+    if behaviour and has_behaviour(features):
+        return _ColumnChoice(behaviour, "behaviour")
+    attributes = _varying(features, attribute_columns(features))
+    if attributes:
+        return _ColumnChoice(attributes, "attributes")
+    raise NothingToDoError(
+        "no non-constant numeric feature columns to segment on: no customer has behaviour "
+        "(orders, events or reviews) and no customer attribute varies"
+    )
+
+
 FeatureScaler = _Preprocessor
 
 
 def fit_feature_scaler(features: pd.DataFrame, include_attributes: bool = False) -> FeatureScaler:
-    """The segmenter's preprocessing (signed log1p of heavy tails, standard scaling, no PCA) on its own."""
+    """The segmenter's preprocessing (signed log1p of heavy tails, standard scaling, no PCA) on its own.
+
+    It scales the behavioural columns (and the attributes with ``include_attributes``) that vary.
+
+    Raises:
+        NothingToDoError: none of them varies.
+    """
     settings = SegmentSettings(include_attributes=include_attributes)
-    return _fit_preprocessor(features, settings, np.random.default_rng(settings.seed))
+    columns = _varying(features, segment_feature_columns(features, include_attributes, settings.columns))
+    if not columns:
+        raise NothingToDoError("no non-constant numeric feature columns to scale")
+    return _fit_preprocessor(features, columns, settings, np.random.default_rng(settings.seed))
 
 
 def _fit_preprocessor(
-    features: pd.DataFrame, settings: SegmentSettings, rng: np.random.Generator
+    features: pd.DataFrame, columns: list[str], settings: SegmentSettings, rng: np.random.Generator
 ) -> _Preprocessor:
-    candidates = segment_feature_columns(features, settings.include_attributes, settings.columns)
-    x = _finite(features[candidates].to_numpy(dtype=float))
-    varies = np.nanstd(x, axis=0) > 0
-    columns = [column for column, keep in zip(candidates, varies, strict=True) if keep]
-    if not columns:
-        raise ValueError("no non-constant numeric feature columns to segment on")
-    x = x[:, varies]
+    """Signed-log flags, means, scales (and PCA) of the non-constant ``columns``."""
+    x = _finite(features[columns].to_numpy(dtype=float))
     skew = pd.DataFrame(x).skew().to_numpy()
     log_mask = np.abs(np.nan_to_num(skew)) > 1.0
     x[:, log_mask] = _signed_log1p(x[:, log_mask])
@@ -305,8 +396,27 @@ NAME_RULES: tuple[tuple[str, int, str], ...] = (
 NAME_THRESHOLD = 0.5
 
 
+def _attribute_label(row: pd.Series) -> str | None:
+    """The customer attribute that stands out most (|z| above NAME_THRESHOLD) as words, else None.
+
+    A one-hot level counts only when it is over-represented ("channel web"); a numeric attribute
+    either way ("high history", "low recency").
+    """
+    label, best = None, NAME_THRESHOLD
+    for column, value in row.items():
+        z = float(value)
+        name, _, level = str(column).partition("__")
+        if level and z > best:
+            label, best = f"{name} {level}".replace("_", " "), z
+        elif str(column).startswith("attr_") and abs(z) > best:
+            words = str(column).removeprefix("attr_").replace("_", " ")
+            label, best = f"{'high' if z > 0 else 'low'} {words}", abs(z)
+    return label
+
+
 def _segment_names(zscores: pd.DataFrame) -> dict[int, str]:
-    """Readable, unique names from which features stand out in each segment (rules on z-scores)."""
+    """Readable, unique names from which features stand out in each segment (rules on z-scores;
+    the most distinctive customer attribute when no rule fires)."""
     names: dict[int, str] = {}
     used: dict[str, int] = {}
     for seg in zscores.index:
@@ -316,6 +426,8 @@ def _segment_names(zscores: pd.DataFrame) -> dict[int, str]:
             value = direction * float(row.get(feature, 0.0))
             if value > best:
                 label, best = text, value
+        if label == "average customers":
+            label = _attribute_label(row) or label
         money = row.get("monetary", 0.0)
         if money > NAME_THRESHOLD and "value" not in label:
             label = f"high-value {label}" if label != "average customers" else "high-value customers"
@@ -339,6 +451,7 @@ class Segmenter:
         names: Segment id → name.
         algorithm: Chosen algorithm.
         k: Chosen number of segments.
+        basis: ``behaviour``, or ``attributes`` when no customer had behaviour to cluster on.
     """
 
     feature_columns: tuple[str, ...]
@@ -352,6 +465,8 @@ class Segmenter:
     _relabel: np.ndarray = field(repr=False)
     _rfm_edges: dict[str, np.ndarray] = field(repr=False)
     _tier_edges: np.ndarray = field(repr=False)
+    # Last, with a default: segmenters pickled before it existed clustered on behaviour.
+    basis: str = "behaviour"
 
     def segment_ids(self, features: pd.DataFrame) -> np.ndarray:
         """Segment id per row of ``features`` (0 = the largest segment at fit time)."""
@@ -529,7 +644,7 @@ def _check_can_segment(features: pd.DataFrame, settings: SegmentSettings) -> Non
     if unknown or not settings.algorithms:
         raise ValueError(f"unknown algorithms {unknown}; valid algorithms: {', '.join(ALGORITHMS)}")
     if len(features) < max(settings.k_min * 2, 10):
-        raise ValueError(
+        raise NothingToDoError(
             f"need at least {max(settings.k_min * 2, 10)} customers to segment, got {len(features)}"
         )
 
@@ -548,12 +663,14 @@ def fit_segmenter(
         The fitted :class:`Segmenter`.
 
     Raises:
-        ValueError: an unknown algorithm name, or fewer customers than ``k_min``.
+        ValueError: an unknown algorithm name.
+        NothingToDoError: too few customers, or no column that varies (behaviour or attributes).
     """
     _check_can_segment(features, settings)
+    choice = _clustered_columns(features, settings)
     # One generator, drawn in a fixed order: the PCA sample, the fit sample, the evaluation sample.
     rng = np.random.default_rng(settings.seed)
-    pre = _fit_preprocessor(features, settings, rng)
+    pre = _fit_preprocessor(features, choice.columns, settings, rng)
     samples = _samples(pre.transform(features), settings, rng)
     candidates = _candidates(samples, settings)
     edges = _rfm_edges(features)
@@ -578,6 +695,7 @@ def fit_segmenter(
         _relabel=relabel,
         _rfm_edges=edges,
         _tier_edges=np.quantile(_rfm_total(features, edges), [1 / 3, 2 / 3]),
+        basis=choice.basis,
     )
 
 

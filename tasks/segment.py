@@ -44,6 +44,7 @@ def run_segment(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
     sizes = segments.groupby("segment_name").size().sort_values(ascending=False)
     result: dict[str, Any] = {
         "customers": int(len(segments)),
+        "basis": segmenter.basis,
         "n_segments": int(segments["segment_id"].nunique()),
         "segment_sizes": {str(k): int(v) for k, v in sizes.items()},
         "selected": selected_candidate(selection),
