@@ -155,17 +155,20 @@ class SegmentSettings(_Section):
 
 
 class AnomalySettings(_Section):
-    """Anomaly detection: the isolation forest and the rule thresholds."""
+    """Anomaly detection (:mod:`segmint.anomaly`): the flag budget, the isolation forest and the signals.
+
+    No setting is a threshold on a feature. Every signal (bot browsing, refund abuse, spend velocity)
+    and the forest's isolation is ranked as a percentile among the customers the detector is fitted on,
+    with its centre, spread and prior learned from them, and ``contamination`` alone sets how many of
+    them are flagged: the share of the fitting customers with the highest percentile on any signal.
+    ``velocity_prior_days`` is added to every customer's tenure before spend is divided by it, so that
+    a first-day order is not an infinite rate; it smooths, it does not separate.
+    """
 
     contamination: float = Field(0.04, gt=0.0, lt=0.5)
     n_estimators: int = Field(200, ge=10)
     sample_size: int = Field(50_000, ge=500)
-    refund_min_orders: int = Field(3, ge=1)
-    refund_min_return_rate: float = Field(0.6, gt=0.0, le=1.0)
-    bot_min_views_per_session: float = Field(30.0, gt=0.0)
-    bot_max_purchase_rate: float = Field(0.02, ge=0.0, le=1.0)
-    burst_min_orders: int = Field(5, ge=1)
-    max_basket_quantity: float = Field(500.0, gt=0.0)
+    velocity_prior_days: float = Field(30.0, gt=0.0)
     seed: int = Field(17, ge=0)
 
 

@@ -1,7 +1,9 @@
-"""Anomaly: isolation forest and rules over customer features; flagged customers are listed."""
+"""Anomaly: isolation forest and population-ranked signals over customer features; flagged customers
+are listed."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from segmint.anomaly import fit_anomaly_detector, reason_counts
@@ -21,7 +23,8 @@ def run_anomaly(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
         paths: Where the features are read and the detector, scores and review list are written.
 
     Returns:
-        The stage metrics: customers, flagged count and share, and flags per reason.
+        The stage metrics: customers, flagged count and share, flags per reason, the flag threshold
+        and what the signals learned from these customers (centres, spreads, the return prior).
     """
     features = read_parquet(paths.features / FEATURES)
     detector = fit_anomaly_detector(features, settings.anomaly)
@@ -35,6 +38,8 @@ def run_anomaly(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
         "flagged": int(len(flagged)),
         "flagged_share": float(len(flagged) / max(len(scores), 1)),
         "reasons": reason_counts(flagged),
+        "threshold": detector.threshold,
+        "signals": asdict(detector.signals),
     }
     write_json(paths.metric("anomaly"), result)
     return result

@@ -24,9 +24,11 @@ signals that tell the archetypes apart:
   causes (low baseline, uplift ≈ 0).
 
 Injected anomalies (``anomaly_rate`` of customers, base archetype kept in truth): ``fraud`` (new
-accounts with a burst of many high-value, many-product, large-quantity orders within days, a few
-with impossible basket sizes), ``bot`` (huge view counts in very short sessions, almost no
-purchases) and ``refund_abuse`` (most purchases returned).
+accounts with a burst of orders of pricier products soon after signup, a few with one large basket),
+``bot`` (many views in very short sessions, hardly any carts) and ``refund_abuse`` (many purchases,
+a high share returned). Each anomalous customer's strength is drawn from a wide range whose weak end
+overlaps normal customers (heavy browsers, high-return shoppers, bulk buyers, eager new customers),
+so no threshold on one signal separates them and the weakest are not findable at all.
 """
 
 from __future__ import annotations
@@ -64,6 +66,21 @@ TRACKED_SESSION_SHARE = 0.5
 
 _DAY = 86_400
 _YEAR = 365.0 * _DAY
+
+# Planted anomaly strengths: (centre, spread) of each anomalous customer's own draw.
+# Log-normal median and log-sd; 90 % of bots fall within 6–43 views per session (window shoppers: 5–12).
+_BOT_VIEWS_PER_SESSION = (16.0, 0.6)
+# Logit-normal centre and sd; 90 % of bots cart 0.3–4.4 % of views (window shoppers: 3–8 %).
+_BOT_CART_RATE = (0.012, 0.8)
+# Logit-normal centre and sd; 90 % of abusers return 18–75 % of lines (window shoppers: 12–26 %).
+_REFUND_RETURN_RATE = (0.45, 0.8)
+# Fraud bursts, as Poisson means of a log-normal draw per customer: orders beyond the first
+# (90 %: 0.4–5.6), and units per line beyond the first (90 %: 0.6–6.3; bulk resellers buy ~11).
+_FRAUD_EXTRA_ORDERS = (1.5, 0.8)
+_FRAUD_EXTRA_UNITS = (2.0, 0.7)
+# Large baskets, on as many fraud orders as an eighth of the fraud accounts: log-normal units, 90 %
+# within 11–150 (bulk resellers' baskets reach 100 and more).
+_FRAUD_LARGE_BASKET = (40.0, 0.8)
 
 # name, median price, log-sd
 CATEGORIES: tuple[tuple[str, float, float], ...] = (
@@ -756,12 +773,16 @@ def _with_anomalies(
     signup = np.where(fraud, fraud_signup, activity.signup)
     start = np.where(fraud, signup, activity.start)
     end = np.where(fraud, horizon - 60.0, activity.end)
-    views_per_session = np.where(bot, rng.uniform(60, 120, size=n), behaviour.views_per_session)
+    bot_views = rng.lognormal(np.log(_BOT_VIEWS_PER_SESSION[0]), _BOT_VIEWS_PER_SESSION[1], size=n)
+    views_per_session = np.where(bot, bot_views, behaviour.views_per_session)
     bot_sessions = rng.uniform(8, 16, size=n) * _YEAR / np.maximum(end - start, _DAY)
     sessions_per_year = np.where(bot, bot_sessions, behaviour.sessions_per_year)
-    p_cart = np.where(bot, 0.002, behaviour.p_cart)
+    p_cart = np.where(
+        bot, _noisy_prob(np.full(n, _BOT_CART_RATE[0]), _BOT_CART_RATE[1], rng), behaviour.p_cart
+    )
     p_buy = np.where(bot, 0.2, behaviour.p_buy)
-    p_return = np.where(refund, rng.uniform(0.8, 0.95, size=n), behaviour.p_return)
+    refund_rate = _noisy_prob(np.full(n, _REFUND_RETURN_RATE[0]), _REFUND_RETURN_RATE[1], rng)
+    p_return = np.where(refund, refund_rate, behaviour.p_return)
     p_buy = np.where(refund, np.maximum(p_buy, 0.7), p_buy)
     sessions_per_year = np.where(refund, np.maximum(sessions_per_year, 20.0), sessions_per_year)
     return replace(
@@ -871,7 +892,7 @@ def _fraud_orders(
     horizon: int,
     rng: np.random.Generator,
 ) -> _FraudOrders:
-    """Fraud bursts: several orders within days, many distinct expensive products, large quantities."""
+    """Fraud bursts: orders within days of signup of pricier products, a few with one large basket."""
     fraud_customers = np.flatnonzero(fraud)
     if not len(fraud_customers):
         no_rows = np.array([], dtype=np.int64)
@@ -879,21 +900,24 @@ def _fraud_orders(
         return _FraudOrders(
             order_count=0, customer=no_rows, product=no_rows, session=no_rows, time=no_times, quantity=no_rows
         )
-    n_orders = 4 + rng.poisson(6, size=len(fraud_customers))
+    n_customers = len(fraud_customers)
+    extra_orders = rng.lognormal(np.log(_FRAUD_EXTRA_ORDERS[0]), _FRAUD_EXTRA_ORDERS[1], size=n_customers)
+    n_orders = 1 + rng.poisson(extra_orders)
     order_customer = np.repeat(fraud_customers, n_orders)
     n_fraud_orders = len(order_customer)
     burst_start = signup[order_customer] + rng.uniform(0.1, 3, size=n_fraud_orders) * _DAY
-    order_time = np.minimum(burst_start + rng.uniform(0, 2.5, size=n_fraud_orders) * _DAY, horizon - 120.0)
-    lines_per_order = 3 + rng.poisson(4, size=n_fraud_orders)
+    order_time = np.minimum(burst_start + rng.uniform(0, 8, size=n_fraud_orders) * _DAY, horizon - 120.0)
+    lines_per_order = 1 + rng.poisson(1.5, size=n_fraud_orders)
     line_order = np.repeat(np.arange(n_fraud_orders), lines_per_order)
-    expensive = np.flatnonzero(price >= np.quantile(price, 0.75))
-    product = expensive[rng.integers(0, len(expensive), size=len(line_order))]
-    quantity = 2 + rng.poisson(5, size=len(line_order))
-    # A handful of impossible baskets.
-    n_impossible = max(1, len(fraud_customers) // 8)
+    pricier = np.flatnonzero(price >= np.quantile(price, 0.5))
+    product = pricier[rng.integers(0, len(pricier), size=len(line_order))]
+    extra_units = rng.lognormal(np.log(_FRAUD_EXTRA_UNITS[0]), _FRAUD_EXTRA_UNITS[1], size=n_customers)
+    quantity = 1 + rng.poisson(np.repeat(np.repeat(extra_units, n_orders), lines_per_order))
     first_line = np.searchsorted(line_order, np.arange(n_fraud_orders))
-    impossible = first_line[rng.choice(n_fraud_orders, size=min(n_impossible, n_fraud_orders), replace=False)]
-    quantity[impossible] = rng.integers(500, 3000, size=len(impossible))
+    n_large = min(max(1, n_customers // 8), n_fraud_orders)
+    large = first_line[rng.choice(n_fraud_orders, size=n_large, replace=False)]
+    basket = rng.lognormal(np.log(_FRAUD_LARGE_BASKET[0]), _FRAUD_LARGE_BASKET[1], size=n_large)
+    quantity[large] = np.maximum(np.round(basket), 1).astype(quantity.dtype)
     order_session = first_session + np.arange(n_fraud_orders)
     line_gaps = rng.exponential(20, size=len(line_order))
     return _FraudOrders(

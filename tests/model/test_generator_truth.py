@@ -131,31 +131,39 @@ def test_realised_wave1_shows_the_planted_effect_signs(shop: GeneratedShop) -> N
     assert rate.loc["bargain_hunter", "discount_10"] > rate.loc["bargain_hunter", "free_shipping"]
 
 
-def test_anomalous_customers_are_extreme_on_their_signals(shop: GeneratedShop) -> None:
+def test_anomalies_stand_out_on_their_signals_yet_overlap_normal_customers(shop: GeneratedShop) -> None:
+    """Planted strengths are shifted, not separated: a share of each kind sits inside the normal range,
+    so no threshold on one signal finds them all (and a detector's test cannot mirror the generator)."""
     truth = shop.truth["customers_truth"].set_index("customer_id")
     normal = truth.index[~truth["is_anomalous"]]
     ev = shop.tables.events
-    views = ev[ev["event_type"] == "view"].groupby("customer_id").size()
-    sessions = ev.groupby("customer_id")["session_id"].nunique()
+    views = ev[ev["event_type"] == "view"].groupby("customer_id", observed=True).size()
+    sessions = ev.groupby("customer_id", observed=True)["session_id"].nunique()
     vps = (views / sessions).reindex(truth.index).fillna(0)
     bots = truth.index[truth["anomaly_type"] == "bot"]
-    assert vps[bots].median() > 3 * vps[normal].quantile(0.99)
+    assert vps[bots].median() > 2 * vps[normal].median()
+    assert (vps[bots] < vps[normal].quantile(0.99)).mean() > 0.15
 
     o = shop.tables.orders
     bought = o[~o["is_return"]]
-    lines = bought.groupby("customer_id").size()
-    ret_rate = (o[o["is_return"]].groupby("customer_id").size() / lines).fillna(0)
-    abusers = truth.index[truth["anomaly_type"] == "refund_abuse"]
-    regular = normal.intersection(lines.index[lines >= 4])  # rates of one or two lines are noise
-    assert ret_rate.reindex(abusers).fillna(0).median() > ret_rate[regular].quantile(0.99)
+    lines = bought.groupby("customer_id", observed=True).size()
+    ret_rate = (o[o["is_return"]].groupby("customer_id", observed=True).size() / lines).fillna(0)
+    abusers = ret_rate.reindex(truth.index[truth["anomaly_type"] == "refund_abuse"]).fillna(0)
+    regular = ret_rate[normal.intersection(lines.index[lines >= 4])]  # rates of one or two lines are noise
+    assert abusers.median() > regular.quantile(0.9)
+    assert (abusers < regular.quantile(0.99)).mean() > 0.15
 
-    value = (bought["quantity"] * bought["unit_price"]).groupby(bought["customer_id"]).sum()
+    value = (bought["quantity"] * bought["unit_price"]).groupby(bought["customer_id"], observed=True).sum()
     tenure_days = shop.tables.orders["ts"].max() - shop.tables.customers.set_index("customer_id")["signup_ts"]
     spend_rate = (value.reindex(truth.index).fillna(0) / tenure_days.dt.days.clip(lower=1)).fillna(0)
     fraud = truth.index[truth["anomaly_type"] == "fraud"]
     assert spend_rate[fraud].median() > spend_rate[normal].quantile(0.99)
-    huge = bought.loc[bought["quantity"] >= 500, "customer_id"]
-    assert len(huge) >= 1 and truth.loc[huge, "is_anomalous"].all()
+    per_order = bought.groupby(["customer_id", "order_id"], observed=True)["quantity"].sum()
+    basket = per_order.groupby("customer_id", observed=True).max()
+    fraud_basket, normal_basket = basket.reindex(fraud).fillna(0), basket.reindex(normal).dropna()
+    # Fraud's large baskets are as large as bulk buyers' own: no basket size only fraud reaches.
+    assert normal_basket.max() > 0.5 * fraud_basket.max()
+    assert (fraud_basket < normal_basket.quantile(0.99)).mean() > 0.5
 
 
 def test_review_text_carries_sentiment_but_not_perfectly(shop: GeneratedShop) -> None:
