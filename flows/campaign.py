@@ -15,6 +15,7 @@ from tasks.stages import PREFECT_TASKS
 
 @flow(name="campaign", log_prints=False)
 def campaign_flow(project_dir: str = ".") -> dict[str, Any]:
+    """Score every customer with the champions (the campaign stage), then rebuild the report."""
     paths = ProjectPaths(Path(project_dir).resolve())
     settings = load_settings(paths.params)
     with tracking.flow_run("campaign", settings, paths) as run_id:

@@ -7,14 +7,17 @@ orchestration library is imported, so ``.venv/bin/segmint …`` behaves exactly 
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, ParamSpec
 
+import click
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -28,10 +31,20 @@ apply_project_environment(Path.cwd().resolve())
 # Library warnings (convergence hints, deprecations) are for developers, not for this command's users.
 warnings.simplefilter("ignore")
 
+# Lazy imports, each marked "lazy" below: Prefect, MLflow and Evidently are most of the command's
+# start-up time, and `--help`, `generate` and `ingest` need none of them. `segmint --help` took 3.5 s of
+# CPU with them lazy and 17 s with them at the top (`/usr/bin/time`, `python -X importtime`). So
+# flows.*, tasks.stages, tasks.measure and tasks.tracking, which import them, are imported inside the
+# commands that run them.
+import pandas as pd  # noqa: E402
+
 from segmint.contracts import BadInputError  # noqa: E402
-from segmint.settings import SettingsError  # noqa: E402
+from segmint.settings import Settings, SettingsError, load_settings  # noqa: E402
+from tasks.generate import SOURCES, ingest_tables, write_generated_shop, write_outcomes  # noqa: E402
+from tasks.io import read_json  # noqa: E402
+from tasks.locking import ProjectBusyError, project_lock  # noqa: E402
+from tasks.masking import masked_uri  # noqa: E402
 from tasks.paths import ProjectPaths  # noqa: E402
-from tasks.tracking import masked_uri  # noqa: E402
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__.splitlines()[0])
 console = Console(stderr=False)
@@ -39,14 +52,14 @@ err = Console(stderr=True)
 
 EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT = 0, 1, 2
 
+Args = ParamSpec("Args")
+
 
 def _paths() -> ProjectPaths:
     return ProjectPaths.from_cwd()
 
 
-def _settings(paths: ProjectPaths):  # noqa: ANN202 - Settings, imported lazily with the rest
-    from segmint.settings import load_settings
-
+def _settings(paths: ProjectPaths) -> Settings:
     return load_settings(paths.params)
 
 
@@ -55,10 +68,11 @@ def _print_error(message: str, label: str = "error") -> None:
     err.print(f"[bold red]{label}:[/] {escape(message)}", highlight=False, soft_wrap=True)
 
 
-def _guarded(fn: Callable[[], Any]) -> Any:
-    """Run a command body, turning known failures into their exit codes with a clear message."""
+@contextmanager
+def _exit_codes() -> Iterator[None]:
+    """Turn the failures of a command into their exit codes, each with a one-line message."""
     try:
-        return fn()
+        yield
     except typer.BadParameter as exc:
         _print_error(str(exc.message))
         raise typer.Exit(EXIT_BAD_INPUT) from None
@@ -67,12 +81,10 @@ def _guarded(fn: Callable[[], Any]) -> Any:
         raise typer.Exit(EXIT_BAD_INPUT) from None
     except typer.Exit:
         raise
+    except ProjectBusyError as exc:
+        _print_error(str(exc))
+        raise typer.Exit(EXIT_INTERNAL) from None
     except Exception as exc:  # noqa: BLE001 - the last line of defence: message + exit code 1
-        from tasks.locking import ProjectBusyError
-
-        if isinstance(exc, ProjectBusyError):
-            _print_error(str(exc))
-            raise typer.Exit(EXIT_INTERNAL) from None
         cause = _bad_input_cause(exc)
         if cause is not None:
             _print_error(str(cause))
@@ -94,6 +106,59 @@ def _bad_input_cause(exc: BaseException) -> BadInputError | None:
     return None
 
 
+def _command(
+    *, locked: bool = False, check: Callable[..., None] | None = None
+) -> Callable[[Callable[Args, None]], Callable[Args, None]]:
+    """Register a function as a command of ``app``, its failures turned into exit codes.
+
+    Args:
+        locked: run the command while holding the project lock (one run per project at a time).
+        check: called first with the command's arguments, before the lock is taken: a bad argument or a
+            bad ``params.yaml`` is reported (exit code 2) even while another run holds the project.
+    """
+
+    def register(command: Callable[Args, None]) -> Callable[Args, None]:
+        @functools.wraps(command)
+        def guarded(*args: Args.args, **kwargs: Args.kwargs) -> None:
+            with _exit_codes():
+                if check is not None:
+                    check(*args, **kwargs)
+                with project_lock(_paths()) if locked else nullcontext():
+                    command(*args, **kwargs)
+
+        app.command()(guarded)
+        return guarded
+
+    return register
+
+
+def _known_source(source: str, **_: object) -> None:
+    if source not in SOURCES:
+        raise typer.BadParameter(f"unknown source {source!r}; valid sources: {', '.join(SOURCES)}")
+
+
+def _known_stage(name: str) -> None:
+    from tasks.stages import STAGES  # lazy: Prefect and MLflow
+
+    if name not in STAGES:
+        raise typer.BadParameter(f"unknown stage {name!r}; valid stages: {', '.join(STAGES)}")
+
+
+def _settings_load(**_: object) -> None:
+    _settings(_paths())
+
+
+def _ready_to_train(paths: ProjectPaths, hint: str) -> None:
+    """Fail with exit code 2 before any orchestration starts: no ``data/raw``, or a bad params.yaml."""
+    if not paths.raw.exists():
+        raise BadInputError("customers", "table_required", f"data/raw is empty: {hint}")
+    _settings(paths)
+
+
+def _fresh_data_ready() -> None:
+    _ready_to_train(_paths(), "ingest fresh data first (`segmint ingest`)")
+
+
 def _stage_progress(total: int) -> tuple[Progress, Callable[[str, str, dict | None], None]]:
     progress = Progress(
         SpinnerColumn(),
@@ -111,13 +176,14 @@ def _stage_progress(total: int) -> tuple[Progress, Callable[[str, str, dict | No
             progress.update(bar, description=f"stage: {stage}")
         else:
             note = " (skipped)" if result and result.get("skipped") else ""
-            progress.console.print(f"  [green]✓[/] {stage}{note}  {result.get('stage_seconds', 0):.1f}s")
+            seconds = (result or {}).get("stage_seconds", 0)
+            progress.console.print(f"  [green]✓[/] {stage}{note}  {seconds:.1f}s")
             progress.advance(bar)
 
     return progress, listener
 
 
-@app.command()
+@_command()
 def generate(
     out: Annotated[Path, typer.Option(help="folder for the canonical tables (truth goes to OUT/truth)")],
     customers: Annotated[int | None, typer.Option(help="number of customers")] = None,
@@ -130,31 +196,23 @@ def generate(
     ] = None,
 ) -> None:
     """Write a generated shop with planted truth (or the simulated outcomes of a plan)."""
-    paths = _paths()
-
-    def body() -> None:
-        from tasks.generate import write_generated_shop, write_outcomes
-
-        settings = _settings(paths)
-        if outcomes_for is not None:
-            target = write_outcomes(outcomes_for, out, settings)
-            console.print(f"outcomes of {outcomes_for} written to {target}")
-            return
-        overrides = {
-            k: v for k, v in {"customers": customers, "seed": seed, "drift": drift}.items() if v is not None
-        }
-        started = time.perf_counter()
-        with console.status("generating shop…"):
-            counts = write_generated_shop(out, settings.generate.model_copy(update=overrides))
-        console.print(
-            f"generated shop in {out} ({time.perf_counter() - started:.1f}s): "
-            + ", ".join(f"{k}={v:,}" for k, v in counts.items())
-        )
-
-    _guarded(body)
+    settings = _settings(_paths())
+    if outcomes_for is not None:
+        target = write_outcomes(outcomes_for, out, settings)
+        console.print(f"outcomes of {outcomes_for} written to {target}")
+        return
+    given = {"customers": customers, "seed": seed, "drift": drift}
+    overrides = {key: value for key, value in given.items() if value is not None}
+    started = time.perf_counter()
+    with console.status("generating shop…"):
+        counts = write_generated_shop(out, settings.generate.model_copy(update=overrides))
+    console.print(
+        f"generated shop in {out} ({time.perf_counter() - started:.1f}s): "
+        + ", ".join(f"{table}={rows:,}" for table, rows in counts.items())
+    )
 
 
-@app.command()
+@_command(locked=True, check=_known_source)
 def ingest(
     source: Annotated[
         str, typer.Option(help="generator, canonical, online_retail, cdnow, hillstrom, amazon_reviews")
@@ -163,274 +221,222 @@ def ingest(
 ) -> None:
     """Replace data/raw/ with the canonical tables of SOURCE and record where they came from."""
     paths = _paths()
-
-    def body() -> None:
-        from tasks.generate import SOURCES, ingest_tables
-
-        if source not in SOURCES:
-            raise typer.BadParameter(f"unknown source {source!r}; valid sources: {', '.join(SOURCES)}")
-        from tasks.locking import project_lock
-
-        with project_lock(paths), console.status(f"ingesting {source}…"):
-            record = ingest_tables(source, path, _settings(paths), paths)
-        counts = ", ".join(f"{k}={v:,}" for k, v in record["tables"].items())
-        console.print(f"ingested [bold]{source}[/] into data/raw: {counts}")
-        for note in record.get("notes", []):
-            console.print(f"  note: {note}", highlight=False)
-        console.print(f"  {record['dvc']}")
-
-    _guarded(body)
+    with console.status(f"ingesting {source}…"):
+        record = ingest_tables(source, path, _settings(paths), paths)
+    counts = ", ".join(f"{table}={rows:,}" for table, rows in record["tables"].items())
+    console.print(f"ingested [bold]{source}[/] into data/raw: {counts}")
+    for note in record.get("notes", []):
+        console.print(f"  note: {note}", highlight=False)
+    console.print(f"  {record['dvc']}")
 
 
 def _run_training(paths: ProjectPaths, stages: list[str] | None = None) -> dict[str, Any]:
-    from flows.training import add_listener, training_flow
-    from tasks.stages import TRAINING_ORDER
+    from flows.training import add_listener, training_flow  # lazy: Prefect and MLflow
+    from tasks.stages import TRAINING_ORDER  # lazy: Prefect and MLflow
 
-    if not paths.raw.exists():
-        raise BadInputError("customers", "table_required", "data/raw is empty: run `segmint ingest` first")
-    _settings(paths)  # a bad params.yaml fails here, before any orchestration starts
+    _ready_to_train(paths, "run `segmint ingest` first")
     progress, listener = _stage_progress(len(stages or TRAINING_ORDER))
     add_listener(listener)
     with progress:
         return training_flow(str(paths.root), stages)
 
 
-@app.command()
+@_command(locked=True)
 def train() -> None:
     """Run the training flow (validate → features → models → evaluate → gate → campaign → report)."""
     paths = _paths()
-
-    def body() -> None:
-        from tasks.locking import project_lock
-
-        with project_lock(paths):
-            results = _run_training(paths)
-        _print_gate(results.get("gate"), paths)
-
-    _guarded(body)
+    _run_training(paths)
+    _print_gate(_gate_decisions(paths))
 
 
-@app.command()
+@_command(locked=True)
 def campaign() -> None:
     """Score every customer with the champion models and write the campaign plan."""
-    paths = _paths()
+    from flows.campaign import campaign_flow  # lazy: Prefect and MLflow
 
-    def body() -> None:
-        from flows.campaign import campaign_flow
-        from tasks.locking import project_lock
-
-        with project_lock(paths), console.status("scoring customers with the champions…"):
-            result = campaign_flow(str(paths.root))
-        c = result["campaign"]
-        console.print(
-            f"scored {c['customers']:,} customers; contacted {c['contacted']:,}, hold-out {c['holdout']:,}, "
-            f"expected incremental profit {c['expected_incremental_profit']:,.0f}"
-        )
-        console.print(
-            "outputs: outputs/customer_scores.parquet, outputs/uplift_scores.parquet, "
-            "outputs/campaign_plan.parquet; report: reports/report.html"
-        )
-
-    _guarded(body)
+    with console.status("scoring customers with the champions…"):
+        result = campaign_flow(str(_paths().root))
+    summary = result["campaign"]
+    console.print(
+        f"scored {summary['customers']:,} customers; contacted {summary['contacted']:,}, "
+        f"hold-out {summary['holdout']:,}, "
+        f"expected incremental profit {summary['expected_incremental_profit']:,.0f}"
+    )
+    console.print(
+        "outputs: outputs/customer_scores.parquet, outputs/uplift_scores.parquet, "
+        "outputs/campaign_plan.parquet; report: reports/report.html"
+    )
 
 
-@app.command()
+@_command(locked=True, check=_known_stage)
 def stage(name: Annotated[str, typer.Argument(help="a stage of the training DAG (see dvc.yaml)")]) -> None:
     """Run one stage of the DAG (what `dvc repro` calls)."""
+    from tasks.stages import run_stage  # lazy: Prefect and MLflow
+
     paths = _paths()
-
-    def body() -> None:
-        from tasks.stages import STAGES, run_stage
-
-        if name not in STAGES:
-            raise typer.BadParameter(f"unknown stage {name!r}; valid stages: {', '.join(STAGES)}")
-        from tasks.locking import project_lock
-
-        started = time.perf_counter()
-        with project_lock(paths):
-            result = run_stage(name, _settings(paths), paths)
-        note = f" (skipped: {result['skipped']})" if result.get("skipped") else ""
-        console.print(f"stage {name} done in {time.perf_counter() - started:.1f}s{note}", highlight=False)
-
-    _guarded(body)
+    started = time.perf_counter()
+    result = run_stage(name, _settings(paths), paths)
+    note = f" (skipped: {result['skipped']})" if result.get("skipped") else ""
+    console.print(f"stage {name} done in {time.perf_counter() - started:.1f}s{note}", highlight=False)
 
 
-@app.command()
+@_command(locked=True)
 def report() -> None:
     """Rebuild the reviewer report (reports/report.html)."""
+    from tasks.stages import run_stage  # lazy: Prefect and MLflow
+
     paths = _paths()
-
-    def body() -> None:
-        from tasks.locking import project_lock
-        from tasks.stages import run_stage
-
-        with project_lock(paths):
-            result = run_stage("report", _settings(paths), paths)
-        console.print(f"report written to {result['report']}")
-
-    _guarded(body)
+    result = run_stage("report", _settings(paths), paths)
+    console.print(f"report written to {result['report']}")
 
 
-@app.command()
+@_command(locked=True, check=_fresh_data_ready)
 def monitor() -> None:
     """Check fresh data/raw for drift against the champion's reference; retrain when past the thresholds."""
+    from flows.monitoring import monitoring_flow  # lazy: Prefect, MLflow and Evidently
+
     paths = _paths()
-
-    def body() -> None:
-        from flows.monitoring import monitoring_flow
-        from tasks.locking import project_lock
-
-        if not paths.raw.exists():
-            raise BadInputError(
-                "customers", "table_required", "data/raw is empty: ingest fresh data first (`segmint ingest`)"
-            )
-        _settings(paths)  # a bad params.yaml fails here, before any orchestration starts
-        with project_lock(paths), console.status("validating fresh data and checking drift…"):
-            result = monitoring_flow(str(paths.root))
-        drift = result["drift"]
-        columns = ", ".join(drift["drifted_columns"][:15]) or "none"
-        console.print(
-            f"drift {'[bold red]detected[/]' if drift['drift_detected'] else 'not detected'}: "
-            f"{drift['drifted_share']:.0%} of feature columns drifted ({columns})",
-            highlight=False,
-        )
-        for reason in drift["reasons"]:
-            console.print(f"  {reason}", highlight=False, markup=False)
-        retraining = result["retraining"]
-        if retraining["triggered"]:
-            console.print(f"retraining triggered ({retraining['how']})", highlight=False)
-            if retraining.get("gate") is not None:
-                _print_gate(retraining["gate"], paths)
-        console.print("findings: metrics/drift.json, metrics/monitoring.json, reports/drift/")
-
-    _guarded(body)
+    with console.status("validating fresh data and checking drift…"):
+        result = monitoring_flow(str(paths.root))
+    _print_drift(result["drift"])
+    retraining = result["retraining"]
+    if retraining["triggered"]:
+        console.print(f"retraining triggered ({retraining['how']})", highlight=False)
+        if retraining.get("gate") is not None:
+            _print_gate(_gate_decisions(paths))
+    console.print("findings: metrics/drift.json, metrics/monitoring.json, reports/drift/")
 
 
-@app.command()
+def _print_drift(drift: Mapping[str, Any]) -> None:
+    columns = ", ".join(drift["drifted_columns"][:15]) or "none"
+    console.print(
+        f"drift {'[bold red]detected[/]' if drift['drift_detected'] else 'not detected'}: "
+        f"{drift['drifted_share']:.0%} of feature columns drifted ({columns})",
+        highlight=False,
+    )
+    for reason in drift["reasons"]:
+        console.print(f"  {reason}", highlight=False, markup=False)
+
+
+@_command(locked=True, check=_settings_load)
 def measure(
     outcomes: Annotated[Path, typer.Option(help="outcomes of the executed plan (canonical campaigns table)")],
 ) -> None:
     """Measure the realised uplift of the executed campaign plan per segment and offer."""
+    from tasks.measure import run_measure  # lazy: MLflow
+    from tasks.stages import run_stage  # lazy: Prefect and MLflow
+
     paths = _paths()
+    settings = _settings(paths)
+    result = run_measure(settings, paths, outcomes.resolve())
+    run_stage("report", settings, paths)
+    overall = result["overall"]
+    console.print(
+        f"realised uplift (sent vs hold-out, all offers): {overall.get('uplift', float('nan')):+.4f} "
+        f"[95% {overall.get('uplift_low', float('nan')):+.4f}, "
+        f"{overall.get('uplift_high', float('nan')):+.4f}] "
+        f"on {int(overall.get('n_treated', 0)):,} sent / {int(overall.get('n_holdout', 0)):,} held out",
+        highlight=False,
+    )
+    console.print(_uplift_per_offer_table(result["per_offer"]))
+    console.print("written: metrics/measure.json, outputs/measurement.parquet; report: reports/report.html")
 
-    def body() -> None:
-        from tasks.locking import project_lock
-        from tasks.measure import run_measure
-        from tasks.stages import run_stage
 
-        settings = _settings(paths)
-        with project_lock(paths):
-            result = run_measure(settings, paths, outcomes.resolve())
-            run_stage("report", settings, paths)
-        o = result["overall"]
-        console.print(
-            f"realised uplift (sent vs hold-out, all offers): {o.get('uplift', float('nan')):+.4f} "
-            f"[95% {o.get('uplift_low', float('nan')):+.4f}, {o.get('uplift_high', float('nan')):+.4f}] "
-            f"on {int(o.get('n_treated', 0)):,} sent / {int(o.get('n_holdout', 0)):,} held out",
-            highlight=False,
+def _uplift_per_offer_table(per_offer: list[Mapping[str, Any]]) -> Table:
+    table = Table(title="realised uplift per offer")
+    for column in ("offer", "sent", "hold-out", "uplift", "95% interval"):
+        table.add_column(column)
+    for row in per_offer:
+        table.add_row(
+            str(row["offer"]),
+            f"{row['n_treated']:,}",
+            f"{row['n_holdout']:,}",
+            f"{row['uplift']:+.4f}",
+            f"[{row['uplift_low']:+.4f}, {row['uplift_high']:+.4f}]",
         )
-        table = Table(title="realised uplift per offer")
-        for col in ("offer", "sent", "hold-out", "uplift", "95% interval"):
-            table.add_column(col)
-        for row in result["per_offer"]:
-            table.add_row(
-                str(row["offer"]),
-                f"{row['n_treated']:,}",
-                f"{row['n_holdout']:,}",
-                f"{row['uplift']:+.4f}",
-                f"[{row['uplift_low']:+.4f}, {row['uplift_high']:+.4f}]",
-            )
-        console.print(table)
-        console.print(
-            "written: metrics/measure.json, outputs/measurement.parquet; report: reports/report.html"
-        )
-
-    _guarded(body)
+    return table
 
 
-@app.command()
+@_command(locked=True, check=_settings_load)
 def demo(
     customers: Annotated[int, typer.Option(help="customers in the generated shop")] = 20_000,
     seed: Annotated[int, typer.Option(help="random seed of the generated shop")] = 7,
 ) -> None:
     """Generate a shop, ingest it, train, plan a campaign and write the report; print a summary."""
+    # The whole demo holds the lock: its ingest replaces data/raw, which a concurrent run reads.
     paths = _paths()
-
-    def body() -> None:
-        from tasks.generate import ingest_tables, write_generated_shop
-        from tasks.locking import project_lock
-
-        settings = _settings(paths)
-        started = time.perf_counter()
-        shop_dir = paths.root / "shop"
-        # The whole demo holds the lock: its ingest replaces data/raw, which a concurrent run reads.
-        with project_lock(paths):
-            with console.status(f"generating a shop with {customers:,} customers…"):
-                overrides = {"customers": customers, "seed": seed}
-                write_generated_shop(shop_dir, settings.generate.model_copy(update=overrides))
-            shown = shop_dir.relative_to(paths.root)
-            console.print(f"[green]✓[/] generated shop in {shown}/ (truth in shop/truth/)")
-            with console.status("ingesting…"):
-                ingest_tables("canonical", shop_dir, settings, paths)
-            console.print("[green]✓[/] ingested into data/raw/")
-            results = _run_training(paths)
-        _print_summary(paths, results, time.perf_counter() - started)
-
-    _guarded(body)
+    settings = _settings(paths)
+    started = time.perf_counter()
+    shop_dir = paths.root / "shop"
+    with console.status(f"generating a shop with {customers:,} customers…"):
+        overrides = {"customers": customers, "seed": seed}
+        write_generated_shop(shop_dir, settings.generate.model_copy(update=overrides))
+    console.print(f"[green]✓[/] generated shop in {shop_dir.relative_to(paths.root)}/ (truth in shop/truth/)")
+    with console.status("ingesting…"):
+        ingest_tables("canonical", shop_dir, settings, paths)
+    console.print("[green]✓[/] ingested into data/raw/")
+    _run_training(paths)
+    _print_summary(paths, settings, time.perf_counter() - started)
 
 
-def _print_gate(gate: dict | None, paths: ProjectPaths) -> None:
-    from tasks.io import read_json
+def _gate_decisions(paths: ProjectPaths) -> dict[str, Any]:
+    """The promotion decision and its reasons per model kind, as the gate stage recorded them."""
+    return dict(read_json(paths.metric("gate"), {}))
 
-    decisions = read_json(paths.metric("gate"), {})
+
+def _print_gate(decisions: Mapping[str, Mapping[str, Any]]) -> None:
     table = Table(title="promotion decisions")
-    for col in ("model", "decision", "reasons"):
-        table.add_column(col)
-    for kind, d in decisions.items():
-        table.add_row(kind, d["decision"], "; ".join(d["reasons"]))
+    for column in ("model", "decision", "reasons"):
+        table.add_column(column)
+    for kind, decision in decisions.items():
+        table.add_row(kind, decision["decision"], "; ".join(decision["reasons"]))
     console.print(table)
 
 
-def _print_summary(paths: ProjectPaths, results: dict[str, Any], seconds: float) -> None:
-    import pandas as pd
-
-    from tasks.io import read_json
-    from tasks.tracking import tracking_uri
-
-    scores = pd.read_parquet(paths.outputs / "customer_scores.parquet")
-    seg = Table(title="segments")
-    for col in ("segment", "value tier mix", "customers", "anomalous"):
-        seg.add_column(col)
+def _segments_table(scores: pd.DataFrame) -> Table:
+    table = Table(title="segments")
+    for column in ("segment", "value tier mix", "customers", "anomalous"):
+        table.add_column(column)
     for name, group in scores.groupby("segment_name"):
         tiers = group["value_tier"].value_counts(normalize=True)
-        mix = ", ".join(f"{t} {s:.0%}" for t, s in tiers.items())
-        seg.add_row(str(name), mix, f"{len(group):,}", f"{int(group['is_anomalous'].sum()):,}")
-    console.print(seg)
-    rec = read_json(paths.metric("recommend"), {})
-    if rec.get("metrics"):
-        m = rec["metrics"]
+        mix = ", ".join(f"{tier} {share:.0%}" for tier, share in tiers.items())
+        table.add_row(str(name), mix, f"{len(group):,}", f"{int(group['is_anomalous'].sum()):,}")
+    return table
+
+
+def _print_champion_lines(paths: ProjectPaths) -> None:
+    """One line each for the recommender, the uplift model and the campaign, from their metrics."""
+    recommend = read_json(paths.metric("recommend"), {})
+    if recommend.get("metrics"):
+        metrics = recommend["metrics"]
         console.print(
-            f"recommender: [bold]{rec['winner']}[/] NDCG@10 {m['ndcg']:.4f}, Recall@10 {m['recall']:.4f}, "
-            f"MAP@10 {m['map']:.4f}, coverage {m['coverage']:.2%}"
+            f"recommender: [bold]{recommend['winner']}[/] NDCG@10 {metrics['ndcg']:.4f}, "
+            f"Recall@10 {metrics['recall']:.4f}, MAP@10 {metrics['map']:.4f}, "
+            f"coverage {metrics['coverage']:.2%}"
         )
-    upl = read_json(paths.metric("uplift"), {})
-    if upl.get("metrics"):
-        overall = upl["metrics"].get("overall", upl["metrics"])
+    uplift = read_json(paths.metric("uplift"), {})
+    if uplift.get("metrics"):
+        overall = uplift["metrics"].get("overall", uplift["metrics"])
         console.print(
-            f"uplift: [bold]{upl['winner']}[/] Qini AUC {overall.get('qini_auc', float('nan')):.4f}, "
+            f"uplift: [bold]{uplift['winner']}[/] Qini AUC {overall.get('qini_auc', float('nan')):.4f}, "
             f"uplift@30% {overall.get('uplift_at_30', float('nan')):.4f}"
         )
-    camp = read_json(paths.metric("campaign"), {})
-    if camp:
+    campaign_metrics = read_json(paths.metric("campaign"), {})
+    if campaign_metrics:
         console.print(
-            f"campaign: {camp.get('contacted', 0):,} customers contacted, "
-            f"{camp.get('holdout', 0):,} in the hold-out, "
-            f"expected incremental profit {camp.get('expected_incremental_profit', 0):,.0f}"
+            f"campaign: {campaign_metrics.get('contacted', 0):,} customers contacted, "
+            f"{campaign_metrics.get('holdout', 0):,} in the hold-out, "
+            f"expected incremental profit {campaign_metrics.get('expected_incremental_profit', 0):,.0f}"
         )
-    _print_gate(results.get("gate"), paths)
-    from segmint.settings import load_settings
 
-    uri = masked_uri(tracking_uri(load_settings(paths.params), paths))
+
+def _print_summary(paths: ProjectPaths, settings: Settings, seconds: float) -> None:
+    from tasks.tracking import tracking_uri  # lazy: MLflow
+
+    console.print(_segments_table(pd.read_parquet(paths.outputs / "customer_scores.parquet")))
+    _print_champion_lines(paths)
+    _print_gate(_gate_decisions(paths))
+    uri = masked_uri(tracking_uri(settings, paths))
     console.print(f"\nfinished in {seconds:.0f}s. Where to look:")
     where = (
         f"  report:     {paths.reports / 'report.html'}",
@@ -443,8 +449,6 @@ def _print_summary(paths: ProjectPaths, results: dict[str, Any], seconds: float)
 
 def main() -> None:
     """Entry point of the ``segmint`` command."""
-    import click
-
     try:
         code = app(standalone_mode=False)
     except click.exceptions.ClickException as exc:  # usage errors: unknown option, bad value

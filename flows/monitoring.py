@@ -5,15 +5,22 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from prefect import flow
+from prefect.client.orchestration import get_client
+from prefect.deployments import run_deployment
+from prefect.exceptions import ObjectNotFound
 
+from flows.training import training_flow
 from segmint.settings import Settings, load_settings
 from tasks import tracking
 from tasks.drift import drift_task, record_monitoring_task
 from tasks.paths import ProjectPaths
 from tasks.stages import PREFECT_TASKS
+
+if TYPE_CHECKING:
+    from prefect.client.schemas.objects import FlowRun
 
 DEPLOYMENT_ENV = "SEGMINT_TRAINING_DEPLOYMENT"
 
@@ -27,9 +34,6 @@ def training_deployment(settings: Settings) -> str | None:
     name = os.environ.get(DEPLOYMENT_ENV) or settings.gate.training_deployment
     if not name or not os.environ.get("PREFECT_API_URL"):
         return None
-    from prefect.client.orchestration import get_client
-    from prefect.exceptions import ObjectNotFound
-
     try:
         with get_client(sync_client=True) as client:
             client.read_deployment_by_name(name)
@@ -53,13 +57,12 @@ def monitoring_flow(project_dir: str = ".") -> dict[str, Any]:
     if results["drift"]["retrain"]:
         deployment = training_deployment(settings)
         if deployment is not None:
-            from prefect.deployments import run_deployment
-
-            run = run_deployment(deployment, parameters={"project_dir": str(paths.root)}, timeout=0)
+            # Called from a synchronous flow, run_deployment returns the flow run, not a coroutine.
+            run = cast(
+                "FlowRun", run_deployment(deployment, parameters={"project_dir": str(paths.root)}, timeout=0)
+            )
             retraining = {"triggered": True, "how": f"deployment {deployment}", "flow_run_id": str(run.id)}
         else:
-            from flows.training import training_flow
-
             trained = training_flow(str(paths.root))
             retraining = {
                 "triggered": True,

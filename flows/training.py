@@ -72,6 +72,7 @@ def dask_task_runner(runtime: RuntimeSettings) -> Any:
     temporary Prefect API server, and stage runs would lose their MLflow parent run. Their HTTP
     endpoints (which Dask opens even without a dashboard) listen on loopback only.
     """
+    # Lazy: prefect_dask brings in dask.distributed (seconds of start-up) for a runner only some use.
     from prefect_dask import DaskTaskRunner
 
     if runtime.dask_address:
