@@ -90,7 +90,7 @@ def remove_temporaries(target: Path) -> list[Path]:
     return removed
 
 
-def _write_with(path: Path, writer: Callable[[Path], None]) -> Path:
+def _write_with(path: Path, writer: Callable[[Path], object]) -> Path:
     with atomic_path(path) as tmp:
         writer(tmp)
     return path
@@ -123,17 +123,20 @@ def _finite(value: Any) -> Any:
 
 
 def write_json(path: Path, data: Any) -> Path:
+    """Write ``data`` as sorted, indented JSON atomically; NaN and infinities become ``null``."""
     text = json.dumps(_finite(data), indent=2, sort_keys=True, default=_json_default) + "\n"
     return _write_with(path, lambda tmp: tmp.write_text(text))
 
 
 def read_json(path: Path, default: Any = None) -> Any:
+    """The JSON document at ``path``, or ``default`` when there is no such file."""
     if not path.exists():
         return default
     return json.loads(path.read_text())
 
 
 def write_text(path: Path, text: str) -> Path:
+    """Write ``text`` (UTF-8) atomically."""
     return _write_with(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
@@ -145,10 +148,13 @@ def write_parquet(path: Path, df: pd.DataFrame) -> Path:
 
 
 def read_parquet(path: Path) -> pd.DataFrame:
+    """The parquet file at ``path`` as a frame."""
     return pd.read_parquet(path)
 
 
 def write_pickle(path: Path, obj: Any) -> Path:
+    """Pickle ``obj`` atomically (read it back with :func:`read_pickle`)."""
+
     def dump(tmp: Path) -> None:
         with open(tmp, "wb") as fh:
             pickle.dump(obj, fh, protocol=pickle.HIGHEST_PROTOCOL)

@@ -13,4 +13,4 @@ _PASSWORD_IN_URI = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[
 
 def masked_uri(uri: str) -> str:
     """``uri`` with any password replaced by ``***`` so it can be logged or shown."""
-    return _PASSWORD_IN_URI.sub(lambda m: f"{m['scheme']}{m['user']}:***@", uri)
+    return _PASSWORD_IN_URI.sub(lambda match: f"{match['scheme']}{match['user']}:***@", uri)

@@ -4,21 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
-import mlflow.pyfunc
 import pandas as pd
+from mlflow.pyfunc import PythonModel
 
 
-class SegmenterModel(mlflow.pyfunc.PythonModel):
+class SegmenterModel(PythonModel):
     """Customer features → segment_id, segment_name, value_tier (no refitting)."""
 
     def __init__(self, segmenter: Any) -> None:
         self.segmenter = segmenter
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
+        """The segment of each row of customer features."""
         return self.segmenter.assign(model_input)
 
 
-class RecommenderModel(mlflow.pyfunc.PythonModel):
+class RecommenderModel(PythonModel):
     """Customer ids (optional ``exclude`` lists) → top-N product ids with scores."""
 
     def __init__(self, recommender: Any, top_n: int) -> None:
@@ -26,14 +27,15 @@ class RecommenderModel(mlflow.pyfunc.PythonModel):
         self.top_n = top_n
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
+        """Top-N recommendations per customer, ids and scores as comma-separated text (``params["n"]``: N)."""
         n = int((params or {}).get("n", self.top_n))
         ids = model_input["customer_id"].astype(str).tolist()
         exclude = None
         if "exclude" in model_input.columns:
             exclude = {
-                c: list(x)
-                for c, x in zip(ids, model_input["exclude"], strict=True)
-                if x is not None and len(x)
+                customer: list(excluded)
+                for customer, excluded in zip(ids, model_input["exclude"], strict=True)
+                if excluded is not None and len(excluded)
             }
         out = self.recommender.recommend(ids, n, exclude=exclude)
         return out.assign(
@@ -42,11 +44,12 @@ class RecommenderModel(mlflow.pyfunc.PythonModel):
         )
 
 
-class UpliftPyfuncModel(mlflow.pyfunc.PythonModel):
+class UpliftPyfuncModel(PythonModel):
     """Customer features → one row per customer and offer: uplift and response probability."""
 
     def __init__(self, uplift_model: Any) -> None:
         self.uplift_model = uplift_model
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
+        """Uplift and response probability per customer and offer."""
         return self.uplift_model.predict(model_input)

@@ -7,6 +7,7 @@ test checks that ``dvc.yaml`` declares exactly these deps, outs, params and metr
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import signal
@@ -14,13 +15,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from prefect import task
 
-from segmint.settings import Settings, SettingsError
+from segmint.settings import Settings, SettingsError, StageName
 from tasks import tracking
-from tasks.io import remove_temporaries
+from tasks.io import BEFORE_REPLACE_HOOKS, remove_temporaries
 from tasks.paths import ProjectPaths
 
 _log = logging.getLogger("segmint.stages")
@@ -30,6 +31,8 @@ StageFn = Callable[[Settings, ProjectPaths], dict[str, Any]]
 
 @dataclass(frozen=True)
 class Stage:
+    """One stage of the DAG: the module holding ``run_<name>``, what it reads and writes, its params."""
+
     name: str
     module: str
     deps: tuple[str, ...]
@@ -40,14 +43,13 @@ class Stage:
     retries: int = 0  # only stages that touch the registry or other services retry
 
     def function(self) -> StageFn:
-        import importlib
-
+        """The stage's ``run_<name>(settings, paths)`` function, imported when first needed."""
         return getattr(importlib.import_module(self.module), f"run_{self.name}")
 
 
 STAGES: dict[str, Stage] = {
-    s.name: s
-    for s in (
+    stage.name: stage
+    for stage in (
         Stage(
             "validate",
             "tasks.validate",
@@ -172,6 +174,7 @@ TRAINING_ORDER: tuple[str, ...] = tuple(STAGES)
 
 
 def stage_spec(name: str) -> Stage:
+    """The registry entry of stage ``name``; an unknown name is a ``ValueError`` listing the valid ones."""
     if name not in STAGES:
         raise ValueError(f"unknown stage {name!r}; valid stages: {', '.join(STAGES)}")
     return STAGES[name]
@@ -213,7 +216,8 @@ def run_stage(name: str, settings: Settings, paths: ProjectPaths) -> dict[str, A
 def _timing(name: str, seconds: float, settings: Settings) -> dict[str, Any]:
     """The stage's wall time, its budget (``runtime.stage_budget_seconds``) and whether it overran."""
     out: dict[str, Any] = {"stage_seconds": round(seconds, 3)}
-    budget = settings.runtime.stage_budget_seconds.get(name)
+    # The budgets' keys are typed stage names; a name outside them simply has no budget.
+    budget = settings.runtime.stage_budget_seconds.get(cast(StageName, name))
     if budget is not None:
         out.update(stage_budget_seconds=budget, over_budget=seconds > budget)
         if seconds > budget:
@@ -241,8 +245,6 @@ def _arm_fault_injection(name: str) -> bool:
     """
     if os.environ.get(FAULT_KILL_ENV) != name:
         return False
-    from tasks import io
-
     seen: list[Path] = []
 
     def on_replace(target: Path) -> None:
@@ -250,15 +252,17 @@ def _arm_fault_injection(name: str) -> bool:
         if len(seen) == 2:
             _kill_self()
 
-    io.BEFORE_REPLACE_HOOKS.append(on_replace)
+    BEFORE_REPLACE_HOOKS.append(on_replace)
     return True
 
+
+RETRY_DELAYS_SECONDS: list[float] = [2, 8]
 
 PREFECT_TASKS = {
     name: task(
         name=name,
         retries=spec.retries,
-        retry_delay_seconds=[2, 8][: spec.retries] or 0,
+        retry_delay_seconds=RETRY_DELAYS_SECONDS[: spec.retries] or 0,
     )(run_stage)
     for name, spec in STAGES.items()
 }

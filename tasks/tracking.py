@@ -85,9 +85,9 @@ def lineage(paths: ProjectPaths, deps: tuple[str, ...]) -> dict[str, str]:
     for dep in deps:
         target = paths.root / dep
         files = sorted(p for p in target.rglob("*") if p.is_file()) if target.is_dir() else [target]
-        for f in files:
-            if f.exists() and not f.name.startswith("."):
-                hashes[str(f.relative_to(paths.root))] = file_md5(f)
+        for file in files:
+            if file.exists() and not file.name.startswith("."):
+                hashes[str(file.relative_to(paths.root))] = file_md5(file)
     return hashes
 
 
