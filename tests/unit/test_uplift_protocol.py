@@ -230,3 +230,26 @@ def test_champion_and_challenger_are_refit_on_the_same_training_part(two_waves) 
     assert paired.low <= paired.difference <= paired.high
     alone = [compare_uplift(held.scores, None, settings).difference for held in (new, old)]
     assert paired.difference == pytest.approx(alone[0] - alone[1])
+
+
+def test_evaluate_stage_reports_the_paired_difference_against_the_champion(two_waves) -> None:
+    from segmint.settings import Settings
+    from tasks.evaluate import PAIRS, UpliftData
+
+    features, campaigns = two_waves
+    settings = Settings().model_copy(update={"uplift": UpliftSettings(**FAST)})
+    spec = PAIRS["uplift"]
+    data = UpliftData(features, campaigns)
+    fitted = [
+        fit_uplift(features, campaigns, settings.uplift.model_copy(update={"learners": (name,)})).model
+        for name in ("t_learner", "logistic_t_learner")
+    ]
+    new, old = (
+        spec.score_challenger(fitted[0], data, settings),
+        spec.score_champion(fitted[1], data, settings),
+    )
+    paired = spec.compare(new, old, settings)["paired_difference"]
+    assert paired["name"] == "champion" and paired["low"] <= paired["estimate"] <= paired["high"]
+    assert new.quality is not None and old.quality is not None
+    assert paired["estimate"] == pytest.approx(new.quality - old.quality)
+    assert new.details is not None and new.details["baseline"]["name"] == RANDOM_TARGETING
