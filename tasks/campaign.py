@@ -344,14 +344,15 @@ def _with_recommendations(scores: pd.DataFrame, lists: pd.DataFrame | None) -> p
     )
 
 
-def _plan_totals(plan: pd.DataFrame, kind: str | None) -> dict[str, Any]:
+def _plan_totals(plan: pd.DataFrame) -> dict[str, Any]:
+    # An exploration plan's rows claim no incremental profit (0): there is no model to expect it from.
     treated = plan["group"] == "treatment"
-    # An exploration plan claims no incremental profit: there is no model to expect it from.
-    profit = plan.loc[treated, "expected_incremental_profit"].fillna(0).sum() if kind == "uplift" else None
     return {
         "contacted": int((treated & plan["offer"].notna()).sum()),
         "holdout": int((plan["group"] == "holdout").sum()),
-        "expected_incremental_profit": None if profit is None else float(profit),
+        "expected_incremental_profit": float(
+            plan.loc[treated, "expected_incremental_profit"].fillna(0).sum()
+        ),
     }
 
 
@@ -382,7 +383,7 @@ def run_campaign(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
         **({"segments": {"skipped": segmented.note}} if segmented.note else {}),
         **campaign.summary,
         "recommendations": recommended.summary,
-        **_plan_totals(campaign.plan, campaign.summary.get("plan_kind")),
+        **_plan_totals(campaign.plan),
     }
     write_json(paths.metric("campaign"), result)
     return result
