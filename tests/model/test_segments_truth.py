@@ -2,28 +2,17 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import numpy as np
 import pandas as pd
 import pytest
 from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score
 
-from segmint.features import customer_features
-from segmint.generate import PERIOD_END, generate_shop
 from segmint.segmentation import fit_segmenter
-from segmint.settings import FeatureSettings, GenerateSettings, SegmentSettings
+from segmint.settings import SegmentSettings
+from tests.model.conftest import PlantedFeatures
 
 pytestmark = pytest.mark.slow
-
-
-@lru_cache(maxsize=1)
-def _shop_features() -> tuple[pd.DataFrame, np.ndarray]:
-    shop = generate_shop(GenerateSettings(customers=50_000, seed=7))
-    features = customer_features(shop.tables, PERIOD_END, FeatureSettings())
-    truth = shop.truth["customers_truth"].set_index("customer_id").loc[features["customer_id"], "archetype"]
-    return features, truth.to_numpy()
 
 
 def _rfm_kmeans_ari(features: pd.DataFrame, truth: np.ndarray) -> float:
@@ -34,8 +23,10 @@ def _rfm_kmeans_ari(features: pd.DataFrame, truth: np.ndarray) -> float:
     return float(adjusted_rand_score(truth, labels))
 
 
-def test_segments_recover_the_planted_archetypes_where_rfm_alone_cannot() -> None:
-    features, truth = _shop_features()
+def test_segments_recover_the_planted_archetypes_where_rfm_alone_cannot(planted_50k: PlantedFeatures) -> None:
+    features = planted_50k.features
+    archetypes = planted_50k.truth.set_index("customer_id").loc[features["customer_id"], "archetype"]
+    truth = archetypes.to_numpy()
     seg = fit_segmenter(features, SegmentSettings())
     ari = adjusted_rand_score(truth, seg.assign(features)["segment_id"])
     rfm_ari = _rfm_kmeans_ari(features, truth)
