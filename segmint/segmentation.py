@@ -203,8 +203,9 @@ def _varying(features: pd.DataFrame, columns: list[str]) -> list[str]:
     """The ``columns`` whose values are not all the same (non-finite values count as 0)."""
     if not columns:
         return []
-    spread = np.std(_finite(features[columns].to_numpy(dtype=float)), axis=0)
-    return [column for column, sd in zip(columns, spread, strict=True) if sd > 0]
+    # The range, not the standard deviation: rounding gives a constant column a tiny nonzero sd.
+    spread = np.ptp(_finite(features[columns].to_numpy(dtype=float)), axis=0)
+    return [column for column, width in zip(columns, spread, strict=True) if width > 0]
 
 
 @dataclass(frozen=True)

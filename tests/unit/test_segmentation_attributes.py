@@ -92,6 +92,15 @@ def test_nothing_varying_is_nothing_to_do_naming_why() -> None:
         fit_feature_scaler(constant)
 
 
+def test_a_constant_column_with_rounding_noise_counts_as_constant() -> None:
+    # 0.1 * n has a standard deviation of ~4e-17 in floating point; it still does not vary.
+    features, _ = _attributes_only()
+    constant = features.assign(tenure_days=0.1, recency_days=0.1, channel__phone=0.0, channel__web=1.0)
+    constant = constant.assign(attr_history=0.1, attr_newbie=0.0)
+    with pytest.raises(NothingToDoError):
+        fit_segmenter(constant, SETTINGS)
+
+
 def test_too_few_customers_is_nothing_to_do() -> None:
     features, _ = _attributes_only()
     with pytest.raises(NothingToDoError, match="need at least"):
