@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import shutil
 import signal
 import time
 from collections.abc import Callable
@@ -19,9 +20,10 @@ from typing import Any, cast
 
 from prefect import task
 
+from segmint.contracts import NothingToDoError
 from segmint.settings import Settings, SettingsError, StageName
 from tasks import tracking
-from tasks.io import BEFORE_REPLACE_HOOKS, remove_temporaries
+from tasks.io import BEFORE_REPLACE_HOOKS, remove_temporaries, write_json, write_text
 from tasks.paths import ProjectPaths
 
 _log = logging.getLogger("segmint.stages")
@@ -205,11 +207,46 @@ def run_stage(name: str, settings: Settings, paths: ProjectPaths) -> dict[str, A
     started = time.perf_counter()
     with tracking.stage_run(name, settings, paths, section_params):
         kill_at_end = _arm_fault_injection(name)
-        result = fn(settings, paths)
+        result = _result_or_skip(spec, fn, settings, paths)
         if kill_at_end:
             _kill_self()
         result = {**result, **_timing(name, time.perf_counter() - started, settings)}
         tracking.log_stage_result(result, hashes)
+    return result
+
+
+SKIPPED_MARKER = "SKIPPED.json"
+
+
+def _result_or_skip(spec: Stage, fn: StageFn, settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
+    """The stage's result, or its skip when the inputs hold nothing for it (``NothingToDoError``):
+    a stage with nothing to work on never takes the rest of the run down."""
+    try:
+        return fn(settings, paths)
+    except NothingToDoError as exc:
+        return skipped_stage(spec, paths, str(exc) or "nothing to do")
+
+
+def skipped_stage(spec: Stage, paths: ProjectPaths, reason: str) -> dict[str, Any]:
+    """Record stage ``spec`` as skipped for ``reason`` and return ``{"skipped": reason}``.
+
+    Each output folder is emptied (an earlier run's models or tables must not pass for this run's)
+    and holds only a ``SKIPPED.json`` marker with the reason, as do the metrics files; a file
+    output holds the reason as text. Every declared output exists afterwards, so ``dvc repro``
+    and the later stages see a skip rather than a missing path.
+    """
+    result = {"skipped": reason}
+    for out in spec.outs:
+        target = paths.root / out
+        if target.suffix:
+            write_text(target, f"skipped: {reason}\n")
+            continue
+        if target.is_dir():
+            shutil.rmtree(target)
+        write_json(target / SKIPPED_MARKER, result)
+    for metric in spec.metrics:
+        write_json(paths.root / metric, result)
+    _log.warning("stage %s skipped: %s", spec.name, reason)
     return result
 
 
