@@ -1,260 +1,418 @@
-"""Hillstrom e-mail benchmark: our uplift model selection against scikit-uplift peers and simple rules.
+"""Hillstrom e-mail benchmark: the pipeline's own uplift selection against tuned peers.
 
-Protocol: Womens E-Mail vs No E-Mail, target ``visit``, the dataset's covariates (categoricals
-one-hot), stratified 50/50 split on treatment × target, seeds 0–4. Metrics on the test half:
-Qini AUC (``sklift.metrics.qini_auc_score``) and uplift@30 % (``uplift_at_k``, strategy "overall").
-Our champion is chosen by ``fit_uplift``'s own K-fold cross-validated selection on the training half only.
-A second part treats both e-mails as two offers and reports per-offer results.
+Protocol: Womens E-Mail vs No E-Mail, the target the pipeline trains on (the Hillstrom adapter's
+``converted``: a site visit), the features the pipeline computes (``customer_features`` as of the
+send date with ``params.yaml → features``: the customers' attributes one-hot, plus tenure).
+Each of the seeds 0–4 draws a stratified 50/50 split (treatment × target): everything is fitted on
+the training half and scored on the other half.
 
-Run: ``python -m benchmarks.uplift`` (writes ``benchmarks/results/uplift.json``).
+* The champion is ``fit_uplift`` with ``params.yaml → uplift``, unchanged: the pipeline's own
+  learner selection (cross-validated on the training half only), its own seed.
+* Peers, fitted on the same rows and scored on the same rows: scikit-uplift's SoloModel, TwoModels
+  and ClassTransformation with LightGBM, a logistic T-learner, and the "women's buyers" rule (those
+  who bought women's merchandise last year first). Their settings are the ones
+  ``python -m benchmarks.uplift_tune`` chose (``benchmarks/results/uplift_tune.json``), with the
+  same number of configurations as ours and the same validation splits.
+
+Metrics on the test half: Qini AUC (``sklift.metrics.qini_auc_score``) and uplift@30 %
+(``uplift_at_k``, strategy "overall"). The champion is compared with every peer by the per-seed
+differences, their mean and a paired t-interval over seeds; a lead whose interval covers 0 is a tie.
+The best peer is the one with the highest mean Qini AUC over the seeds (the hardest comparison).
+
+Kept-aside split: the split of seed :data:`KEPT_ASIDE_SEED`. Tuning saw only its training half
+(inner splits of it); nothing chose anything on its test half. There, the champion's Qini AUC is
+compared with each peer fitted on the same rows, with a paired bootstrap over test customers.
+The seeds' test halves share rows with that training half (for ours and the peers alike); the
+kept-aside test half is the comparison that nothing was tuned on.
+
+Run: ``python -m benchmarks.uplift_tune`` once, then ``python -m benchmarks.uplift`` (writes
+``benchmarks/results/uplift.json``).
 """
 
 from __future__ import annotations
 
 import json
-import re
-import sys
 import time
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-import lightgbm as lgb
 import numpy as np
 import pandas as pd
+from scipy import stats
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from segmint.adapters import HILLSTROM_SENT_TS, load_source
+from segmint.contracts import CONTROL
+from segmint.features import customer_features
+from segmint.settings import Settings, UpliftSettings, load_settings
+from segmint.uplift import feature_matrix, fit_uplift, lgb_classifier
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from segmint.settings import UpliftSettings  # noqa: E402
-from segmint.uplift import fit_uplift  # noqa: E402
-
-DATA = ROOT.parent / "shared" / "data" / "hillstrom"
-CSV = "Kevin_Hillstrom_MineThatData_E-MailAnalytics_DataMiningChallenge_2008.03.20.csv"
 RESULTS = ROOT / "benchmarks" / "results" / "uplift.json"
+TUNE_RESULTS = ROOT / "benchmarks" / "results" / "uplift_tune.json"
+OFFER = "womens_email"
 SEEDS = (0, 1, 2, 3, 4)
-COVARIATES = ["recency", "history_segment", "history", "mens", "womens", "zip_code", "newbie", "channel"]
-CATEGORICAL = ["history_segment", "zip_code", "channel"]
-# Regularised sizes: the Hillstrom effects are weak, so small trees with large leaves generalise.
-OURS = UpliftSettings(
-    learners=("logistic_t_learner", "x_learner", "uplift_tree", "ensemble"),
-    n_estimators=150,
-    learning_rate=0.03,
-    num_leaves=4,
-    min_child_samples=400,
-    logistic_c=0.01,
-    cv_folds=3,
-    # With effects this weak the folds cannot separate close learners: take the simplest one within
-    # one standard error of the best (chosen on the training half only, like everything here).
-    selection_rule="one_se",
-    bootstrap_rounds=0,
-    seed=0,
-)
+KEPT_ASIDE_SEED = 2008
+TOP_SHARE = 0.3
+BOOTSTRAP_ROUNDS = 500
+LGBM_PEERS = ("sklift_solo_lgbm", "sklift_two_models_lgbm", "sklift_class_transformation_lgbm")
+PEERS = (*LGBM_PEERS, "logistic_t_learner", "rule_womens_buyers")
+CHAMPION = "segmint_champion"
 
 
-def load() -> tuple[pd.DataFrame, pd.DataFrame]:
-    raw = pd.read_csv(DATA / CSV)
-    X = pd.get_dummies(raw[COVARIATES], columns=CATEGORICAL, dtype=float)
-    X.columns = [re.sub(r"[^0-9a-zA-Z_]+", "_", c).strip("_") for c in X.columns]
-    return raw, X
+@dataclass(frozen=True)
+class HillstromRows:
+    """The women's e-mail and control rows, one per customer, as the pipeline sees them.
+
+    Attributes:
+        features: The pipeline's features of these customers, in row order (``customer_id`` first).
+        campaigns: Their canonical campaign rows, in the same order.
+        X: The numeric feature matrix of ``features`` (what every peer fits on).
+        treated: 1 for the women's e-mail, 0 for control.
+        outcome: The adapter's ``converted`` (a visit).
+        womens: Whether the customer bought women's merchandise in the past year (the rule's score).
+    """
+
+    features: pd.DataFrame
+    campaigns: pd.DataFrame
+    X: np.ndarray
+    treated: np.ndarray
+    outcome: np.ndarray
+    womens: np.ndarray
 
 
-def _lgbm(seed: int) -> lgb.LGBMClassifier:
-    return lgb.LGBMClassifier(n_estimators=100, learning_rate=0.05, n_jobs=1, random_state=seed, verbose=-1)
+def project_settings() -> Settings:
+    """The repository's ``params.yaml``, validated."""
+    return load_settings(ROOT / "params.yaml")
 
 
-def peer_scores(name: str, Xtr, ytr, ttr, Xte, raw_te: pd.DataFrame, seed: int) -> np.ndarray:
+def hillstrom_rows(settings: Settings) -> HillstromRows:
+    """Hillstrom through the pipeline's door: the adapter, then features as of the send date."""
+    tables = load_source("hillstrom")
+    assert tables.campaigns is not None
+    campaigns = tables.campaigns[tables.campaigns["treatment"].isin([OFFER, CONTROL])]
+    features = customer_features(tables, HILLSTROM_SENT_TS, settings.features)
+    ordered = campaigns[["customer_id"]].merge(features, on="customer_id", how="inner", validate="1:1")
+    if len(ordered) != len(campaigns):
+        raise ValueError(f"{len(campaigns) - len(ordered)} campaign rows have no features")
+    X, _ = feature_matrix(ordered)
+    return HillstromRows(
+        features=ordered.reset_index(drop=True),
+        campaigns=campaigns.reset_index(drop=True),
+        X=X,
+        treated=(campaigns["treatment"] == OFFER).to_numpy().astype(int),
+        outcome=campaigns["converted"].to_numpy().astype(int),
+        womens=ordered["attr_womens"].to_numpy(dtype=float),
+    )
+
+
+def half_split(
+    rows: HillstromRows, seed: int, within: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted (training, test) row positions of a stratified 50/50 split of ``within`` (default: all)."""
+    positions = np.arange(len(rows.outcome)) if within is None else within
+    strata = rows.treated[positions] * 2 + rows.outcome[positions]
+    train, test = train_test_split(positions, test_size=0.5, random_state=seed, stratify=strata)
+    return np.sort(train), np.sort(test)
+
+
+def peer_settings(base: UpliftSettings, config: dict[str, Any], seed: int) -> UpliftSettings:
+    """The uplift settings whose LightGBM classifier a LightGBM peer uses: ``config`` on ``base``."""
+    return base.model_copy(update={**config, "seed": seed})
+
+
+@dataclass(frozen=True)
+class PeerRun:
+    """One peer fit: which peer, its configuration, the LightGBM knobs it does not tune, its seed."""
+
+    name: str
+    config: dict[str, Any]
+    base: UpliftSettings
+    seed: int
+
+
+def peer_scores(peer: PeerRun, rows: HillstromRows, train: np.ndarray, test: np.ndarray) -> np.ndarray:
+    """The uplift scores of ``peer`` fitted on the ``train`` rows, for the ``test`` rows.
+
+    LightGBM peers use the classifier our tree learners use (``lgb_classifier``) with the peer's
+    tuned sizes on the project's other LightGBM knobs (subsampling, L2, one thread).
+    """
     from sklift.models import ClassTransformation, SoloModel, TwoModels
 
-    if name == "sklift_solo_lgbm":
-        return SoloModel(_lgbm(seed)).fit(Xtr, ytr, ttr).predict(Xte)
-    if name == "sklift_two_models_lgbm":
-        return TwoModels(_lgbm(seed), _lgbm(seed), method="vanilla").fit(Xtr, ytr, ttr).predict(Xte)
-    if name == "sklift_class_transformation_lgbm":
-        return ClassTransformation(_lgbm(seed)).fit(Xtr, ytr, ttr).predict(Xte)
+    name, config = peer.name, peer.config
+    X, y, t = rows.X[train], rows.outcome[train], rows.treated[train]
+    if name in LGBM_PEERS:
+        settings = peer_settings(peer.base, config, peer.seed)
+        if name == "sklift_solo_lgbm":
+            model: Any = SoloModel(lgb_classifier(settings))
+        elif name == "sklift_two_models_lgbm":
+            model = TwoModels(lgb_classifier(settings), lgb_classifier(settings, 1), method="vanilla")
+        else:
+            model = ClassTransformation(lgb_classifier(settings))
+        return np.asarray(model.fit(X, y, t).predict(rows.X[test]), dtype=float)
     if name == "logistic_t_learner":
-
-        def fit(rows):
-            return make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)).fit(
-                Xtr[rows], ytr[rows]
+        fitted = [
+            make_pipeline(StandardScaler(), LogisticRegression(C=config["C"], max_iter=2000)).fit(
+                X[t == arm], y[t == arm]
             )
-
-        m1, m0 = fit(ttr == 1), fit(ttr == 0)
-        return m1.predict_proba(Xte)[:, 1] - m0.predict_proba(Xte)[:, 1]
-    if name == "rule_recent_customers":
-        return -raw_te["recency"].to_numpy(dtype=float)
+            for arm in (1, 0)
+        ]
+        return fitted[0].predict_proba(rows.X[test])[:, 1] - fitted[1].predict_proba(rows.X[test])[:, 1]
     if name == "rule_womens_buyers":
-        return raw_te["womens"].to_numpy(dtype=float)
-    if name == "rule_high_history":
-        return raw_te["history"].to_numpy(dtype=float)
-    if name == "rule_womens_then_history":
-        return raw_te["womens"].to_numpy(dtype=float) * 1e6 + raw_te["history"].to_numpy(dtype=float)
-    raise ValueError(name)
+        return rows.womens[test].copy()
+    raise ValueError(f"unknown peer {name!r}; valid peers: {', '.join(PEERS)}")
 
 
-PEERS = (
-    "sklift_solo_lgbm",
-    "sklift_two_models_lgbm",
-    "sklift_class_transformation_lgbm",
-    "logistic_t_learner",
-    "rule_recent_customers",
-    "rule_womens_buyers",
-    "rule_high_history",
-    "rule_womens_then_history",
-)
+@dataclass(frozen=True)
+class ChampionFit:
+    """The pipeline's selection fitted on some rows and its scores for others."""
+
+    scores: np.ndarray
+    learner: str
+    seconds: float
 
 
-def _frames(X: pd.DataFrame, raw: pd.DataFrame, rows: np.ndarray, offer_of: dict[str, str]):
-    ids = np.char.add("c", rows.astype(str))
-    features = X.iloc[rows].reset_index(drop=True).assign(customer_id=ids)
-    campaigns = pd.DataFrame(
-        {
-            "campaign_id": "hillstrom",
-            "customer_id": ids,
-            "treatment": raw["segment"].iloc[rows].map(offer_of).to_numpy(),
-            "sent_ts": pd.Timestamp("2008-03-01", tz="UTC"),
-            "converted": raw["visit"].iloc[rows].to_numpy(),
-            "revenue": raw["spend"].iloc[rows].to_numpy(),
-        }
-    )
-    return features, campaigns
+def champion_scores(
+    rows: HillstromRows, train: np.ndarray, test: np.ndarray, settings: UpliftSettings
+) -> ChampionFit:
+    """``fit_uplift`` (the pipeline's selection with ``settings``) on ``train``, scores for ``test``."""
+    started = time.perf_counter()
+    selection = fit_uplift(rows.features, rows.campaigns.iloc[train], settings)
+    test_features = rows.features.iloc[test]
+    predicted = selection.model.predict(test_features)
+    uplift = predicted[predicted["offer"] == OFFER].set_index("customer_id")["uplift"]
+    scores = uplift.reindex(test_features["customer_id"].astype(str)).to_numpy(dtype=float)
+    return ChampionFit(scores, selection.name, time.perf_counter() - started)
 
 
-def womens_benchmark(raw: pd.DataFrame, X: pd.DataFrame) -> dict:
+def quality(rows: HillstromRows, test: np.ndarray, scores: np.ndarray) -> dict[str, float]:
+    """Qini AUC and uplift@30 % of ``scores`` on the ``test`` rows (scikit-uplift's definitions)."""
     from sklift.metrics import qini_auc_score, uplift_at_k
 
-    keep = raw["segment"].isin(["Womens E-Mail", "No E-Mail"]).to_numpy()
-    raw, X = raw[keep].reset_index(drop=True), X[keep].reset_index(drop=True)
-    t = (raw["segment"] == "Womens E-Mail").to_numpy().astype(int)
-    y = raw["visit"].to_numpy()
-    offer_of = {"Womens E-Mail": "womens_email", "No E-Mail": "control"}
-    per_seed: dict[str, list[dict]] = {}
-    chosen = []
+    y, t = rows.outcome[test], rows.treated[test]
+    return {
+        "qini_auc": float(qini_auc_score(y, scores, t)),
+        "uplift_at_30": float(uplift_at_k(y, scores, t, strategy="overall", k=TOP_SHARE)),
+    }
+
+
+def verdict(low: float, high: float) -> str:
+    """``champion better`` when the interval of champion − peer is above 0, ``peer better`` when
+    below, else ``tie`` (the lead is inside the noise)."""
+    if low > 0:
+        return "champion better"
+    if high < 0:
+        return "peer better"
+    return "tie"
+
+
+def paired_over_seeds(champion: list[float], peer: list[float]) -> dict[str, Any]:
+    """Per-seed differences (champion − peer), their mean and a 95 % paired t-interval."""
+    diffs = np.asarray(champion) - np.asarray(peer)
+    mean = float(diffs.mean())
+    half = float(stats.t.ppf(0.975, len(diffs) - 1) * diffs.std(ddof=1) / np.sqrt(len(diffs)))
+    return {
+        "differences": [float(d) for d in diffs],
+        "mean": mean,
+        "interval_95": [mean - half, mean + half],
+        "verdict": verdict(mean - half, mean + half),
+    }
+
+
+def paired_bootstrap(
+    rows: HillstromRows, test: np.ndarray, champion: np.ndarray, peer: np.ndarray, seed: int
+) -> dict[str, Any]:
+    """Qini AUC difference (champion − peer) on ``test`` and its 95 % paired bootstrap interval
+    (the same resampled customers for both, stratified by arm)."""
+    from sklift.metrics import qini_auc_score
+
+    rng = np.random.default_rng(seed)
+    y, t = rows.outcome[test], rows.treated[test]
+    arms = [np.flatnonzero(t == arm) for arm in (0, 1)]
+    diffs = []
+    for _ in range(BOOTSTRAP_ROUNDS):
+        pick = np.concatenate([rng.choice(arm, len(arm)) for arm in arms])
+        diffs.append(
+            qini_auc_score(y[pick], champion[pick], t[pick]) - qini_auc_score(y[pick], peer[pick], t[pick])
+        )
+    low, high = (float(q) for q in np.quantile(diffs, [0.025, 0.975]))
+    estimate = float(qini_auc_score(y, champion, t) - qini_auc_score(y, peer, t))
+    return {"difference": estimate, "interval_95": [low, high], "verdict": verdict(low, high)}
+
+
+def tuned_peer_configs() -> dict[str, dict[str, Any]]:
+    """Each peer's configuration chosen by ``benchmarks.uplift_tune`` (its results file)."""
+    if not TUNE_RESULTS.exists():
+        raise SystemExit(
+            f"{TUNE_RESULTS.relative_to(ROOT)} missing: run python -m benchmarks.uplift_tune first"
+        )
+    winners = json.loads(TUNE_RESULTS.read_text())["winners"]
+    return {name: winners[name]["config"] for name in PEERS}
+
+
+def split_results(
+    rows: HillstromRows, seed: int, settings: UpliftSettings, configs: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
+    """Every model fitted on the training half of split ``seed`` and scored on its test half."""
+    train, test = half_split(rows, seed)
+    scores: dict[str, np.ndarray] = {}
+    record: dict[str, Any] = {"seed": seed, "train_rows": int(len(train)), "test_rows": int(len(test))}
+    for name in PEERS:
+        started = time.perf_counter()
+        scores[name] = peer_scores(PeerRun(name, configs[name], settings, seed), rows, train, test)
+        record[name] = {**quality(rows, test, scores[name]), "seconds": time.perf_counter() - started}
+    champion = champion_scores(rows, train, test, settings)
+    scores[CHAMPION] = champion.scores
+    record[CHAMPION] = {
+        **quality(rows, test, champion.scores),
+        "seconds": champion.seconds,
+        "learner": champion.learner,
+    }
+    return {"record": record, "scores": scores, "test": test}
+
+
+def summary(per_seed: list[dict[str, Any]]) -> dict[str, Any]:
+    """Mean and standard deviation over seeds of each model's metrics, and the per-seed values."""
+    out = {}
+    for name in (CHAMPION, *PEERS):
+        values = {key: [r[name][key] for r in per_seed] for key in ("qini_auc", "uplift_at_30")}
+        out[name] = {
+            **{f"{key}_mean": float(np.mean(v)) for key, v in values.items()},
+            **{f"{key}_sd": float(np.std(v, ddof=1)) for key, v in values.items()},
+            "per_seed": [
+                {"seed": r["seed"], "qini_auc": r[name]["qini_auc"], "uplift_at_30": r[name]["uplift_at_30"]}
+                for r in per_seed
+            ],
+        }
+    return out
+
+
+def seeds_benchmark(
+    rows: HillstromRows, settings: UpliftSettings, configs: dict[str, dict[str, Any]]
+) -> dict:
+    """Seeds 0–4: per-seed metrics, their summary, and the paired comparison with every peer."""
+    per_seed = []
     for seed in SEEDS:
-        tr, te = train_test_split(np.arange(len(raw)), test_size=0.5, random_state=seed, stratify=t * 2 + y)
-        Xtr, Xte = X.to_numpy()[tr], X.to_numpy()[te]
-
-        def record(
-            name: str, score: np.ndarray, seconds: float, seed: int = seed, te: np.ndarray = te
-        ) -> None:
-            per_seed.setdefault(name, []).append(
-                {
-                    "seed": seed,
-                    "qini_auc": float(qini_auc_score(y[te], score, t[te])),
-                    "uplift_at_30": float(uplift_at_k(y[te], score, t[te], strategy="overall", k=0.3)),
-                    "seconds": seconds,
-                }
-            )
-
-        for name in PEERS:
-            start = time.perf_counter()
-            record(
-                name,
-                peer_scores(name, Xtr, y[tr], t[tr], Xte, raw.iloc[te], seed),
-                time.perf_counter() - start,
-            )
-        start = time.perf_counter()
-        features, campaigns = _frames(X, raw, tr, offer_of)
-        selection = fit_uplift(features, campaigns, OURS.model_copy(update={"seed": seed}))
-        test_features, _ = _frames(X, raw, te, offer_of)
-        scores = selection.model.predict(test_features)["uplift"].to_numpy()
-        record("segmint_champion", scores, time.perf_counter() - start)
-        chosen.append(selection.name)
-    summary = {
+        per_seed.append(split_results(rows, seed, settings, configs)["record"])
+        print(f"  seed {seed}: champion {per_seed[-1][CHAMPION]['qini_auc']:.4f}", flush=True)
+    results = summary(per_seed)
+    best_peer = max(PEERS, key=lambda name: results[name]["qini_auc_mean"])
+    champion = [r[CHAMPION]["qini_auc"] for r in per_seed]
+    paired = {
         name: {
-            "qini_auc_mean": float(np.mean([r["qini_auc"] for r in rows])),
-            "qini_auc_std": float(np.std([r["qini_auc"] for r in rows])),
-            "uplift_at_30_mean": float(np.mean([r["uplift_at_30"] for r in rows])),
-            "uplift_at_30_std": float(np.std([r["uplift_at_30"] for r in rows])),
-            "seconds_mean": float(np.mean([r["seconds"] for r in rows])),
-            "per_seed": rows,
-        }
-        for name, rows in per_seed.items()
-    }
-    best_peer = max(PEERS, key=lambda n: summary[n]["qini_auc_mean"])
-    return {
-        "protocol": "Womens E-Mail vs No E-Mail, target visit, stratified 50/50 (treatment x visit), "
-        "seeds 0-4",
-        "rows": int(len(raw)),
-        "results": summary,
-        "champion_learner_per_seed": chosen,
-        "best_peer": best_peer,
-        "champion_beats_best_peer_qini": summary["segmint_champion"]["qini_auc_mean"]
-        > summary[best_peer]["qini_auc_mean"],
-    }
-
-
-def two_offer_benchmark(raw: pd.DataFrame, X: pd.DataFrame) -> dict:
-    from sklift.metrics import qini_auc_score, uplift_at_k
-
-    offer_of = {"Womens E-Mail": "womens_email", "Mens E-Mail": "mens_email", "No E-Mail": "control"}
-    treatment = raw["segment"].map(offer_of).to_numpy()
-    y = raw["visit"].to_numpy()
-    strata = pd.Series(treatment).astype(str) + "|" + pd.Series(y).astype(str)
-    rows: dict[str, list[dict]] = {}
-    for seed in SEEDS:
-        tr, te = train_test_split(np.arange(len(raw)), test_size=0.5, random_state=seed, stratify=strata)
-        features, campaigns = _frames(X, raw, tr, offer_of)
-        selection = fit_uplift(features, campaigns, OURS.model_copy(update={"seed": seed}))
-        test_features, _ = _frames(X, raw, te, offer_of)
-        scores = selection.model.predict(test_features)
-        for offer in ("womens_email", "mens_email"):
-            pair = (treatment[te] == offer) | (treatment[te] == "control")
-            s = scores.loc[scores["offer"] == offer, "uplift"].to_numpy()[pair]
-            yt, tt = y[te][pair], (treatment[te][pair] == offer).astype(int)
-            rows.setdefault(offer, []).append(
-                {
-                    "seed": seed,
-                    "learner": selection.name,
-                    "qini_auc": float(qini_auc_score(yt, s, tt)),
-                    "uplift_at_30": float(uplift_at_k(yt, s, tt, strategy="overall", k=0.3)),
-                    "average_treatment_effect": float(yt[tt == 1].mean() - yt[tt == 0].mean()),
-                }
+            metric: paired_over_seeds(
+                [r[CHAMPION][metric] for r in per_seed], [r[name][metric] for r in per_seed]
             )
-    return {
-        offer: {
-            "qini_auc_mean": float(np.mean([r["qini_auc"] for r in r_])),
-            "qini_auc_std": float(np.std([r["qini_auc"] for r in r_])),
-            "uplift_at_30_mean": float(np.mean([r["uplift_at_30"] for r in r_])),
-            "uplift_at_30_std": float(np.std([r["uplift_at_30"] for r in r_])),
-            "per_seed": r_,
+            for metric in ("qini_auc", "uplift_at_30")
         }
-        for offer, r_ in rows.items()
+        for name in PEERS
+    }
+    return {
+        "seeds": list(SEEDS),
+        "results": results,
+        "champion_learner_per_seed": [r[CHAMPION]["learner"] for r in per_seed],
+        "best_peer": best_peer,
+        "champion_vs_best_peer": paired[best_peer],
+        "champion_vs_each_peer": paired,
+        "champion_qini_auc_per_seed": champion,
+        "seconds_per_seed": {
+            name: float(np.mean([r[name]["seconds"] for r in per_seed])) for name in (CHAMPION, *PEERS)
+        },
+    }
+
+
+def kept_aside_benchmark(
+    rows: HillstromRows, settings: UpliftSettings, configs: dict[str, dict[str, Any]], best_peer: str
+) -> dict[str, Any]:
+    """The split nothing was tuned on: each model on its test half, champion − peer with a paired
+    bootstrap over the test customers."""
+    split = split_results(rows, KEPT_ASIDE_SEED, settings, configs)
+    comparisons = {
+        name: paired_bootstrap(
+            rows, split["test"], split["scores"][CHAMPION], split["scores"][name], KEPT_ASIDE_SEED
+        )
+        for name in PEERS
+    }
+    record = split["record"]
+    return {
+        "seed": KEPT_ASIDE_SEED,
+        "train_rows": record["train_rows"],
+        "test_rows": record["test_rows"],
+        "results": {
+            name: {k: v for k, v in record[name].items() if k != "seconds"} for name in (CHAMPION, *PEERS)
+        },
+        "best_peer": best_peer,
+        "champion_qini_auc": record[CHAMPION]["qini_auc"],
+        "best_peer_qini_auc": record[best_peer]["qini_auc"],
+        "champion_vs_best_peer": comparisons[best_peer],
+        "champion_vs_each_peer": comparisons,
+    }
+
+
+def protocol(settings: Settings, rows: HillstromRows) -> dict[str, Any]:
+    """What was run, in words and settings, for the results file."""
+    return {
+        "data": "Hillstrom, Womens E-Mail vs No E-Mail, target: the adapter's converted (visit)",
+        "rows": int(len(rows.outcome)),
+        "features": f"customer_features as of {HILLSTROM_SENT_TS.date()} ({rows.X.shape[1]} columns)",
+        "split": "stratified 50/50 (treatment x target); fit on the training half, metrics on the test half",
+        "champion": "fit_uplift with params.yaml -> uplift, unchanged",
+        "uplift_settings": settings.uplift.model_dump(),
+        "peer_configs_from": str(TUNE_RESULTS.relative_to(ROOT)),
+        "metrics": "sklift qini_auc_score; uplift_at_k(strategy='overall', k=0.3)",
+        "seed_interval": "95 % paired t-interval over the seeds; a lead whose interval covers 0 is a tie",
+        "kept_aside": f"seed {KEPT_ASIDE_SEED}; tuning saw only its training half; "
+        f"paired bootstrap over test customers ({BOOTSTRAP_ROUNDS} rounds, stratified by arm)",
     }
 
 
 def main() -> None:
-    if not (DATA / CSV).exists():
-        raise SystemExit(f"{DATA} not present")
+    """Run the seeds and the kept-aside split, print a table, write the results file."""
     warnings.filterwarnings("ignore")
-    raw, X = load()
-    womens = womens_benchmark(raw, X)
-    print(f"Hillstrom womens e-mail vs control, target visit, {womens['rows']} rows, seeds {SEEDS}")
-    print(f"{'model':36s} {'Qini AUC':>18s} {'uplift@30%':>18s} {'s/seed':>8s}")
-    ranked = sorted(womens["results"].items(), key=lambda kv: -kv[1]["qini_auc_mean"])
-    for name, r in ranked:
-        print(
-            f"{name:36s} {r['qini_auc_mean']:.4f} ± {r['qini_auc_std']:.4f}   "
-            f"{r['uplift_at_30_mean']:.4f} ± {r['uplift_at_30_std']:.4f} {r['seconds_mean']:8.1f}"
-        )
-    print(f"champion learners per seed: {womens['champion_learner_per_seed']}")
-    print(
-        f"best peer: {womens['best_peer']}; "
-        f"champion beats it on Qini AUC: {womens['champion_beats_best_peer_qini']}"
-    )
-    two = two_offer_benchmark(raw, X)
-    print("\nBoth e-mails as two offers (our champion, per offer):")
-    for offer, r in two.items():
-        print(
-            f"{offer:36s} {r['qini_auc_mean']:.4f} ± {r['qini_auc_std']:.4f}   "
-            f"{r['uplift_at_30_mean']:.4f} ± {r['uplift_at_30_std']:.4f}"
-        )
+    settings = project_settings()
+    configs = tuned_peer_configs()
+    rows = hillstrom_rows(settings)
+    started = time.perf_counter()
+    seeds = seeds_benchmark(rows, settings.uplift, configs)
+    kept = kept_aside_benchmark(rows, settings.uplift, configs, seeds["best_peer"])
+    out = {
+        "protocol": protocol(settings, rows),
+        "peer_configs": configs,
+        "seeds": seeds,
+        "kept_aside": kept,
+        "seconds": time.perf_counter() - started,
+    }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({"womens_vs_control": womens, "two_offers": two}, indent=2))
-    print(f"\nwrote {RESULTS.relative_to(ROOT)}")
+    RESULTS.write_text(json.dumps(out, indent=2) + "\n")
+    print_table(out)
+    print(f"wrote {RESULTS.relative_to(ROOT)}")
+
+
+def print_table(out: dict[str, Any]) -> None:
+    """The seeds' means and the two comparisons, as a reviewer reads them."""
+    seeds, kept = out["seeds"], out["kept_aside"]
+    print(f"{'model':34s} {'Qini AUC (seeds)':>20s} {'uplift@30%':>18s} {'Qini kept-aside':>16s}")
+    for name, r in sorted(seeds["results"].items(), key=lambda kv: -kv[1]["qini_auc_mean"]):
+        print(
+            f"{name:34s} {r['qini_auc_mean']:.4f} ± {r['qini_auc_sd']:.4f}   "
+            f"{r['uplift_at_30_mean']:.4f} ± {r['uplift_at_30_sd']:.4f} "
+            f"{kept['results'][name]['qini_auc']:16.4f}"
+        )
+    paired = seeds["champion_vs_best_peer"]["qini_auc"]
+    print(
+        f"champion − {seeds['best_peer']} over seeds: {paired['mean']:+.4f} "
+        f"[{paired['interval_95'][0]:+.4f}, {paired['interval_95'][1]:+.4f}] → {paired['verdict']}"
+    )
+    boot = kept["champion_vs_best_peer"]
+    print(
+        f"kept-aside: champion − {kept['best_peer']}: {boot['difference']:+.4f} "
+        f"[{boot['interval_95'][0]:+.4f}, {boot['interval_95'][1]:+.4f}] → {boot['verdict']}"
+    )
 
 
 if __name__ == "__main__":
