@@ -1,10 +1,23 @@
-"""Recommender quality on Online Retail 2010-2011: our candidates and the peers, one split.
+"""Recommender quality on Online Retail 2010-11: the pipeline's own pick beside tuned peers.
 
-Protocol (``segmint.recommend.temporal_split``): cut at the 0.8 quantile of purchase times, keep
-items bought by ≥ 5 customers before it, score customers with history on items they bought after
-the cutoff and never before; k = 10. Peers: the ``implicit`` library's ALS, BPR and BM25 item-kNN,
-and EASE (λ = 500) — each wrapped so that it is scored by exactly the same code. The champion is
-our best candidate; a paired bootstrap over customers compares it with the best peer.
+Pinned protocol: temporal split at the 0.8 quantile of purchase times, items bought by ≥ 5
+customers before it, relevant = bought after the cut and never before, k = 10 (all from
+``params.yaml → recommend``, checked here). Three parts of the history, as in the pipeline:
+
+1. **Selection** is the pipeline's own (``segmint.recommend.choose_recommender``, the step of
+   ``select_recommender`` before the served model is refit on all history) with ``params.yaml``'s
+   settings: every candidate fitted on the inner training part and scored on the inner test
+   period, inside the training period (*what selection saw*).
+2. **Every candidate and every peer** is refit on the whole outer training part and scored on
+   the outer test period, the latest one, which nothing chose or tuned on (*what the future gave*).
+3. **Peers** (EASE, ``implicit`` ALS, ``implicit`` BM25 item-kNN, popularity) run with the
+   configurations ``benchmarks.recsys_tune`` chose for them on the same inner split with the same
+   budget as ours (``benchmarks/results/recsys_tune.json``); their "what selection saw" is read
+   from there.
+
+The pick is compared with every peer by a paired bootstrap over the outer test customers; a lead
+whose interval covers zero is a tie. torch trains for at most ``torch_max_epochs`` /
+``torch_max_seconds`` (the settings' caps, recorded in the results).
 
     python -m benchmarks.recsys            # prints a table, writes benchmarks/results/recsys.json
 """
@@ -13,21 +26,22 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from threadpoolctl import threadpool_limits
 
 from benchmarks.online_retail_tables import online_retail_tables
+from benchmarks.recsys_tune import RESULTS as TUNE_RESULTS
+from benchmarks.recsys_tune import make_peer
+from segmint.contracts import Tables
 from segmint.recommend import (
-    Interactions,
-    Recommender,
+    RecommenderChoice,
     Split,
     bootstrap_intervals,
+    choose_recommender,
+    describe_split,
     evaluate_on_split,
     make_recommender,
     paired_bootstrap,
@@ -37,130 +51,159 @@ from segmint.settings import RecommendSettings, load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "recsys.json"
-
-# Our candidates run with the project's own settings (params.yaml → recommend), the ones the
-# pipeline's recommend stage selects with, tuned on a validation split inside the training period
-# (benchmarks/recsys_tune.py), never on test.
-CANDIDATES = ("popularity", "itemknn", "rp3beta", "ease", "als", "torch", "blend")
+PINNED = {"split_quantile": 0.8, "min_item_customers": 5, "k": 10}
+BOOTSTRAP_ROUNDS = 1000
 
 
-class ImplicitPeer(Recommender):
-    """An ``implicit`` model scored through our batched top-N, seen-item masking and metrics."""
+def pipeline_settings() -> RecommendSettings:
+    """``params.yaml → recommend`` with more bootstrap rounds (which change no fit and no choice).
 
-    def __init__(self, settings: RecommendSettings, name: str, factory: Callable[[], Any]) -> None:
-        super().__init__(settings)
-        self.name = name
-        self.factory = factory
-
-    def _fit(self, interactions: Interactions) -> None:
-        self.model_ = self.factory()
-        # implicit's own threading is what it is tuned for; BLAS threads fight it.
-        with threadpool_limits(1, "blas"):
-            self.model_.fit((self.X_ > 0).astype(np.float32).tocsr(), show_progress=False)
-
-    def _score_rows(self, rows: np.ndarray) -> np.ndarray:
-        m = self.model_
-        if hasattr(m, "similarity"):
-            return np.asarray((self.X_[rows] > 0).astype(np.float32) @ m.similarity.todense())
-        return np.asarray(m.user_factors[rows] @ m.item_factors.T)
+    Raises:
+        ValueError: ``params.yaml`` departs from the pinned protocol.
+    """
+    ours = load_settings(ROOT / "params.yaml").recommend
+    departs = {key: getattr(ours, key) for key, value in PINNED.items() if getattr(ours, key) != value}
+    if departs:
+        raise ValueError(f"params.yaml departs from the pinned protocol {PINNED}: {departs}")
+    return ours.model_copy(update={"bootstrap_rounds": BOOTSTRAP_ROUNDS})
 
 
-def peers(settings: RecommendSettings, seed: int) -> dict[str, Recommender]:
-    """The peers by name, unfitted: ``implicit``'s ALS, BPR and BM25 item-kNN, and EASE with λ = 500."""
-    from implicit.als import AlternatingLeastSquares
-    from implicit.bpr import BayesianPersonalizedRanking
-    from implicit.nearest_neighbours import BM25Recommender
+def tuning_mismatches(ours: RecommendSettings, tune: dict[str, Any]) -> dict[str, Any]:
+    """Settings whose ``params.yaml`` value is not what ``recsys_tune.json`` chose: {key: [ours, tuned]}."""
+    chosen = tune["chosen"]["recommend"]
+    out = {}
+    for key, tuned in chosen.items():
+        value = getattr(ours, key)
+        if (list(value) if isinstance(value, tuple) else value) != tuned:
+            out[key] = [value, tuned]
+    return out
 
+
+def outer_splits(
+    tables: Tables, ours: RecommendSettings, recencies: set[float | None]
+) -> dict[float | None, Split]:
+    """The outer split under each recency option used (the same pairs; only the values decay)."""
+    splits = {
+        r: temporal_split(tables, ours.model_copy(update={"recency_half_life_days": r}))
+        for r in recencies | {ours.recency_half_life_days}
+    }
+    first, *others = splits.values()
+    for other in others:
+        assert (first.relevant != other.relevant).nnz == 0
+        assert np.array_equal(first.test_customers, other.test_customers)
+    return splits
+
+
+def _row(name: str, kind: str, config: dict[str, Any], selection_ndcg: float, scored: dict) -> dict[str, Any]:
+    ci = bootstrap_intervals(scored["per_customer"], BOOTSTRAP_ROUNDS, scored["seed"])
     return {
-        "implicit_als": ImplicitPeer(
-            settings, "implicit_als", lambda: AlternatingLeastSquares(factors=64, random_state=seed)
-        ),
-        "implicit_bpr": ImplicitPeer(
-            settings, "implicit_bpr", lambda: BayesianPersonalizedRanking(factors=64, random_state=seed)
-        ),
-        "implicit_bm25": ImplicitPeer(settings, "implicit_bm25", lambda: BM25Recommender(K=100)),
-        "ease_500": make_recommender("ease", settings.model_copy(update={"ease_lambda": 500.0})),
+        "name": name,
+        "kind": kind,
+        "config": config,
+        "selection_ndcg": selection_ndcg,
+        "ndcg": scored["ndcg"],
+        "ndcg_ci": ci["ndcg"],
+        "recall": scored["recall"],
+        "map": scored["map"],
+        "coverage": scored["coverage"],
+        "fit_seconds": round(scored["fit_seconds"], 2),
+        "epochs": scored.get("epochs"),
     }
 
 
-@dataclass(frozen=True)
-class _Entry:
-    """A model to fit and score: its name, whether it is ours or a peer's, and the split it runs on."""
+def _fitted_and_scored(model: Any, split: Split, settings: RecommendSettings) -> dict:
+    started = time.perf_counter()
+    model.fit(split.train)
+    fit_seconds = time.perf_counter() - started
+    scored = evaluate_on_split(model, split, settings.k)
+    print(
+        f"  {getattr(model, 'name', '?'):14s} fit {fit_seconds:6.1f}s ndcg {scored['ndcg']:.4f}", flush=True
+    )
+    return {
+        **scored,
+        "fit_seconds": fit_seconds,
+        "epochs": getattr(model, "epochs_", None),
+        "seed": settings.seed,
+    }
 
-    name: str
-    model: Recommender
-    split: Split
-    kind: str
 
-
-def _scored(entries: list[_Entry], base: RecommendSettings) -> tuple[list[dict], dict[str, pd.DataFrame]]:
-    """Fit and score every entry on its split: one summary row each, and its per-customer metrics."""
-    rows, per = [], {}
-    for entry in entries:
-        started = time.perf_counter()
-        entry.model.fit(entry.split.train)
-        fit = time.perf_counter() - started
-        r = evaluate_on_split(entry.model, entry.split, base.k)
-        per[entry.name] = r["per_customer"]
-        ci = bootstrap_intervals(r["per_customer"], base.bootstrap_rounds, base.seed)
-        rows.append(
-            {
-                "name": entry.name,
-                "kind": entry.kind,
-                "ndcg": r["ndcg"],
-                "ndcg_ci": ci["ndcg"],
-                "recall": r["recall"],
-                "map": r["map"],
-                "coverage": r["coverage"],
-                "fit_seconds": fit,
-                "epochs": getattr(entry.model, "epochs_", None),
-            }
-        )
-        print(
-            f"{entry.name:14s} {entry.kind:9s} ndcg={r['ndcg']:.4f} recall={r['recall']:.4f} "
-            f"map={r['map']:.4f} cov={r['coverage']:.3f} fit={fit:.1f}s",
-            flush=True,
-        )
+def candidate_rows(
+    choice: RecommenderChoice, ours: RecommendSettings, split: Split
+) -> tuple[list[dict[str, Any]], dict[str, pd.DataFrame]]:
+    """Each pipeline candidate on the outer split (the pick's numbers are the choice's own)."""
+    rows: list[dict[str, Any]] = []
+    per: dict[str, pd.DataFrame] = {}
+    saw = choice.candidates.set_index("name")["ndcg"]
+    for name in ours.candidates:
+        if name == choice.name:
+            scored = {**choice.metrics, "per_customer": choice.per_customer, "seed": ours.seed}
+            kind = "candidate (pick)"
+        else:
+            scored = _fitted_and_scored(make_recommender(name, ours), split, ours)
+            kind = "candidate"
+        config = {"recency_half_life_days": ours.recency_half_life_days}
+        rows.append(_row(name, kind, config, float(saw[name]), scored))
+        per[name] = scored["per_customer"]
     return rows, per
 
 
-def _comparisons(
-    best_ours: str, best_peer: str, per: dict[str, pd.DataFrame], base: RecommendSettings
-) -> dict[str, dict]:
-    """Paired bootstraps of the NDCG differences the README reports."""
-    rounds, seed = base.bootstrap_rounds, base.seed
-    return {
-        f"{best_ours}_vs_{best_peer}": paired_bootstrap(per[best_ours], per[best_peer], rounds, seed),
-        "torch_vs_implicit_als": paired_bootstrap(per["torch"], per["implicit_als"], rounds, seed),
-        f"{best_ours}_vs_ease_500": paired_bootstrap(per[best_ours], per["ease_500"], rounds, seed),
-    }
+def peer_rows(
+    tune: dict[str, Any], ours: RecommendSettings, splits: dict[float | None, Split]
+) -> tuple[list[dict[str, Any]], dict[str, pd.DataFrame]]:
+    """Each peer with its tuned configuration, refit on the outer training part and scored."""
+    rows, per = [], {}
+    for name, chosen in tune["peers"].items():
+        recency = chosen["recency_half_life_days"]
+        settings = ours.model_copy(update={"recency_half_life_days": recency})
+        scored = _fitted_and_scored(make_peer(name, chosen["knobs"], settings), splits[recency], settings)
+        config = {**chosen["knobs"], "recency_half_life_days": recency}
+        rows.append(_row(name, "peer", config, chosen["ndcg"], scored))
+        per[name] = scored["per_customer"]
+    return rows, per
 
 
-def _print_summary(
-    rows: list[dict], comparisons: dict[str, dict], champion: str, candidates: list[str]
-) -> None:
-    """The results table (best first), whether the champion is a pipeline candidate, the comparisons."""
+def verdict(comparison: dict[str, Any]) -> str:
+    """``lead``, ``behind`` or ``tie``: whether the paired interval lies above, below or across zero."""
+    if comparison["low"] > 0:
+        return "lead"
+    if comparison["high"] < 0:
+        return "behind"
+    return "tie"
+
+
+def comparisons(pick: str, per: dict[str, pd.DataFrame], peers: list[str], seed: int) -> dict[str, dict]:
+    """Paired bootstraps of the pick's NDCG minus each peer's, on the outer test customers."""
+    out = {}
+    for peer in peers:
+        paired = paired_bootstrap(per[pick], per[peer], BOOTSTRAP_ROUNDS, seed)
+        out[f"{pick}_vs_{peer}"] = {**paired, "verdict": verdict(paired)}
+    return out
+
+
+def print_table(rows: list[dict[str, Any]], paired: dict[str, dict], pick: str) -> None:
+    """The results, best outer NDCG first, then the pick against each peer."""
     print()
+    print(f"pick of the pipeline's selection: {pick}")
     print(
-        f"{'model':14s} {'kind':9s} {'NDCG@10':>8s} {'95% CI':>17s} {'Recall@10':>9s} {'MAP@10':>7s} "
-        f"{'coverage':>8s} {'fit s':>7s}"
+        f"{'model':16s} {'kind':17s} {'selection saw':>13s} {'NDCG@10 test':>12s} {'95% CI':>17s} "
+        f"{'Recall@10':>9s} {'MAP@10':>7s} {'coverage':>8s} {'fit s':>7s}"
     )
     for r in sorted(rows, key=lambda r: -r["ndcg"]):
         lo, hi = r["ndcg_ci"]
         print(
-            f"{r['name']:14s} {r['kind']:9s} {r['ndcg']:8.4f} [{lo:.4f}, {hi:.4f}] {r['recall']:9.4f} "
-            f"{r['map']:7.4f} {r['coverage']:8.3f} {r['fit_seconds']:7.1f}"
+            f"{r['name']:16s} {r['kind']:17s} {r['selection_ndcg']:13.4f} {r['ndcg']:12.4f} "
+            f"[{lo:.4f}, {hi:.4f}] {r['recall']:9.4f} {r['map']:7.4f} {r['coverage']:8.3f} "
+            f"{r['fit_seconds']:7.1f}"
         )
     print()
-    among = "is" if champion in candidates else "is NOT"
-    print(f"champion {champion} {among} among the pipeline's candidates {candidates}")
-    for key, c in comparisons.items():
+    for key, c in paired.items():
         print(
-            f"{key:32s} diff={c['diff']:+.4f} 95% CI [{c['low']:+.4f}, {c['high']:+.4f}] n={c['n_customers']}"
+            f"{key:32s} diff={c['diff']:+.4f} 95% CI [{c['low']:+.4f}, {c['high']:+.4f}] "
+            f"n={c['n_customers']} {c['verdict']}"
         )
 
 
-def _write_results(out: dict) -> None:
+def write_results(out: dict) -> None:
     """Write ``out`` to :data:`RESULTS` through a temporary file, so a crash leaves the old one whole."""
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     tmp = RESULTS.with_suffix(".json.tmp")
@@ -169,45 +212,56 @@ def _write_results(out: dict) -> None:
 
 
 def run() -> dict:
-    """Fit and score our candidates and the peers on the pinned split; print and write the results.
+    """The pipeline's selection, every candidate and peer on the outer split; print and write them.
 
     Returns:
         What is written to ``benchmarks/results/recsys.json``.
     """
-    base = RecommendSettings(bootstrap_rounds=1000)
-    ours = load_settings(ROOT / "params.yaml").recommend.model_copy(update={"bootstrap_rounds": 1000})
+    started = time.perf_counter()
+    ours = pipeline_settings()
+    tune = json.loads(TUNE_RESULTS.read_text())
     tables = online_retail_tables()
-    split_plain = temporal_split(tables, base)
-    split_ours = temporal_split(tables, ours)
-    # Recency weighting changes values, never which pairs exist: both splits hold the same pairs.
-    assert (split_plain.relevant != split_ours.relevant).nnz == 0
-    assert np.array_equal(split_plain.test_customers, split_ours.test_customers)
-    entries = [_Entry(n, make_recommender(n, ours), split_ours, "candidate") for n in CANDIDATES]
-    entries += [_Entry(n, m, split_plain, "peer") for n, m in peers(base, base.seed).items()]
-    rows, per = _scored(entries, base)
-    best_ours = max((r for r in rows if r["kind"] == "candidate"), key=lambda r: r["ndcg"])
-    best_peer = max((r for r in rows if r["kind"] == "peer"), key=lambda r: r["ndcg"])
-    comparisons = _comparisons(best_ours["name"], best_peer["name"], per, base)
-    _print_summary(rows, comparisons, best_ours["name"], list(ours.candidates))
+    print("selection (the pipeline's own):", flush=True)
+    choice = choose_recommender(tables, None, ours)
+    splits = outer_splits(tables, ours, {p["recency_half_life_days"] for p in tune["peers"].values()})
+    print("every candidate and peer on the outer test period:", flush=True)
+    rows, per = candidate_rows(choice, ours, splits[ours.recency_half_life_days])
+    more_rows, more_per = peer_rows(tune, ours, splits)
+    rows, per = rows + more_rows, {**per, **more_per}
+    peers = list(tune["peers"])
+    best_peer = max((r for r in rows if r["kind"] == "peer"), key=lambda r: r["ndcg"])["name"]
+    paired = comparisons(choice.name, per, peers, ours.seed)
+    print_table(rows, paired, choice.name)
+    torch_rows = [r for r in rows if r["name"] == "torch"]
     out = {
+        "command": "python -m benchmarks.recsys",
         "dataset": "online_retail_2010_2011",
-        "protocol": {
-            "split_quantile": base.split_quantile,
-            "min_item_customers": base.min_item_customers,
-            "k": base.k,
-            "cutoff": str(split_plain.cutoff),
-            "test_customers": len(split_plain.test_customers),
-            "items": split_plain.train.shape[1],
-            "bootstrap_rounds": base.bootstrap_rounds,
-        },
+        "protocol": {**PINNED, "bootstrap_rounds": BOOTSTRAP_ROUNDS},
+        "selection_split": choice.metrics["selection_split"],
+        "report_split": describe_split(splits[ours.recency_half_life_days]),
         "settings": ours.model_dump(mode="json"),
+        "tuning": {
+            "file": "benchmarks/results/recsys_tune.json",
+            "params_yaml_departs": tuning_mismatches(ours, tune),
+        },
         "pipeline_candidates": list(ours.candidates),
+        "pick": choice.name,
+        "pick_metrics": {
+            k: v for k, v in choice.metrics.items() if k not in ("selection_split", "report_split")
+        },
+        "best_peer": best_peer,
+        "pick_vs_best_peer": paired[f"{choice.name}_vs_{best_peer}"],
+        "paired_bootstrap_ndcg": paired,
         "models": rows,
-        "champion": best_ours["name"],
-        "best_peer": best_peer["name"],
-        "paired_bootstrap_ndcg": comparisons,
+        "torch_cap": {
+            "torch_max_epochs": ours.torch_max_epochs,
+            "torch_max_seconds": ours.torch_max_seconds,
+            "epochs_reached_on_outer_fit": torch_rows[0]["epochs"] if torch_rows else None,
+            "note": "torch is capped at the settings' epochs/seconds for cost on 2 busy cores",
+        },
+        "seconds": round(time.perf_counter() - started, 1),
     }
-    _write_results(out)
+    write_results(out)
     return out
 
 

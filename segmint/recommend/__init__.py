@@ -23,7 +23,12 @@ from segmint.recommend.models import (
     RP3BetaRecommender,
 )
 from segmint.recommend.registry import RECOMMENDERS, make_recommender
-from segmint.recommend.selection import RecommenderSelection, select_recommender
+from segmint.recommend.selection import (
+    RecommenderChoice,
+    RecommenderSelection,
+    choose_recommender,
+    select_recommender,
+)
 
 __all__ = [
     "ALSRecommender",
@@ -35,9 +40,11 @@ __all__ = [
     "RECOMMENDERS",
     "RP3BetaRecommender",
     "Recommender",
+    "RecommenderChoice",
     "RecommenderSelection",
     "Split",
     "bootstrap_intervals",
+    "choose_recommender",
     "describe_split",
     "evaluate_on_split",
     "evaluate_recommender",

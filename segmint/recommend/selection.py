@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 
 import pandas as pd
 
@@ -35,15 +35,14 @@ REPORTED: tuple[str, ...] = ("ndcg", "recall", "map", "coverage", "n_customers")
 
 
 @dataclass(frozen=True)
-class RecommenderSelection:
-    """The chosen recommender and how every candidate scored.
+class RecommenderChoice:
+    """The chosen configuration, what selection saw and what the outer test period gave.
 
     Attributes:
-        model: the chosen candidate refit on all history.
-        name: its candidate name.
-        metrics: the chosen configuration's metrics on the outer test period (refit on the outer
-            training part) with bootstrap ``intervals``, ``vs_popularity`` (paired bootstrap of the
-            NDCG difference against popularity refit on the same part), ``selection_ndcg`` (what
+        name: the chosen candidate's name.
+        metrics: its metrics on the outer test period (refit on the outer training part) with
+            bootstrap ``intervals``, ``vs_popularity`` (paired bootstrap of the NDCG difference
+            against popularity refit on the same part), ``fit_seconds``, ``selection_ndcg`` (what
             selection saw) and ``selection_split`` / ``report_split`` (periods and counts).
         candidates: one row per candidate on the inner split (what selection saw): name, ndcg,
             recall, map, coverage, fit_seconds.
@@ -52,7 +51,6 @@ class RecommenderSelection:
         per_customer: its per-customer metrics on the outer test period, for paired comparisons.
     """
 
-    model: Recommender
     name: str
     metrics: dict
     candidates: pd.DataFrame
@@ -60,10 +58,17 @@ class RecommenderSelection:
     per_customer: pd.DataFrame
 
 
-def select_recommender(
+@dataclass(frozen=True)
+class RecommenderSelection(RecommenderChoice):
+    """A :class:`RecommenderChoice` with its model: the chosen configuration refit on all history."""
+
+    model: Recommender = field(kw_only=True)
+
+
+def choose_recommender(
     tables: Tables, segments: pd.DataFrame | None, settings: RecommendSettings
-) -> RecommenderSelection:
-    """Choose among ``settings.candidates`` on the inner split, report on the outer one, refit on all.
+) -> RecommenderChoice:
+    """Choose among ``settings.candidates`` on the inner split and score the choice on the outer one.
 
     Raises:
         ValueError: an unknown candidate name, no candidates, or no usable orders.
@@ -79,9 +84,21 @@ def select_recommender(
     metrics = _reported_metrics(best, reported, outer, segments, settings)
     metrics["selection_ndcg"] = float(candidates.set_index("name").loc[best, "ndcg"])
     metrics["selection_split"] = describe_split(inner)
-    final = refit_on_all_history(best, tables, segments, settings)
     per_segment = reported.get("per_segment", pd.DataFrame())
-    return RecommenderSelection(final, best, metrics, candidates, per_segment, reported["per_customer"])
+    return RecommenderChoice(best, metrics, candidates, per_segment, reported["per_customer"])
+
+
+def select_recommender(
+    tables: Tables, segments: pd.DataFrame | None, settings: RecommendSettings
+) -> RecommenderSelection:
+    """:func:`choose_recommender`, then the choice refit on all history (the model that is served).
+
+    Raises:
+        ValueError: an unknown candidate name, no candidates, or no usable orders.
+    """
+    choice = choose_recommender(tables, segments, settings)
+    final = refit_on_all_history(choice.name, tables, segments, settings)
+    return RecommenderSelection(**{f.name: getattr(choice, f.name) for f in fields(choice)}, model=final)
 
 
 def candidate_scores(
@@ -127,6 +144,7 @@ def _reported_metrics(
     metrics["k"] = settings.k
     metrics["cutoff"] = str(outer.cutoff)
     metrics["intervals"] = reported["intervals"]
+    metrics["fit_seconds"] = reported["fit_seconds"]
     if name != "popularity":
         popular = evaluate_on_split(
             make_recommender("popularity", settings).fit(outer.train, segments), outer, settings.k
