@@ -198,6 +198,26 @@ def postgres_database(pg: Postgres, prefix: str = "segmint_test") -> Iterator[st
 
 
 @contextlib.contextmanager
+def _http_service(
+    cmd: list[str],
+    log: Path,
+    env: Mapping[str, str],
+    port: int,
+    ready_path: str,
+    timeout: float,
+    cwd: Path | None = None,
+) -> Iterator[str]:
+    """Start ``cmd``, wait until ``ready_path`` answers on 127.0.0.1:``port``, yield its URL, stop it."""
+    proc = start(cmd, log, env, cwd)
+    try:
+        url = f"http://{HOST}:{port}"
+        wait_http(f"{url}{ready_path}", timeout, proc, log)
+        yield url
+    finally:
+        stop(proc)
+
+
+@contextlib.contextmanager
 def mlflow_server(backend_uri: str, artifacts: Path, log: Path, timeout: float = 300.0) -> Iterator[str]:
     """An MLflow tracking server (and registry) on 127.0.0.1 that proxies artifacts to ``artifacts``."""
     port = free_port()
@@ -207,13 +227,8 @@ def mlflow_server(backend_uri: str, artifacts: Path, log: Path, timeout: float =
         "--artifacts-destination", str(artifacts),
         "--host", HOST, "--port", str(port), "--workers", "1",
     ]  # fmt: skip
-    proc = start(cmd, log, base_env())
-    try:
-        url = f"http://{HOST}:{port}"
-        wait_http(f"{url}/health", timeout, proc, log)
+    with _http_service(cmd, log, base_env(), port, "/health", timeout) as url:
         yield url
-    finally:
-        stop(proc)
 
 
 @contextlib.contextmanager
@@ -227,10 +242,5 @@ def model_server(
         "--env-manager", "local", "-h", HOST, "-p", str(port), "-w", "1",
     ]  # fmt: skip
     env = base_env(MLFLOW_TRACKING_URI=tracking, PATH=f"{BIN}:{os.environ['PATH']}")
-    proc = start(cmd, log, env, cwd)
-    try:
-        url = f"http://{HOST}:{port}"
-        wait_http(f"{url}/ping", timeout, proc, log)
+    with _http_service(cmd, log, env, port, "/ping", timeout, cwd) as url:
         yield url
-    finally:
-        stop(proc)
