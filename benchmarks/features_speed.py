@@ -10,18 +10,15 @@ Run: ``python -m benchmarks.features_speed [--customers N --events N --order-lin
 from __future__ import annotations
 
 import argparse
-import json
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from benchmarks.results_file import write_result
 from segmint.contracts import Tables
 from segmint.features import customer_features
 from segmint.settings import FeatureSettings
-
-RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def synthetic_tables(customers: int, events: int, order_lines: int, seed: int = 0) -> Tables:
@@ -110,11 +107,7 @@ def main() -> None:
         "budget_s": 15.0,
         "within_budget": min(timings) <= 15.0,
     }
-    print(f"{'metric':<20} value")
-    for key, value in result.items():
-        print(f"{key:<20} {value}")
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "features_speed.json").write_text(json.dumps(result, indent=2) + "\n")
+    write_result("features_speed", result, width=20)
 
 
 if __name__ == "__main__":

@@ -9,17 +9,14 @@ Run: ``python -m benchmarks.segment_speed [--customers N --features F]``
 from __future__ import annotations
 
 import argparse
-import json
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from benchmarks.results_file import write_result
 from segmint.segmentation import fit_segmenter
 from segmint.settings import SegmentSettings
-
-RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def synthetic_features(customers: int, n_features: int, seed: int = 0) -> pd.DataFrame:
@@ -60,11 +57,7 @@ def main() -> None:
         "within_budget": fit_s + assign_s <= 60.0,
         "rows_assigned": int(len(out)),
     }
-    print(f"{'metric':<16} value")
-    for key, value in result.items():
-        print(f"{key:<16} {value}")
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "segment_speed.json").write_text(json.dumps(result, indent=2) + "\n")
+    write_result("segment_speed", result, width=16)
 
 
 if __name__ == "__main__":
