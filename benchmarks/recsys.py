@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -35,6 +34,7 @@ import pandas as pd
 from benchmarks.online_retail_tables import online_retail_tables
 from benchmarks.recsys_tune import RESULTS as TUNE_RESULTS
 from benchmarks.recsys_tune import make_peer
+from benchmarks.results_file import PROJECT_ROOT, RESULTS_DIR, write_json
 from segmint.contracts import Tables
 from segmint.recommend import (
     RecommenderChoice,
@@ -49,8 +49,8 @@ from segmint.recommend import (
 )
 from segmint.settings import RecommendSettings, load_settings
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results" / "recsys.json"
+ROOT = PROJECT_ROOT
+RESULTS = RESULTS_DIR / "recsys.json"
 PINNED = {"split_quantile": 0.8, "min_item_customers": 5, "k": 10}
 BOOTSTRAP_ROUNDS = 1000
 
@@ -203,12 +203,9 @@ def print_table(rows: list[dict[str, Any]], paired: dict[str, dict], pick: str) 
         )
 
 
-def write_results(out: dict) -> None:
-    """Write ``out`` to :data:`RESULTS` through a temporary file, so a crash leaves the old one whole."""
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    tmp = RESULTS.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(out, indent=2, default=float))
-    tmp.replace(RESULTS)
+def write_results(out: dict[str, Any]) -> None:
+    """Write ``out`` to :data:`RESULTS` (atomically)."""
+    write_json(RESULTS, out)
 
 
 def run() -> dict:

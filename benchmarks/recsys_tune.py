@@ -21,13 +21,13 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
 from benchmarks.online_retail_tables import online_retail_tables
+from benchmarks.results_file import PROJECT_ROOT, RESULTS_DIR, write_json
 from segmint.contracts import Tables
 from segmint.recommend import (
     BlendRecommender,
@@ -41,8 +41,8 @@ from segmint.recommend import (
 )
 from segmint.settings import RecommendSettings, load_settings
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results" / "recsys_tune.json"
+ROOT = PROJECT_ROOT
+RESULTS = RESULTS_DIR / "recsys_tune.json"
 
 RECENCY_OPTIONS: tuple[float | None, ...] = (None, 240.0)
 
@@ -288,11 +288,8 @@ def chosen_peers(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 
 def write_results(out: dict[str, Any]) -> None:
-    """Write ``out`` to :data:`RESULTS` through a temporary file, so a crash leaves the old one whole."""
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    tmp = RESULTS.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(out, indent=2, default=float))
-    tmp.replace(RESULTS)
+    """Write ``out`` to :data:`RESULTS` (atomically)."""
+    write_json(RESULTS, out)
 
 
 def run() -> dict[str, Any]:

@@ -6,7 +6,17 @@ import json
 from pathlib import Path
 from typing import Any
 
-RESULTS = Path(__file__).resolve().parent / "results"
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+PROJECT_ROOT = RESULTS_DIR.parents[1]
+
+
+def write_json(path: Path, data: dict[str, Any]) -> Path:
+    """Write ``data`` as JSON to ``path`` through a temporary file, so a crash leaves the old one whole."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=float) + "\n")
+    tmp.replace(path)
+    return path
 
 
 def write_result(name: str, result: dict[str, Any], width: int = 20) -> Path:
@@ -14,7 +24,4 @@ def write_result(name: str, result: dict[str, Any], width: int = 20) -> Path:
     print(f"{'metric':<{width}} value")
     for key, value in result.items():
         print(f"{key:<{width}} {value}")
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"{name}.json"
-    path.write_text(json.dumps(result, indent=2) + "\n")
-    return path
+    return write_json(RESULTS_DIR / f"{name}.json", result)

@@ -22,11 +22,11 @@ from __future__ import annotations
 import json
 import time
 import warnings
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from benchmarks.results_file import PROJECT_ROOT, RESULTS_DIR, write_json
 from benchmarks.uplift import (
     KEPT_ASIDE_SEED,
     PEERS,
@@ -41,8 +41,8 @@ from benchmarks.uplift import (
 )
 from segmint.settings import UpliftSettings
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results" / "uplift_tune.json"
+ROOT = PROJECT_ROOT
+RESULTS = RESULTS_DIR / "uplift_tune.json"
 INNER_SEEDS = (0, 1, 2)
 OURS = "segmint_champion"
 # From the most to the least regularised, after the first (params.yaml's values before tuning).
@@ -160,8 +160,7 @@ def main() -> None:
         "params_yaml_while_run": {"values": current, "is_the_winner": is_the_winner},
         "seconds": time.perf_counter() - started,
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(out, indent=2) + "\n")
+    write_json(RESULTS, out)
     for name, best in chosen.items():
         print(f"winner {name:34s} {json.dumps(best['config'])} {best['validation_qini_auc_mean']:.4f}")
     print(f"params.yaml's values are the winner: {is_the_winner}")
