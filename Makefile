@@ -26,11 +26,17 @@ install: $(STAMP)
 demo: install
 	$(VENV)/bin/segmint demo
 
+# The tests start about a hundred Python processes (`segmint`, `dvc repro`, servers). Where
+# PYTHONDONTWRITEBYTECODE is set, as it is on this machine, each of them compiled torch, MLflow and Prefect
+# from source again. Their bytecode is cached in the venv instead, outside the source tree because
+# dvc.yaml hashes code folders. --durations shows in the CI log where the time goes.
+PYTEST := PYTHONDONTWRITEBYTECODE= PYTHONPYCACHEPREFIX=$(abspath $(VENV))/pycache $(PY) -m pytest --durations=30
+
 test: install
-	$(PY) -m pytest -q -ra
+	$(PYTEST) -q -ra
 
 test-fast: install
-	$(PY) -m pytest -q -m "not slow"
+	$(PYTEST) -q -m "not slow"
 
 lint: install
 	$(VENV)/bin/ruff check segmint tasks flows tests benchmarks scripts

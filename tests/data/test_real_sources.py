@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -15,14 +14,7 @@ from segmint.validation import RULES, validate_tables
 from tasks.io import write_tables
 from tasks.paths import ProjectPaths
 from tasks.validate import EXPECTATIONS_DIR, load_suite, run_expectation_suites, run_validate
-
-
-def shared_data_dir() -> Path:
-    folder = Path(__file__).resolve().parents[2].parent / "shared" / "data"
-    if not folder.is_dir():
-        pytest.skip("../shared/data not present")
-    return folder
-
+from tests.conftest import shared_data_dir
 
 SOURCES = [
     ("online_retail", None, {"orders": 541_909, "customers": 4_372}),

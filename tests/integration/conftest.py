@@ -1,4 +1,8 @@
-"""Integration fixtures: the segmint command in a throw-away project, on a small generated shop."""
+"""Integration helpers: the light test settings, the segmint command in a throw-away project, copies.
+
+The shared shop and trained projects are fixtures of ``tests/conftest.py``, so that the integration and
+reliability tests use one instance of each.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,34 +52,7 @@ def run_segmint(
     )
 
 
-@pytest.fixture(scope="session")
-def shop_dir(tmp_path_factory) -> Path:
-    """A 1,500-customer generated shop in the canonical layout (with truth/)."""
-    from segmint.generate import generate_shop
-    from segmint.settings import GenerateSettings
-    from tasks.io import write_parquet, write_tables
-    from tasks.paths import ProjectPaths
-
-    out = tmp_path_factory.mktemp("shop")
-    shop = generate_shop(GenerateSettings(customers=1_500, seed=5))
-    write_tables(out, shop.tables, ProjectPaths(out))
-    for name, frame in shop.truth.items():
-        write_parquet(out / "truth" / f"{name}.parquet", frame)
-    return out
-
-
-@pytest.fixture(scope="session")
-def trained_project(tmp_path_factory, shop_dir) -> Path:
-    """A project that ingested the small shop and ran `segmint train` once (shared, read-only)."""
-    project = tmp_path_factory.mktemp("trained")
-    light_params(project / "params.yaml")
-    ingest = run_segmint(project, "ingest", "--source", "canonical", "--path", str(shop_dir))
-    assert ingest.returncode == 0, ingest.stderr + ingest.stdout
-    train = run_segmint(project, "train")
-    assert train.returncode == 0, train.stderr[-3000:] + train.stdout[-3000:]
-    return project
-
-
 def copy_project(source: Path, target: Path) -> Path:
+    """A copy of the project ``source`` at ``target`` without its Prefect state; returns ``target``."""
     shutil.copytree(source, target, ignore=shutil.ignore_patterns(".prefect"))
     return target

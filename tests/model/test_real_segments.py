@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -12,17 +11,16 @@ from sklearn.metrics import adjusted_rand_score
 from segmint.features import customer_features
 from segmint.segmentation import fit_segmenter
 from segmint.settings import FeatureSettings, SegmentSettings
+from tests.conftest import shared_data_dir, unavailable
 
-
-def shared_data_dir() -> Path:
-    return Path(__file__).resolve().parents[2].parent / "shared" / "data"
+pytestmark = pytest.mark.slow
 
 
 @lru_cache(maxsize=1)
 def _features() -> pd.DataFrame:
     folder = shared_data_dir() / "online_retail_2010_2011"
     if not folder.exists():
-        pytest.skip("../shared/data not present")
+        unavailable(f"{folder} not present")
     from segmint.adapters import load_source
 
     tables = load_source("online_retail", folder)

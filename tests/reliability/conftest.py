@@ -1,4 +1,4 @@
-"""Reliability fixtures: the integration fixtures (a small trained project), shared helpers."""
+"""Reliability fixtures: a private copy of the shared trained project, and helpers to compare projects."""
 
 from __future__ import annotations
 
@@ -9,15 +9,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.integration.conftest import (  # noqa: F401 - fixtures re-exported for this folder
+from tests.integration.conftest import (  # noqa: F401 - helpers the tests of this folder import from here
     copy_project,
-    light_params,
     run_segmint,
-    shop_dir,
-    trained_project,
 )
-
-_ = trained_project  # the fixture below depends on it
 
 # Metric keys that legitimately differ between two runs with the same seeds.
 VOLATILE_KEYS = {

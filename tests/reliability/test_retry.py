@@ -70,6 +70,7 @@ def test_only_stages_that_touch_services_retry():
         assert PREFECT_TASKS[name].retries == spec.retries
 
 
+@pytest.mark.slow
 def test_an_unreachable_tracking_server_fails_the_flow_and_promotes_nothing(fresh_copy):
     from tests.reliability.test_concurrency import registry_state
 
