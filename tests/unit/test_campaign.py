@@ -177,3 +177,26 @@ def test_measure_campaign_recovers_planted_lift_with_interval() -> None:
     assert m["revenue_uplift"] == pytest.approx(30 * m["uplift"])
     alloc = next_wave_allocation(measure_campaign(plan, outcomes).reset_index(drop=True), seed=0)
     assert alloc["share"].sum() == pytest.approx(1.0) and alloc["prob_positive"].iloc[0] > 0.99
+
+
+def test_next_wave_allocation_follows_the_evidence_across_offers() -> None:
+    """Three offers with planted uplifts of +5, +1 and -4 points: the best gets most of the next wave,
+    the harmful one almost none, and each offer's chance of a positive effect matches its sign."""
+    rng = np.random.default_rng(11)
+    lifts = {"good": 0.05, "small": 0.01, "harmful": -0.04}
+    n = 6_000
+    plans, outcomes = [], []
+    for offer, lift in lifts.items():
+        ids = [f"{offer}{i}" for i in range(n)]
+        group = np.where(rng.random(n) < 0.5, "holdout", "treatment")
+        rate = np.where(group == "treatment", 0.10 + lift, 0.10)
+        converted = (rng.random(n) < rate).astype(int)
+        plans.append(pd.DataFrame({"customer_id": ids, "offer": offer, "group": group}))
+        revenue = 30.0 * converted
+        outcomes.append(pd.DataFrame({"customer_id": ids, "converted": converted, "revenue": revenue}))
+    measured = measure_campaign(pd.concat(plans), pd.concat(outcomes)).reset_index(drop=True)
+    alloc = next_wave_allocation(measured, seed=0).set_index("offer")
+    assert alloc["share"].sum() == pytest.approx(1.0)
+    assert alloc.loc["good", "share"] > 0.9 > alloc.loc["small", "share"]
+    assert alloc.loc["harmful", "share"] < 0.01
+    assert alloc.loc["good", "prob_positive"] > 0.99 and alloc.loc["harmful", "prob_positive"] < 0.01
