@@ -25,21 +25,12 @@ from typing import Any
 
 import yaml
 
+from benchmarks.project_copy import copy_project_code
 from benchmarks.speed_measure import measure
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 RESULTS = ROOT / "benchmarks" / "results"
-CODE = (
-    "segmint",
-    "tasks",
-    "flows",
-    "expectations",
-    "dvc.yaml",
-    "pyproject.toml",
-    ".dvc/config",
-    ".dvcignore",
-)
 TARGETS = {
     # the training flow run (MLflow parent run: validate → … → report); the whole `segmint train`
     # command, with interpreter start-up and Prefect's temporary API server, is reported beside it
@@ -70,15 +61,7 @@ def _env() -> dict[str, str]:
 
 def _make_project(target: Path, customers: int) -> Path:
     target.mkdir(parents=True)
-    for item in CODE:
-        source, dest = ROOT / item, target / item
-        if not source.exists():
-            continue
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        if source.is_dir():
-            shutil.copytree(source, dest, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy(source, dest)
+    copy_project_code(target)
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params.setdefault("generate", {})["customers"] = customers
     (target / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))

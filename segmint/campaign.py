@@ -444,6 +444,7 @@ def compare_strategies(
     uplift_scores: pd.DataFrame,
     customers: pd.DataFrame,
     settings: CampaignSettings,
+    *,
     as_of: pd.Timestamp | None = None,
     valuation: pd.DataFrame | None = None,
 ) -> pd.DataFrame:

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import NoReturn
 
 import numpy as np
@@ -118,7 +118,7 @@ class ValidationFailure:
 
 @dataclass(frozen=True)
 class ValidationResult:
-    """Outcome of :func:`assess_tables` / :func:`validate_tables`.
+    """Outcome of :func:`assess_tables`; :meth:`checked` raises a table-level breakage.
 
     Attributes:
         accepted: the rows that passed every rule (repairs applied).
@@ -137,6 +137,17 @@ class ValidationResult:
     checks: list[dict] = field(default_factory=list)
     warnings: tuple[str, ...] = ()
     failure: ValidationFailure | None = None
+
+    def checked(self) -> ValidationResult:
+        """This result, or its table-level breakage raised.
+
+        Raises:
+            BadInputError: a table-level breakage (missing table/column, uncoercible type, empty or
+                all-null column, too many duplicate keys, quarantine or row-count gates).
+        """
+        if self.failure is not None:
+            raise self.failure.error()
+        return self
 
     @property
     def passed(self) -> bool:
@@ -187,13 +198,13 @@ class _GateOutcome:
     failure: ValidationFailure | None = None
 
 
-def validate_tables(
+def assess_tables(
     tables: Tables,
     settings: ValidateSettings,
     previous_counts: dict[str, int] | None = None,
     now: pd.Timestamp | None = None,
 ) -> ValidationResult:
-    """Accepted and quarantined rows of every present table.
+    """Accepted and quarantined rows of every present table; a table-level breakage is in ``.failure``.
 
     Args:
         tables: canonical tables (any dtypes that :func:`segmint.contracts.coerce_table` accepts).
@@ -201,25 +212,7 @@ def validate_tables(
         previous_counts: accepted row counts of the last run per table, for the row-count gate.
         now: the reference time for "not in the future" (default: the current time).
 
-    Raises:
-        BadInputError: a table-level breakage (missing table/column, uncoercible type, empty or
-            all-null column, too many duplicate keys, quarantine or row-count gates).
-    """
-    result = assess_tables(tables, settings, previous_counts, now)
-    if result.failure is not None:
-        raise result.failure.error()
-    return result
-
-
-def assess_tables(
-    tables: Tables,
-    settings: ValidateSettings,
-    previous_counts: dict[str, int] | None = None,
-    now: pd.Timestamp | None = None,
-) -> ValidationResult:
-    """Like :func:`validate_tables`, but a table-level breakage is returned in ``.failure``.
-
-    The summary and checks then cover the tables validated up to the failure, which is what a report
+    After a failure the summary and checks cover the tables validated up to it, which is what a report
     written before the error is raised needs.
     """
     horizon = _future_horizon(now, settings.future_tolerance_hours)
@@ -594,45 +587,48 @@ def _table_gates(name: str, summary: dict, settings: ValidateSettings, previous:
     return checks
 
 
+@dataclass(frozen=True)
+class _ShareLimit:
+    """A share-of-rows gate: ``count`` of ``total`` rows broke it; at most ``limit`` may."""
+
+    rule: str
+    column: str | None
+    count: int
+    total: int
+    limit: float
+    what: str  # what the counted rows did, for the message ("repeat a key (id)")
+
+
+def _share_gate(name: str, gate: _ShareLimit, detail_suffix: str = "") -> _GateOutcome:
+    share = gate.count / gate.total
+    ok = share <= gate.limit
+    check = _check_row(name, gate.rule, gate.column, ok, round(share, 6), gate.limit)
+    if ok:
+        return _GateOutcome(check)
+    detail = f"{share:.1%} of rows {gate.what}{detail_suffix}; at most {gate.limit:.1%} allowed"
+    return _GateOutcome(check, ValidationFailure(name, gate.rule, detail, gate.column, gate.count))
+
+
 def _duplicate_key_gate(name: str, summary: dict, settings: ValidateSettings) -> _GateOutcome | None:
     if not SCHEMAS[name].key:
         return None
     key = ",".join(SCHEMAS[name].key)
     duplicates = summary["rules"].get("duplicate_key", 0)
-    share = duplicates / summary["input"]
-    limit = settings.max_duplicate_key_share
-    ok = share <= limit
-    check = _check_row(name, "max_duplicate_key_share", key, ok, round(share, 6), limit)
-    if ok:
-        return _GateOutcome(check)
-    detail = f"{share:.1%} of rows repeat a key ({key}); at most {limit:.1%} allowed"
-    return _GateOutcome(check, ValidationFailure(name, "max_duplicate_key_share", detail, key, duplicates))
+    limit, total = settings.max_duplicate_key_share, summary["input"]
+    gate = _ShareLimit("max_duplicate_key_share", key, duplicates, total, limit, f"repeat a key ({key})")
+    return _share_gate(name, gate)
 
 
 def _unattributed_gate(name: str, summary: dict, settings: ValidateSettings) -> _GateOutcome | None:
     if name not in UNATTRIBUTED_TABLES:
         return None
-    unattributed = summary["unattributed"]
-    share = unattributed / summary["input"]
-    limit = settings.max_unattributed_share
-    ok = share <= limit
-    check = _check_row(name, "max_unattributed_share", "customer_id", ok, round(share, 6), limit)
-    if ok:
-        return _GateOutcome(check)
-    detail = f"{share:.1%} of rows have no customer id; at most {limit:.1%} allowed"
-    failure = ValidationFailure(name, "max_unattributed_share", detail, "customer_id", unattributed)
-    return _GateOutcome(check, failure)
+    limit, count, total = settings.max_unattributed_share, summary["unattributed"], summary["input"]
+    gate = _ShareLimit("max_unattributed_share", "customer_id", count, total, limit, "have no customer id")
+    return _share_gate(name, gate)
 
 
 def _quarantine_gate(name: str, summary: dict, settings: ValidateSettings) -> _GateOutcome:
     unattributed = summary["unattributed"]
-    counted = summary["quarantined"] - unattributed
-    share = counted / summary["input"]
-    limit = settings.max_quarantine_share
-    ok = share <= limit
-    check = _check_row(name, "max_quarantine_share", None, ok, round(share, 6), limit)
-    if ok:
-        return _GateOutcome(check)
     rules = summary["rules"]
     # The column named is that of the most frequent rule; unattributed rows have their own gate.
     top = max(
@@ -641,9 +637,14 @@ def _quarantine_gate(name: str, summary: dict, settings: ValidateSettings) -> _G
         default=None,
     )
     counts = ", ".join(f"{rule}: {count}" for rule, count in sorted(rules.items(), key=lambda item: -item[1]))
-    detail = f"{share:.1%} of rows quarantined ({counts}); at most {limit:.1%} allowed"
+    counted = summary["quarantined"] - unattributed
+    limit = settings.max_quarantine_share
+    gate = _ShareLimit("max_quarantine_share", None, counted, summary["input"], limit, "quarantined")
+    outcome = _share_gate(name, gate, f" ({counts})")
+    if outcome.failure is None:
+        return outcome
     column = RULES.get(top or "", "") or None
-    return _GateOutcome(check, ValidationFailure(name, "max_quarantine_share", detail, column, counted))
+    return _GateOutcome(outcome.check, replace(outcome.failure, column=column))
 
 
 def _row_count_gate(

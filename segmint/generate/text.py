@@ -92,19 +92,24 @@ _CLOSERS: tuple[tuple[str, ...], ...] = (
     ),
 )
 
+# Four words per product category, one category per line.
+_CATEGORY_WORD_LINES = """
+electronics: battery screen charger sound
+home_kitchen: pan kitchen blender cookware
+fashion: fit fabric size colour
+beauty: skin scent cream texture
+sports: workout grip running gym
+toys: kids game puzzle toy
+books: story author pages read
+garden: plants hose garden soil
+grocery: taste coffee snack flavour
+pet_supplies: dog cat treats leash
+office: paper desk pens printer
+jewelry: necklace ring shine clasp
+"""
 _CATEGORY_WORDS: dict[str, tuple[str, ...]] = {
-    "electronics": ("battery", "screen", "charger", "sound"),
-    "home_kitchen": ("pan", "kitchen", "blender", "cookware"),
-    "fashion": ("fit", "fabric", "size", "colour"),
-    "beauty": ("skin", "scent", "cream", "texture"),
-    "sports": ("workout", "grip", "running", "gym"),
-    "toys": ("kids", "game", "puzzle", "toy"),
-    "books": ("story", "author", "pages", "read"),
-    "garden": ("plants", "hose", "garden", "soil"),
-    "grocery": ("taste", "coffee", "snack", "flavour"),
-    "pet_supplies": ("dog", "cat", "treats", "leash"),
-    "office": ("paper", "desk", "pens", "printer"),
-    "jewelry": ("necklace", "ring", "shine", "clasp"),
+    name: tuple(words.split())
+    for name, words in (line.split(":") for line in _CATEGORY_WORD_LINES.split("\n") if line)
 }
 
 _CATEGORY_FRAMES: tuple[str, ...] = (

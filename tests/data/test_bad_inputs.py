@@ -10,7 +10,7 @@ import pytest
 from segmint.adapters import load_source
 from segmint.contracts import BadInputError, Tables
 from segmint.settings import ValidateSettings
-from segmint.validation import assess_tables, validate_tables
+from segmint.validation import assess_tables
 
 NOW = pd.Timestamp("2024-06-01T00:00:00Z")
 
@@ -404,7 +404,7 @@ def test_table_level_breakage_raises(mutate, overrides, previous, expected):
     mutate(frames)
     tables = tables_of(frames)
     with pytest.raises(BadInputError) as info:
-        validate_tables(tables, ValidateSettings(**overrides), previous, now=NOW)
+        assess_tables(tables, ValidateSettings(**overrides), previous, now=NOW).checked()
     err = info.value
     assert (err.table, err.column, err.rule) == (table, column, rule)
     if count is not None:
@@ -431,7 +431,7 @@ def test_row_level_problems_are_quarantined(mutate, overrides, expected):
 
 def test_missing_customers_table_is_table_level():
     with pytest.raises(BadInputError) as info:
-        validate_tables(Tables(customers=None), ValidateSettings(), None, now=NOW)  # type: ignore[arg-type]
+        assess_tables(Tables(customers=None), ValidateSettings(), None, now=NOW).checked()  # type: ignore[arg-type]
     assert (info.value.table, info.value.rule) == ("customers", "table_required")
 
 
@@ -600,7 +600,7 @@ def test_csv_shop_loads_and_validates(tmp_path):
     tables = load_source("canonical", tmp_path)
     assert set(tables.present()) == set(base_frames())
     assert str(tables.orders["ts"].dtype) == "datetime64[ns, UTC]"
-    result = validate_tables(tables, ValidateSettings(), None, now=NOW)
+    result = assess_tables(tables, ValidateSettings(), None, now=NOW).checked()
     assert result.summary["orders"] == {
         **result.summary["orders"],
         "input": 4,

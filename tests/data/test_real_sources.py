@@ -10,7 +10,7 @@ import pytest
 from segmint.adapters import load_source, load_source_with_notes
 from segmint.contracts import BadInputError, Tables
 from segmint.settings import Settings, ValidateSettings
-from segmint.validation import RULES, validate_tables
+from segmint.validation import RULES, assess_tables
 from tasks.io import write_tables
 from tasks.paths import ProjectPaths
 from tasks.validate import EXPECTATIONS_DIR, load_suite, run_expectation_suites, run_validate
@@ -32,7 +32,7 @@ def test_real_source_loads_and_passes_validation(name, folder, counts):
     tables = loaded.tables
     for table, n in counts.items():
         assert len(tables.get(table)) == n, table
-    result = validate_tables(tables, ValidateSettings(), None)
+    result = assess_tables(tables, ValidateSettings(), None).checked()
     for table, frame in tables.items():
         s = result.summary[table]
         assert s["accepted"] + s["quarantined"] == s["input"] == len(frame)
@@ -82,7 +82,7 @@ def test_suites_name_known_rules_and_take_thresholds_from_settings():
 @pytest.mark.slow
 def test_expectations_pass_on_accepted_rows_and_catch_a_breach():
     tables = load_source("hillstrom", shared_data_dir() / "hillstrom")
-    result = validate_tables(tables, ValidateSettings(), None)
+    result = assess_tables(tables, ValidateSettings(), None).checked()
     rows = run_expectation_suites(result.accepted, ValidateSettings())
     assert rows and all(r["success"] for r in rows)
     broken = Tables(

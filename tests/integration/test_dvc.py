@@ -14,21 +14,12 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.integration.conftest import ROOT, light_params
+from benchmarks.project_copy import copy_project_code
+from tests.integration.conftest import light_params
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 BIN = Path(sys.executable).parent
-COPIED = (
-    "segmint",
-    "tasks",
-    "flows",
-    "expectations",
-    "dvc.yaml",
-    "pyproject.toml",
-    ".dvc/config",
-    ".dvcignore",
-)
 
 
 def _run(cmd: list[str], cwd: Path, timeout: int = 900) -> subprocess.CompletedProcess:
@@ -50,14 +41,7 @@ def _ran(output: str) -> set[str]:
 @pytest.fixture(scope="module")
 def dvc_project(tmp_path_factory, shop_dir) -> Path:
     project = tmp_path_factory.mktemp("dvcproject")
-    for item in COPIED:
-        source = ROOT / item
-        target = project / item
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if source.is_dir():
-            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy(source, target)
+    copy_project_code(project)
     light_params(project / "params.yaml")
     (project / ".gitignore").write_text(
         "/mlflow.db\n/mlartifacts/\n/.prefect/\n/.dvc-remote/\n/.segmint.lock\n"

@@ -90,14 +90,8 @@ def test_wave1_is_randomised_over_two_offers_and_control(shop: GeneratedShop) ->
 
 def test_truth_frames(shop: GeneratedShop) -> None:
     ct, eff = shop.truth["customers_truth"], shop.truth["effects"]
-    assert list(ct.columns[:6]) == [
-        "customer_id",
-        "archetype",
-        "is_anomalous",
-        "anomaly_type",
-        "baseline_conversion",
-        "expected_order_value",
-    ]
+    leading = "customer_id archetype is_anomalous anomaly_type baseline_conversion expected_order_value"
+    assert list(ct.columns[:6]) == leading.split()
     assert set(ct["archetype"]) == set(ARCHETYPES)
     assert ct["is_anomalous"].sum() == round(SMALL.anomaly_rate * SMALL.customers)
     assert set(ct.loc[ct["is_anomalous"], "anomaly_type"]) == set(ANOMALY_TYPES)

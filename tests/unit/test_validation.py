@@ -5,7 +5,7 @@ import pytest
 
 from segmint.contracts import BadInputError, Tables
 from segmint.settings import ValidateSettings
-from segmint.validation import RULES, ValidationResult, render_validation_report, validate_tables
+from segmint.validation import RULES, ValidationResult, assess_tables, render_validation_report
 
 NOW = pd.Timestamp("2024-06-01T00:00:00Z")
 
@@ -38,7 +38,7 @@ LENIENT = ValidateSettings(max_quarantine_share=1.0)
 def test_inputs_are_not_mutated_and_rules_are_listed():
     tables = _shop()
     before = {n: f.copy() for n, f in tables.items()}
-    result = validate_tables(tables, LENIENT, None, now=NOW)
+    result = assess_tables(tables, LENIENT, None, now=NOW).checked()
     for name, frame in tables.items():
         pd.testing.assert_frame_equal(frame, before[name])
     assert result.quarantine["orders"]["rule"].tolist() == ["customer_known"]
@@ -48,7 +48,7 @@ def test_inputs_are_not_mutated_and_rules_are_listed():
 
 
 def test_report_escapes_data_values():
-    result = validate_tables(_shop(), LENIENT, None, now=NOW)
+    result = assess_tables(_shop(), LENIENT, None, now=NOW).checked()
     page = render_validation_report(result, [{"table": "orders", "expectation": "<b>", "success": True}])
     assert "<script>" not in page
     assert "&lt;script&gt;" in page
@@ -56,8 +56,8 @@ def test_report_escapes_data_values():
 
 
 def test_failure_is_reported_and_raised_with_the_report_path():
-    result = validate_tables(_shop(), LENIENT, None, now=NOW)
+    result = assess_tables(_shop(), LENIENT, None, now=NOW).checked()
     assert isinstance(result, ValidationResult) and result.passed
     with pytest.raises(BadInputError) as info:
-        validate_tables(_shop(), ValidateSettings(), None, now=NOW)
+        assess_tables(_shop(), ValidateSettings(), None, now=NOW).checked()
     assert "orders" in str(info.value) and "max_quarantine_share" in str(info.value)
