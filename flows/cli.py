@@ -290,6 +290,24 @@ def report() -> None:
     console.print(f"report written to {result['report']}")
 
 
+@_command(locked=True)
+def forget(
+    ids: Annotated[list[str], typer.Argument(help="customer ids as the shop knows them (not pseudonyms)")],
+) -> None:
+    """Erase customers from every file of the project (data, outputs, reports, models, MLflow, DVC)."""
+    from tasks.privacy import forget_customers  # lazy: MLflow, only where a model version must go
+
+    paths = _paths()
+    record = forget_customers(ids, _settings(paths), paths)
+    console.print(
+        f"forgot {record['customers']} customer(s): {record['rows_removed']:,} rows removed from "
+        f"{len(record['rewritten'])} file(s), {len(record['deleted'])} file(s) deleted"
+    )
+    for line in (*record["model_versions_dropped"], record["data_version"]):
+        console.print(f"  {line}", highlight=False)
+    console.print("  run `segmint train` to rebuild what was deleted (details: metrics/forget.json)")
+
+
 @_command(locked=True, check=_fresh_data_ready)
 def monitor() -> None:
     """Check fresh data/raw for drift against the champion's reference; retrain when past the thresholds."""

@@ -10,8 +10,8 @@ scale midpoint) and ``mean_sentiment`` 0.0 (neutral).
 
 Customer attributes: numeric extra columns pass through as floats, booleans as 0/1, and string
 columns with at most ``onehot_max_levels`` distinct values (``channel`` included, ``country`` when it
-is that small) become one-hot columns ``<column>__<level>`` with levels sorted by name. _Columns with
-more levels are left out. Category shares use the ``top_categories`` categories with the most
+is that small) become one-hot columns ``<column>__<level>`` with levels sorted by name. Columns with
+more levels are left out, and so are consent (``opted_out``) and personal data (:mod:`segmint.privacy`). Category shares use the ``top_categories`` categories with the most
 products (ties by name) so the columns depend on the catalogue, not on who bought what; when the
 products table is absent there are no category columns.
 """
@@ -29,6 +29,7 @@ import pandas as pd
 
 from segmint.contracts import Tables
 from segmint.nlp import SentimentModel, fit_sentiment_model, sentiment_classes
+from segmint.privacy import NEVER_FEATURES, personal_by_content, personal_by_name
 from segmint.settings import FeatureSettings
 
 _NS_PER_DAY = 86_400 * 1_000_000_000
@@ -187,10 +188,16 @@ def _category_codes(
     return codes
 
 
+def _may_be_feature(values: pd.Series) -> bool:
+    """False for consent (``opted_out``) and for personal data, which no model may use."""
+    column = str(values.name)
+    return column not in NEVER_FEATURES and not personal_by_name(column) and not personal_by_content(values)
+
+
 def _attribute_features(customers: pd.DataFrame, max_levels: int) -> pd.DataFrame:
     out: dict[str, np.ndarray] = {}
     for column in customers.columns:
-        if column in ("customer_id", "signup_ts", "ts"):
+        if column in ("customer_id", "signup_ts", "ts") or not _may_be_feature(customers[column]):
             continue
         values = customers[column]
         if pd.api.types.is_bool_dtype(values.dtype):

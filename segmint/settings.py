@@ -319,6 +319,19 @@ class TrackingSettings(_Section):
     model_prefix: str = "segmint"
 
 
+class PrivacySettings(_Section):
+    """Personal data at ingest (:mod:`segmint.privacy`).
+
+    With ``pseudonymise`` on, customer ids are replaced at ingest by an HMAC-SHA256 under the key in
+    the environment variable ``SEGMINT_PSEUDONYM_KEY`` (never written anywhere). Columns recognised as
+    personal data are dropped at ingest unless named in ``allow_columns`` (``column`` or
+    ``table.column``); allowed or not, they never become features.
+    """
+
+    pseudonymise: bool = False
+    allow_columns: tuple[str, ...] = ()
+
+
 class RuntimeSettings(_Section):
     """Where and how long the pipeline runs: task runner, Dask cluster, stage budgets."""
 
@@ -354,6 +367,7 @@ class Settings(_Section):
     campaign: CampaignSettings = CampaignSettings()
     gate: GateSettings = GateSettings()
     tracking: TrackingSettings = TrackingSettings()
+    privacy: PrivacySettings = PrivacySettings()
     runtime: RuntimeSettings = RuntimeSettings()
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)

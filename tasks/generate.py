@@ -14,6 +14,7 @@ from segmint.settings import GenerateSettings, Settings
 from tasks.ingest import write_raw
 from tasks.io import read_parquet, write_parquet, write_tables
 from tasks.paths import ProjectPaths
+from tasks.privacy import private_tables
 
 SOURCES: tuple[str, ...] = ("generator", *ADAPTERS)
 TRUTH_TABLES = ("customers_truth", "effects")
@@ -57,8 +58,10 @@ def source_tables(name: str, path: Path | None, settings: Settings) -> tuple[Tab
 def ingest_tables(name: str, path: Path | None, settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
     """Replace ``data/raw`` with the tables of source ``name``; returns the provenance record."""
     tables, notes = source_tables(name, path, settings)
+    private = private_tables(tables, settings.privacy)
+    notes = [*notes, *private.notes]
     source = {"source": name, "path": str(path) if path is not None else None, "notes": notes}
-    return write_raw(tables, source, paths)
+    return write_raw(private.tables, source, paths)
 
 
 def _timestamp_or_value(value: object) -> object:
