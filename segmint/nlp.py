@@ -164,11 +164,13 @@ def fit_sentiment_model(
 
 
 def review_keywords(reviews: pd.DataFrame, n: int = 3, by: str = "customer_id") -> pd.DataFrame:
-    """The ``n`` most distinctive terms of each group's reviews (class-based TF-IDF).
+    """The ``n`` most distinctive terms of each group's reviews (log-odds with an informative prior).
 
-    Term counts are pooled per group, normalised by the group's total, and weighted by an inverse
-    group frequency, so a term ranks high for a group when it is frequent there and rare elsewhere.
-    English stop words are dropped.
+    Each group's term counts are set against those of every other group by the weighted log-odds
+    ratio with an informative Dirichlet prior (Monroe, Colaresi and Quinn, 2008): the prior is the
+    term's share of all reviews, so a term ranks high for a group when the group uses it more than
+    the rest do, and rare terms are shrunk towards no difference. Words every group uses alike
+    ("good", "delivery") score near zero however frequent they are. English stop words are dropped.
 
     Args:
         reviews: Frame with a ``text`` column and the grouping column ``by``.
@@ -177,7 +179,7 @@ def review_keywords(reviews: pd.DataFrame, n: int = 3, by: str = "customer_id") 
 
     Returns:
         Frame ``[by, keywords]`` with ``keywords`` a ", "-joined string ("" when a group has no
-        usable words), one row per group present in ``reviews``.
+        usable words or no word it uses more than the rest), one row per group present in ``reviews``.
     """
     if by not in reviews.columns or "text" not in reviews.columns:
         raise ValueError(f"reviews needs columns 'text' and {by!r}; found {list(reviews.columns)}")
@@ -193,32 +195,59 @@ def review_keywords(reviews: pd.DataFrame, n: int = 3, by: str = "customer_id") 
         counts = vectorizer.fit_transform(texts)
     except ValueError:  # only stop words
         return empty
-    weights = _class_tfidf(counts, groups[keep], len(uniques))
+    weights = log_odds_zscores(_pooled_counts(counts, groups[keep], len(uniques)))
     words = _top_terms(weights, vectorizer.get_feature_names_out(), n)
     return pd.DataFrame({by: out_index, "keywords": words})
 
 
-def _class_tfidf(counts: sp.spmatrix, group_of_text: np.ndarray, n_groups: int) -> sp.csr_matrix:
-    """Group × term weights: the term's share of the group's words times its inverse group frequency."""
+def _pooled_counts(counts: sp.spmatrix, group_of_text: np.ndarray, n_groups: int) -> sp.csr_matrix:
+    """Group × term counts: the texts' term counts summed per group."""
     n_texts = len(group_of_text)
     indicator = sp.csr_matrix(
         (np.ones(n_texts), (group_of_text, np.arange(n_texts))), shape=(n_groups, n_texts)
     )
-    pooled = (indicator @ counts).tocsr().astype(float)
-    totals = np.asarray(pooled.sum(axis=1)).ravel()
-    totals[totals == 0] = 1.0
-    term_share = sp.diags(1.0 / totals) @ pooled
-    groups_with_term = np.asarray((pooled > 0).sum(axis=0)).ravel()
-    idf = np.log1p(n_groups / np.maximum(groups_with_term, 1))
-    return (term_share @ sp.diags(idf)).tocsr()
+    return (indicator @ counts).tocsr().astype(float)
+
+
+def log_odds_zscores(pooled: sp.csr_matrix, prior_strength: float = 100.0) -> sp.csr_matrix:
+    """Z-scores of each group's log-odds of each term against all other groups, on the terms it uses.
+
+    The weighted log-odds ratio with an informative Dirichlet prior (Monroe et al., 2008): with
+    ``y`` the group's counts, ``r`` the other groups' counts and the prior ``a_w = A * share_w``
+    (``A`` = ``prior_strength``, ``share_w`` the term's share of all counts),
+    ``delta = log((y+a)/(Y+A-y-a)) - log((r+a)/(R+A-r-a))`` and ``z = delta / sqrt(1/(y+a) + 1/(r+a))``.
+
+    Args:
+        pooled: Group × term counts (CSR).
+        prior_strength: Total pseudo-count of the prior.
+
+    Returns:
+        A CSR matrix of the same sparsity as ``pooled``: the z-score of every term a group uses.
+    """
+    pooled = pooled.tocsr()
+    term_totals = np.asarray(pooled.sum(axis=0)).ravel()
+    grand = max(float(term_totals.sum()), 1.0)
+    prior = prior_strength * term_totals / grand
+    group_totals = np.asarray(pooled.sum(axis=1)).ravel()
+    rows = np.repeat(np.arange(pooled.shape[0]), np.diff(pooled.indptr))
+    terms, own = pooled.indices, pooled.data
+    rest = term_totals[terms] - own
+    a = prior[terms]
+    own_total, rest_total = group_totals[rows], grand - group_totals[rows]
+    delta = np.log((own + a) / (own_total + prior_strength - own - a)) - np.log(
+        (rest + a) / np.maximum(rest_total + prior_strength - rest - a, 1e-12)
+    )
+    z = delta / np.sqrt(1.0 / (own + a) + 1.0 / (rest + a))
+    return sp.csr_matrix((z, terms.copy(), pooled.indptr.copy()), shape=pooled.shape)
 
 
 def _top_terms(weights: sp.csr_matrix, vocab: np.ndarray, n: int) -> list[str]:
-    """The ``n`` heaviest terms of each row of ``weights``, ", "-joined."""
+    """The ``n`` heaviest terms of each row of ``weights`` with a positive weight, ", "-joined."""
     words: list[str] = []
     for row in range(weights.shape[0]):
         start, end = weights.indptr[row], weights.indptr[row + 1]
         terms, values = weights.indices[start:end], weights.data[start:end]
+        terms, values = terms[values > 0], values[values > 0]
         # Ties break alphabetically so the output does not depend on sparse storage order.
         order = np.lexsort((vocab[terms], -values))[:n]
         words.append(", ".join(str(vocab[terms[i]]) for i in order))

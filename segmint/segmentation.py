@@ -108,6 +108,15 @@ class _Preprocessor:
         Raises:
             ValueError: ``features`` lack a fitted column other than a category share.
         """
+        z = self.standard_scores(features)
+        return self.pca.transform(z) if self.pca is not None else z
+
+    def standard_scores(self, features: pd.DataFrame) -> np.ndarray:
+        """The clipped standard scores of ``features`` in :attr:`columns` (after the signed log).
+
+        Raises:
+            ValueError: ``features`` lack a fitted column other than a category share.
+        """
         missing = [column for column in self.columns if column not in features.columns]
         # A category nobody bought or browsed in the new data is a share of 0, and an attribute
         # level nobody has is a one-hot 0: neither is a broken input.
@@ -119,8 +128,7 @@ class _Preprocessor:
         log_idx = [self.columns.index(column) for column in self.log_columns]
         if log_idx:
             x[:, log_idx] = _signed_log1p(x[:, log_idx])
-        z = _standardised(x, self.mean, self.scale)
-        return self.pca.transform(z) if self.pca is not None else z
+        return _standardised(x, self.mean, self.scale)
 
 
 def _finite(x: np.ndarray) -> np.ndarray:
@@ -448,7 +456,8 @@ class Segmenter:
         selection: One row per candidate with its criteria and whether it was chosen, plus the
             ``rfm_rules`` baseline row.
         profiles: One row per segment: size, share, name, mean and z-score per feature
-            (``mean_<col>``, ``z_<col>``), top categories and review keywords when given.
+            (``mean_<col>``, ``z_<col>``), top categories (from the features' category share
+            columns), the reviews' distinctive keywords when given and ``mean_review_sentiment``.
         names: Segment id → name.
         algorithm: Chosen algorithm.
         k: Chosen number of segments.
@@ -474,6 +483,17 @@ class Segmenter:
         if len(features) == 0:
             return np.zeros(0, dtype=int)
         return self._relabel[self._model.predict(self._pre.transform(features))]
+
+    def standard_scores(self, features: pd.DataFrame) -> pd.DataFrame:
+        """How far each customer lies from the fit-time population on each clustered column.
+
+        Returns:
+            One row per row of ``features`` (same index), one column per :attr:`feature_columns`:
+            the standard score the clusterer sees (after the signed log of heavy tails, clipped to ±5).
+        """
+        width = len(self.feature_columns)
+        scores = self._pre.standard_scores(features) if len(features) else np.zeros((0, width))
+        return pd.DataFrame(scores, index=features.index, columns=list(self.feature_columns))
 
     def value_tiers(self, features: pd.DataFrame) -> np.ndarray:
         """RFM value tier (``low``/``mid``/``high``) per row, from the fit-time score quantiles."""
@@ -700,21 +720,50 @@ def fit_segmenter(
     )
 
 
-def _top_category_names(means: pd.DataFrame, category_columns: list[str]) -> list[str]:
-    """Each segment's three categories with the highest mean spend share, ", "-joined."""
-    return [
-        ", ".join(
-            column.removeprefix("cat_share_")
-            for column in means.loc[segment, category_columns].sort_values(ascending=False).index[:3]
-        )
-        for segment in means.index
-    ]
+# Share columns of the features stage, by preference: spend shares, else view shares.
+CATEGORY_SHARE_PREFIXES: tuple[str, str] = ("cat_share_", "view_share_")
+
+
+def category_share_columns(features: pd.DataFrame) -> list[str]:
+    """The per-category share columns of ``features`` (spend shares, else view shares; no "other").
+
+    The profiles read them from the features whether or not the segmenter clustered on them.
+    """
+    for prefix in CATEGORY_SHARE_PREFIXES:
+        columns = [
+            str(column)
+            for column in features.columns
+            if str(column).startswith(prefix) and str(column) != f"{prefix}other"
+        ]
+        if columns and bool((features[columns].to_numpy(dtype=float) > 0).any()):
+            return columns
+    return []
+
+
+def _top_category_names(shares: pd.DataFrame) -> list[str]:
+    """Each segment's (row's) three categories with the highest mean share, ", "-joined.
+
+    Categories with a zero share are left out; column prefixes are dropped.
+    """
+    names = []
+    for segment in shares.index:
+        row = shares.loc[segment].sort_values(ascending=False, kind="stable")
+        top = [str(column) for column, value in row.head(3).items() if value > 0]
+        names.append(", ".join(_category_label(column) for column in top))
+    return names
+
+
+def _category_label(column: str) -> str:
+    for prefix in CATEGORY_SHARE_PREFIXES:
+        column = column.removeprefix(prefix)
+    return column
 
 
 def _keywords_by_segment(
     features: pd.DataFrame, ids: np.ndarray, reviews: pd.DataFrame | None
 ) -> pd.Series | None:
-    """The five most distinctive review terms per segment id (None: no usable reviews)."""
+    """The five terms that set each segment's reviews apart from the other segments' (None: no
+    usable reviews): log-odds against the rest with an informative prior (:func:`review_keywords`)."""
     if reviews is None or not len(reviews) or not {"customer_id", "text"} <= set(reviews.columns):
         return None
     segment_of = pd.Series(ids, index=features["customer_id"].to_numpy())
@@ -725,6 +774,19 @@ def _keywords_by_segment(
         tagged.assign(segment_id=tagged["segment_id"].astype(int)), n=5, by="segment_id"
     )
     return keywords.set_index("segment_id")["keywords"]
+
+
+def _mean_review_sentiment(features: pd.DataFrame, ids: np.ndarray) -> pd.Series:
+    """Each segment's mean review sentiment over its customers with reviews (NaN: none reviewed)."""
+    if "mean_sentiment" not in features.columns:
+        return pd.Series(dtype=float)
+    sentiment = features["mean_sentiment"].to_numpy(dtype=float)
+    reviewed = (
+        features["review_count"].to_numpy(dtype=float) > 0
+        if "review_count" in features.columns
+        else np.ones(len(features), dtype=bool)
+    )
+    return pd.Series(sentiment[reviewed]).groupby(ids[reviewed]).mean()
 
 
 def _profiles(
@@ -744,10 +806,12 @@ def _profiles(
             "share": (sizes.reindex(means.index) / len(ids)).to_numpy(),
         }
     )
-    category_columns = [c for c in columns if c.startswith("cat_share_") and c != "cat_share_other"]
-    prof["top_categories"] = _top_category_names(means, category_columns) if category_columns else ""
+    category_columns = category_share_columns(features)
+    shares = features[category_columns].astype(float).groupby(ids).mean().reindex(means.index)
+    prof["top_categories"] = _top_category_names(shares) if category_columns else ""
     keywords = _keywords_by_segment(features, ids, reviews)
     prof["top_keywords"] = prof["segment_id"].map(keywords).fillna("") if keywords is not None else ""
+    prof["mean_review_sentiment"] = prof["segment_id"].map(_mean_review_sentiment(features, ids))
     extra = pd.concat([means.add_prefix("mean_"), z.add_prefix("z_")], axis=1).reset_index(drop=True)
     return pd.concat([prof, extra], axis=1), names
 
