@@ -27,7 +27,6 @@ Decisions:
 
 from __future__ import annotations
 
-import html
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import NoReturn
@@ -680,97 +679,3 @@ def _campaign_flags(campaigns: pd.DataFrame) -> list[str]:
                 f"campaign {campaign_id!r} has no control rows: no treatment effect can be estimated"
             )
     return flags
-
-
-def render_validation_report(
-    result: ValidationResult, expectation_results: list[dict] | None = None, title: str = "Validation report"
-) -> str:
-    """A self-contained HTML page with the summary, table checks, expectation results and samples.
-
-    Args:
-        result: the validation outcome.
-        expectation_results: per-expectation rows from the suites (``table``, ``expectation``,
-            ``column``, ``rule``, ``success``, ``unexpected_count``, ``element_count``).
-        title: the page title.
-
-    Returns:
-        HTML text; every data value is escaped.
-    """
-    parts = [*_report_head(title, result), _summary_section(result.summary), _checks_section(result.checks)]
-    if expectation_results:
-        parts.append(_expectations_section(expectation_results))
-    parts.extend(_quarantine_sections(result.quarantine))
-    parts.append("</body></html>")
-    return "\n".join(parts)
-
-
-def _html_table(headers: list[str], rows: list[list]) -> str:
-    head = "".join(f"<th>{html.escape(str(header))}</th>" for header in headers)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(str(value))}</td>" for value in row) + "</tr>" for row in rows
-    )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
-def _report_head(title: str, result: ValidationResult) -> list[str]:
-    """The page head, the verdict, the failure (if any) and the warnings."""
-    e = html.escape
-    status = "PASSED" if result.passed else "FAILED"
-    parts = [
-        "<!doctype html><html><head><meta charset='utf-8'>",
-        f"<title>{e(title)}</title><style>body{{font-family:sans-serif;margin:2em}}"
-        "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;"
-        "text-align:left}.failed{color:#b00}.passed{color:#070}</style></head><body>",
-        f"<h1>{e(title)}</h1><p class='{status.lower()}'><b>{status}</b></p>",
-    ]
-    failure = result.failure
-    if failure is not None:
-        parts.append(
-            f"<p class='failed'>table <b>{e(failure.table)}</b>, column <b>{e(str(failure.column))}</b>, "
-            f"rule <b>{e(failure.rule)}</b>, count {e(str(failure.count))}: {e(failure.detail)}</p>"
-        )
-    parts.extend(f"<p>warning: {e(warning)}</p>" for warning in result.warnings)
-    return parts
-
-
-def _summary_section(summary: dict) -> str:
-    rows = [
-        [
-            name,
-            table["input"],
-            table["accepted"],
-            table["quarantined"],
-            table["unattributed"],
-            "; ".join(f"{rule}={count}" for rule, count in table["rules"].items()),
-            "; ".join(f"{repair}={count}" for repair, count in table["repairs"].items()),
-        ]
-        for name, table in summary.items()
-    ]
-    headers = ["table", "input", "accepted", "quarantined", "unattributed", "rules", "repairs"]
-    return "<h2>Tables</h2>" + _html_table(headers, rows)
-
-
-def _checks_section(checks: list[dict]) -> str:
-    columns = ["table", "check", "column", "status", "observed", "threshold"]
-    return "<h2>Table checks</h2>" + _html_table(
-        columns, [[check[column] for column in columns] for check in checks]
-    )
-
-
-def _expectations_section(expectation_results: list[dict]) -> str:
-    keys = ["table", "expectation", "column", "rule", "success", "unexpected_count", "element_count"]
-    headers = ["table", "expectation", "column", "rule", "success", "unexpected", "rows checked"]
-    rows = [[row.get(key) for key in keys] for row in expectation_results]
-    return "<h2>Expectation suites (sample of accepted rows)</h2>" + _html_table(headers, rows)
-
-
-def _quarantine_sections(quarantine: dict[str, pd.DataFrame]) -> list[str]:
-    sections = []
-    for name, frame in quarantine.items():
-        if len(frame):
-            sample = frame.head(20).astype(str)
-            sections.append(
-                f"<h2>Quarantine sample: {html.escape(name)}</h2>"
-                + _html_table(list(sample.columns), sample.to_numpy().tolist())
-            )
-    return sections

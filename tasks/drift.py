@@ -7,7 +7,6 @@ distributions, recommendation coverage). Both land in ``metrics/drift.json`` and
 
 from __future__ import annotations
 
-import html
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -363,8 +362,13 @@ def prediction_drift(
     }
 
 
-def _write_index(drift_dir: Path, body: str) -> None:
-    write_text(drift_dir / "index.html", f"<!doctype html><meta charset='utf-8'><title>drift</title>{body}")
+def _write_index(drift_dir: Path, reports: list[str], note: str | None = None) -> None:
+    """The drift folder's index page: a link to each report written (project-relative), or why none was."""
+    from tasks.pages import render
+
+    links = [(Path(report).name, report) for report in reports]
+    page = render("drift_index.html.j2", title="Drift reports", reports=links, note=note)
+    write_text(drift_dir / "index.html", str(page))
 
 
 def drift_findings(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
@@ -379,7 +383,7 @@ def drift_findings(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
         # The folder is the stage's declared output: it always exists, and never holds stale reports.
         for stale in (FEATURES_HTML, PREDICTIONS_HTML):
             (drift_dir / stale).unlink(missing_ok=True)
-        _write_index(drift_dir, f"<p>No drift report: {html.escape(str(note))}</p>")
+        _write_index(drift_dir, [], note=str(note))
         return _no_drift(note=note)
     current = read_parquet(paths.features / FEATURES)
     gate = settings.gate
@@ -396,8 +400,7 @@ def drift_findings(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
     reports = [str((drift_dir / name).relative_to(paths.root)) for name in written]
     feature_drift = bool(features["drift_detected"])
     segments_moved = bool(predictions.get("segments", {}).get("drifted", False))
-    links = "".join(f"<li><a href='{html.escape(Path(r).name)}'>{html.escape(r)}</a></li>" for r in reports)
-    _write_index(drift_dir, f"<ul>{links}</ul>")
+    _write_index(drift_dir, reports)
     return {
         **features,
         "feature_drift_detected": feature_drift,

@@ -17,9 +17,10 @@ from prefect import task
 
 from segmint.contracts import TABLE_NAMES, BadInputError, Tables
 from segmint.settings import Settings, ValidateSettings
-from segmint.validation import ValidationFailure, ValidationResult, assess_tables, render_validation_report
+from segmint.validation import ValidationFailure, ValidationResult, assess_tables
 from tasks.io import read_json, read_tables, write_json, write_parquet, write_tables, write_text
 from tasks.paths import ProjectPaths
+from tasks.validation_page import render_validation_page
 
 EXPECTATIONS_DIR = Path(__file__).resolve().parents[1] / "expectations"
 
@@ -175,7 +176,7 @@ def _write_outcome(
     report_path: Path,
     metrics_path: Path,
 ) -> dict:
-    write_text(report_path, render_validation_report(result, expectations))
+    write_text(report_path, render_validation_page(result, expectations))
     failure = result.failure
     metrics = {
         "passed": result.passed,

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
+from tasks.pages import percent
 from tests.conftest import shared_data_dir, unavailable
 from tests.integration.conftest import copy_project, light_params, run_segmint
 
@@ -215,5 +216,5 @@ def test_real_online_retail_next_year_drift_is_reported_and_decisions_explained(
         )
         assert d["inputs"]["drift_detected"] is drift["drift_detected"]
     report = (project / "reports" / "report.html").read_text()
-    assert f"{drift['drifted_share']:.0%} of" in report
+    assert f"{percent(drift['drifted_share'])} of" in report
     shutil.rmtree(project / "mlartifacts", ignore_errors=True)

@@ -4,6 +4,7 @@ import pandas as pd
 
 from tasks.paths import ProjectPaths
 from tasks.report import (
+    Section,
     drift_section,
     gate_section,
     html_table,
@@ -20,7 +21,7 @@ def test_segment_names_and_keywords_are_escaped_in_tables_and_page():
     profiles = pd.DataFrame(
         {"segment_name": [XSS, "loyal"], "customers": [10, 20], "keywords": [f"cheap, {XSS}", "fast"]}
     )
-    page = render_report([("Segments " + XSS, html_table(profiles))], "report " + XSS)
+    page = render_report([Section("Segments " + XSS, html_table(profiles))], "report " + XSS)
     assert ESCAPED in page
     assert XSS not in page and "<script" not in page
 
@@ -75,7 +76,7 @@ def test_drift_section_names_drifted_features_and_escapes_segment_shares(tmp_pat
     }
     section = drift_section(drift, ProjectPaths(tmp_path))
     assert "Drift detected" in section and "monetary_total, recency_days" in section
-    assert "PSI 0.400" in section and "href='drift/features.html'" in section
+    assert "PSI 0.4 (threshold 0.2)" in section and 'href="drift/features.html"' in section
     assert ESCAPED in section and XSS not in section
 
 
