@@ -8,7 +8,9 @@ from typing import Any
 
 from segmint.anomaly import fit_anomaly_detector, reason_counts
 from segmint.settings import Settings
+from tasks import tracking
 from tasks.features import FEATURES
+from tasks.figures import score_histogram_figure
 from tasks.io import read_parquet, write_json, write_parquet, write_pickle
 from tasks.paths import ProjectPaths
 
@@ -31,6 +33,9 @@ def run_anomaly(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
     scores = detector.score(features)
     write_pickle(paths.models / "anomaly" / "detector.pkl", detector)
     write_parquet(paths.anomaly / "anomaly.parquet", scores)
+    tracking.log_figure(
+        score_histogram_figure(scores["anomaly_score"], detector.threshold), "figures/anomaly_scores.png"
+    )
     flagged = scores[scores["is_anomalous"]].sort_values("anomaly_score", ascending=False)
     write_parquet(paths.anomaly / "review_list.parquet", flagged.head(REVIEW_LIST_ROWS))
     result = {

@@ -365,6 +365,7 @@ def run_campaign(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
     summary, the strategies compared (uplift plans) and its totals.
     """
     tracking.configure_mlflow(settings, paths)
+    tracking.tag_champion_versions(settings)
     inputs = _campaign_inputs(paths)
     segmented = segment_scores(settings, paths, inputs)
     campaign = campaign_plan(settings, inputs, segmented.scores)

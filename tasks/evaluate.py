@@ -136,9 +136,10 @@ def evaluate_pair(spec: PairSpec[Any], settings: Settings, paths: ProjectPaths) 
     Returns:
         ``quality_name``, both versions and ``challenger_quality``; then either the champion's
         result and the comparison, or ``champion_quality`` None with ``champion_error`` when loading,
-        scoring or comparing the champion raised (any error), or ``champion_quality`` None with
-        ``baseline`` when there is no champion yet. ``skipped`` instead of any result when no
-        challenger was trained.
+        scoring or comparing the champion raised (any error; loading checks the champion's files
+        against its ``artifact.md5`` tag first, so changed files are a champion failure too), or
+        ``champion_quality`` None with ``baseline`` when there is no champion yet. ``skipped``
+        instead of any result when no challenger was trained.
     """
     record: dict[str, Any] = {"quality_name": spec.quality_name, **_versions(settings, spec.kind)}
     challenger, skipped = _challenger(paths, spec.kind, spec.filename)
@@ -148,6 +149,7 @@ def evaluate_pair(spec: PairSpec[Any], settings: Settings, paths: ProjectPaths) 
     new = spec.score_challenger(challenger, data, settings)
     record = _with_details(record, "challenger", new)
     try:
+        # the champion's files are checked against its artifact hash tag before it is unpickled
         champion = tracking.load_alias(settings, spec.kind, tracking.CHAMPION)
         if champion is None:
             return {

@@ -60,12 +60,17 @@ def version_tags(decision: Decision, inputs: GateInputs, run_id: str | None) -> 
     return tags
 
 
+def version_description(decision: Decision) -> str:
+    """The description a model version carries after the gate: the decision and each reason."""
+    return "\n".join([f"Gate decision: {decision.decision}", *(f"- {reason}" for reason in decision.reasons)])
+
+
 def apply_decisions(
     settings: Settings,
     decisions: dict[str, tuple[Decision, dict[str, Any]]],
     tags: dict[str, dict[str, str]] | None = None,
 ) -> None:
-    """Tag the challenger versions, then move the ``champion`` aliases of the promoted ones.
+    """Tag and describe the challenger versions, then move the ``champion`` aliases of the promoted ones.
 
     On any failure the aliases already moved are restored (or removed when there was no champion)
     before the error is re-raised, so the registry is never left half-promoted.
@@ -82,6 +87,7 @@ def apply_decisions(
                     kind, {"gate.decision": decision.decision, "gate.reasons": " | ".join(decision.reasons)}
                 ),
             )
+            tracking.describe_version(settings, kind, version, version_description(decision))
     moved: list[tuple[str, str | None]] = []
     try:
         for kind, (decision, evaluation) in decisions.items():

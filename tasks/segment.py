@@ -11,6 +11,7 @@ from segmint.segmentation import fit_segmenter
 from segmint.settings import Settings
 from tasks import tracking
 from tasks.features import FEATURES
+from tasks.figures import segment_sizes_figure
 from tasks.io import read_parquet, write_json, write_parquet, write_pickle
 from tasks.paths import ProjectPaths
 from tasks.pyfunc import SegmenterModel
@@ -53,6 +54,7 @@ def run_segment(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
     reference = features.sample(min(REFERENCE_ROWS, len(features)), random_state=settings.segment.seed)
     tracking.log_frame(reference, "reference", "features.parquet")
     mlflow.log_table(_flat(profiles), artifact_file="segments/profiles.json")
+    tracking.log_figure(segment_sizes_figure(sizes), "figures/segment_sizes.png")
     version = tracking.log_pyfunc(SegmenterModel(segmenter), settings, "segmenter", features.head(5))
     result["registered_version"] = version
     write_json(paths.metric("segment"), result)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
+import json
 import os
 import re
+import shutil
+import sys
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from importlib.metadata import version as package_version
 from pathlib import Path
@@ -16,10 +18,19 @@ from typing import Any
 
 import mlflow
 import pandas as pd
+import pathspec
+from dvc_data.hashfile.hash import file_md5 as dvc_file_md5
+from dvc_data.hashfile.hash_info import HashInfo
+from dvc_data.hashfile.tree import Tree
+from matplotlib.figure import Figure
+from mlflow.data.dataset_source_registry import get_dataset_source_from_json
+from mlflow.data.meta_dataset import MetaDataset
 from mlflow.models import infer_signature
 from mlflow.pyfunc import PythonModel
 from mlflow.tracking import MlflowClient
 
+import segmint
+import tasks.pyfunc
 from segmint.settings import Settings
 from tasks.masking import masked_uri
 from tasks.paths import ProjectPaths
@@ -28,13 +39,21 @@ from tasks.retry import call_with_retries
 MODEL_KINDS = ("segmenter", "recommender", "uplift")
 CHAMPION, CHALLENGER = "champion", "challenger"
 PARENT_RUN_ENV = "SEGMINT_PARENT_RUN_ID"
+# The experiment opens on the classic model-training views, not MLflow 3's GenAI overview.
+EXPERIMENT_KIND = ("mlflow.experimentKind", "custom_model_development")
+# Each registered version carries the DVC-style hash of its model files; loaders check it.
+ARTIFACT_HASH_TAG = "artifact.md5"
+
+
+class ArtifactHashMismatchError(RuntimeError):
+    """A registered model's files no longer hash to the value recorded when it was registered."""
 
 
 def tracking_uri(settings: Settings, paths: ProjectPaths) -> str:
-    """Tracking URI: params, then ``$MLFLOW_TRACKING_URI``, then a SQLite file in the project."""
+    """Tracking URI: ``$MLFLOW_TRACKING_URI``, then params, then a SQLite file in the project."""
     return (
-        settings.tracking.tracking_uri
-        or os.environ.get("MLFLOW_TRACKING_URI")
+        os.environ.get("MLFLOW_TRACKING_URI")
+        or settings.tracking.tracking_uri
         or f"sqlite:///{paths.mlflow_db}"
     )
 
@@ -52,9 +71,14 @@ def configure_mlflow(settings: Settings, paths: ProjectPaths) -> str:
             artifact_location = None
             if uri.startswith("sqlite:"):
                 artifact_location = paths.mlflow_artifacts.as_uri()
-            experiment_id = client.create_experiment(name, artifact_location=artifact_location)
+            experiment_id = client.create_experiment(
+                name, artifact_location=artifact_location, tags=dict([EXPERIMENT_KIND])
+            )
         else:
             experiment_id = experiment.experiment_id
+            key, kind = EXPERIMENT_KIND
+            if experiment.tags.get(key) != kind:
+                client.set_experiment_tag(experiment_id, key, kind)
         mlflow.set_experiment(experiment_id=experiment_id)
         return experiment_id
 
@@ -70,25 +94,35 @@ def registered_name(settings: Settings, kind: str) -> str:
     return f"{settings.tracking.model_prefix}-{kind}"
 
 
-def file_md5(path: Path) -> str:
-    """The md5 of a file's bytes (what DVC records for a file output)."""
-    digest = hashlib.md5()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+def dvc_hash(path: Path, ignore: Callable[[Path], bool] | None = None) -> str:
+    """The md5 DVC records for ``path``: of the bytes for a file, of the sorted file list for a folder.
+
+    A folder's hash is DVC's ``.dir`` hash: the md5 of the JSON list of ``{"md5", "relpath"}`` of
+    every file below it (but those ``ignore`` names, as ``.dvcignore`` does), sorted by path, with
+    ``.dir`` appended.
+    """
+    if not path.is_dir():
+        return dvc_file_md5(str(path))
+    tree = Tree()
+    for file in sorted(p for p in path.rglob("*") if p.is_file()):
+        if ignore is None or not ignore(file):
+            tree.add(file.relative_to(path).parts, None, HashInfo("md5", dvc_file_md5(str(file))))
+    tree.digest()
+    return str(tree.hash_info.value)
+
+
+def dvcignored(root: Path) -> Callable[[Path], bool]:
+    """Whether a file below ``root`` is one that ``root/.dvcignore`` hides from DVC."""
+    file = root / ".dvcignore"
+    lines = file.read_text().splitlines() if file.is_file() else []
+    spec = pathspec.PathSpec.from_lines("gitwildmatch", lines)
+    return lambda path: spec.match_file(path.relative_to(root).as_posix())
 
 
 def lineage(paths: ProjectPaths, deps: tuple[str, ...]) -> dict[str, str]:
-    """md5 of every file under each dependency path (relative names), for the run's lineage tags."""
-    hashes: dict[str, str] = {}
-    for dep in deps:
-        target = paths.root / dep
-        files = sorted(p for p in target.rglob("*") if p.is_file()) if target.is_dir() else [target]
-        for file in files:
-            if file.exists() and not file.name.startswith("."):
-                hashes[str(file.relative_to(paths.root))] = file_md5(file)
-    return hashes
+    """The DVC hash of each dependency path that exists (by its project-relative name)."""
+    ignore = dvcignored(paths.root)
+    return {dep: dvc_hash(paths.root / dep, ignore) for dep in deps if (paths.root / dep).exists()}
 
 
 def flat_params(data: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
@@ -134,12 +168,29 @@ def stage_run(
 
 
 def log_stage_result(result: Mapping[str, Any], lineage_hashes: Mapping[str, str]) -> None:
-    """Log a stage's numbers as metrics and its inputs' hashes as ``lineage.*`` tags of the active run."""
+    """Log a stage's numbers as metrics and its inputs as datasets (DVC hashes as digests)."""
     metrics = flat_metrics(result)
     if metrics:
         mlflow.log_metrics(metrics)
-    if lineage_hashes:
-        mlflow.set_tags({f"lineage.{k}": v for k, v in lineage_hashes.items()})
+    log_inputs(lineage_hashes)
+
+
+def log_inputs(lineage_hashes: Mapping[str, str], context: str = "input") -> None:
+    """Log each input path as an MLflow dataset of the active run, its DVC hash as the digest."""
+    for dep, digest in lineage_hashes.items():
+        source = get_dataset_source_from_json(json.dumps({"uri": Path(dep).as_posix()}), source_type="local")
+        mlflow.log_input(MetaDataset(source, name=dep, digest=digest), context=context)
+
+
+def log_figure(figure: Figure, artifact_file: str) -> None:
+    """Log a matplotlib figure as an image of the active run (none: nothing is logged), then close it.
+
+    The figures are built on :class:`matplotlib.figure.Figure` without pyplot, so no global figure
+    registry holds them; clearing releases their drawing state at once.
+    """
+    if mlflow.active_run() is not None:
+        mlflow.log_figure(figure, artifact_file)
+    figure.clear()
 
 
 def log_pyfunc(
@@ -148,37 +199,71 @@ def log_pyfunc(
     kind: str,
     input_example: pd.DataFrame,
     tags: Mapping[str, str] | None = None,
+    params: Mapping[str, Any] | None = None,
 ) -> str:
-    """Log and register a pyfunc model in the active run; it gets the alias ``challenger``.
+    """Log and register a self-contained pyfunc model in the active run; it gets the alias ``challenger``.
+
+    The model carries the code it unpickles (``segmint`` and the wrappers of :mod:`tasks.pyfunc`), so
+    it loads and serves where the project is not installed; ``params`` (name → default) become the
+    signature's params schema. The version is tagged with ``tags`` and the hash of its model files.
 
     Returns:
         The new registered model version.
     """
     example = input_example.head(5).reset_index(drop=True)
-    output = python_model.predict(None, example)
-    signature = infer_signature(example, output)
+    defaults = dict(params) if params else None
+    output = python_model.predict(None, example, defaults)
+    signature = infer_signature(example, output, params=defaults)
     name = registered_name(settings, kind)
     # The registry prints its progress to stderr; the stage reports the version itself.
-    with contextlib.redirect_stderr(io.StringIO()):
+    with _model_code() as code_paths, contextlib.redirect_stderr(io.StringIO()):
         info = mlflow.pyfunc.log_model(
             name=kind,
             python_model=python_model,
             signature=signature,
             input_example=example,
             pip_requirements=_pip_requirements(),
+            code_paths=code_paths,
             registered_model_name=name,
         )
     version = str(info.registered_model_version)
     client = MlflowClient()
     client.set_registered_model_alias(name, CHALLENGER, version)
-    for key, value in (tags or {}).items():
+    with tempfile.TemporaryDirectory(prefix="segmint-model-") as tmp:
+        digest = dvc_hash(Path(_download_version(name, version, tmp)))
+    for key, value in {**(tags or {}), ARTIFACT_HASH_TAG: digest}.items():
         client.set_model_version_tag(name, version, key, value)
     return version
 
 
+@contextmanager
+def _model_code() -> Iterator[list[str]]:
+    """Copies of the packages a logged model unpickles: ``segmint`` and ``tasks`` with only its wrappers.
+
+    Only ``tasks/__init__.py`` and ``tasks/pyfunc.py`` are copied: the rest of ``tasks`` does I/O and
+    tracking, which a served model never runs.
+    """
+    skip = shutil.ignore_patterns("__pycache__", "*.pyc")
+    with tempfile.TemporaryDirectory(prefix="segmint-code-") as tmp:
+        library = Path(tmp) / "segmint"
+        shutil.copytree(Path(segmint.__file__).parent, library, ignore=skip)
+        wrappers = Path(tmp) / "tasks"
+        wrappers.mkdir()
+        source = Path(tasks.pyfunc.__file__)
+        for file in (source.parent / "__init__.py", source):
+            shutil.copy2(file, wrappers / file.name)
+        yield [str(library), str(wrappers)]
+
+
+def _download_version(name: str, version: str, target: str) -> str:
+    """Download the files of registered model ``name`` version ``version`` into ``target``."""
+    return str(mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{name}/{version}", dst_path=target))
+
+
 def _pip_requirements() -> list[str]:
     pins = []
-    for pkg in ("pandas", "numpy", "scikit-learn", "scipy", "lightgbm", "torch", "mlflow"):
+    packages = ("pandas", "numpy", "scikit-learn", "scipy", "lightgbm", "torch", "implicit", "threadpoolctl")
+    for pkg in (*packages, "pyarrow", "pydantic", "pyyaml", "mlflow"):
         try:
             pins.append(f"{pkg}=={package_version(pkg)}")
         except Exception:  # noqa: BLE001 - a missing optional package is simply not pinned
@@ -213,20 +298,71 @@ def alias_version(settings: Settings, kind: str, alias: str) -> str | None:
 
 
 def load_alias(settings: Settings, kind: str, alias: str) -> Any | None:
-    """The python model object behind ``models:/<name>@alias`` (None when the alias is unset)."""
-    if alias_version(settings, kind, alias) is None:
+    """The python model object behind ``models:/<name>@alias`` (None when the alias is unset).
+
+    The model's files are checked against the version's ``artifact.md5`` tag before anything is
+    unpickled, so the evaluate stage, drift and the campaign never use a model whose files changed
+    after registration (a failure there is a champion failure: the gate sends it for review).
+
+    Raises:
+        ArtifactHashMismatchError: the files hash to another value than the tag records, or the
+            version has no such tag (its files cannot be checked).
+    """
+    version = alias_version(settings, kind, alias)
+    if version is None:
         return None
-    # The pipeline logged these models from this environment: skip MLflow's per-load comparison of
-    # their pip requirements with the installed packages (seconds per load, nothing to report).
-    model = mlflow.pyfunc.load_model(
-        f"models:/{registered_name(settings, kind)}@{alias}", suppress_warnings=True
-    )
+    name = registered_name(settings, kind)
+    recorded = MlflowClient().get_model_version(name, version).tags.get(ARTIFACT_HASH_TAG)
+    with tempfile.TemporaryDirectory(prefix="segmint-model-") as tmp:
+        local = _download_version(name, version, tmp)
+        actual = dvc_hash(Path(local))
+        if actual != recorded:
+            raise ArtifactHashMismatchError(
+                f"{name} version {version}: model files hash to {actual}, "
+                f"its {ARTIFACT_HASH_TAG} tag records {recorded or 'nothing'}"
+            )
+        return _python_model(local)
+
+
+def _python_model(model_path: str) -> Any:
+    """The python model object logged at ``model_path``, loaded without touching ``sys.path`` for good.
+
+    The model's code folder goes first on ``sys.path`` while it loads; the project's own packages,
+    already imported, keep precedence (their submodules resolve through the package), and the path
+    is restored afterwards.
+    """
+    saved_path = list(sys.path)
+    try:
+        # The pipeline logged these models from this environment: skip MLflow's per-load comparison
+        # of their pip requirements with the installed packages (seconds per load, nothing to report).
+        model = mlflow.pyfunc.load_model(model_path, suppress_warnings=True)
+    finally:
+        sys.path[:] = saved_path
     return model.unwrap_python_model()
 
 
 def set_alias(settings: Settings, kind: str, alias: str, version: str) -> None:
     """Point ``alias`` of model ``kind`` at ``version``."""
     MlflowClient().set_registered_model_alias(registered_name(settings, kind), alias, version)
+
+
+def describe_version(settings: Settings, kind: str, version: str, description: str) -> None:
+    """Set the description of a version of model ``kind`` (cut to 5,000 characters)."""
+    MlflowClient().update_model_version(registered_name(settings, kind), version, description[:5000])
+
+
+def tag_champion_versions(settings: Settings) -> dict[str, str]:
+    """Tag the active run with the version holding ``champion`` of each model kind; returns the tags.
+
+    ``model.<kind>.version`` is the version, or ``none`` when the kind has no champion: with the
+    run's dataset inputs, this ties what the run writes to the data and the models it came from.
+    """
+    tags = {
+        f"model.{kind}.version": alias_version(settings, kind, CHAMPION) or "none" for kind in MODEL_KINDS
+    }
+    if mlflow.active_run() is not None:
+        mlflow.set_tags(tags)
+    return tags
 
 
 def tag_version(settings: Settings, kind: str, version: str, tags: Mapping[str, str]) -> None:

@@ -59,7 +59,7 @@ def test_registry_holds_three_champions_and_gate_records_reasons(trained_project
         [client.get_experiment_by_name("segmint").experiment_id],
         filter_string="tags.`segmint.stage` = 'features'",
     )
-    assert runs and any(k.startswith("lineage.data/validated/") for k in runs[0].data.tags)
+    assert runs and "data/validated" in {d.dataset.name for d in runs[0].inputs.dataset_inputs}
 
 
 def test_retraining_on_the_same_data_keeps_or_replaces_the_champion_with_reasons(retrained_project):
