@@ -123,7 +123,7 @@ def cell(value: Any, missing: str = MISSING) -> str:
 
 @dataclass(frozen=True)
 class Table:
-    """A frame ready for the ``table`` macro: header, formatted cells, and how many rows were cut."""
+    """A frame ready for the ``table`` macro: headers, formatted cells, and how many rows were cut."""
 
     columns: tuple[str, ...]
     rows: tuple[tuple[str, ...], ...]
@@ -141,7 +141,8 @@ def table(
     missing: str = MISSING,
 ) -> Table:
     """``frame`` formatted for people: shares (columns named ``*share*``, or ``percent_columns``) as
-    percentages, every other value as :func:`cell`; at most ``max_rows`` rows."""
+    percentages, every other value as :func:`cell`, headers with spaces for underscores; at most
+    ``max_rows`` rows."""
     if frame is None or not len(frame):
         return Table(columns=(), rows=())
     names = [str(c) for c in frame.columns]
@@ -153,7 +154,8 @@ def table(
         )
         for row in frame.head(max_rows).itertuples(index=False)
     )
-    return Table(columns=tuple(names), rows=rows, more=max(len(frame) - max_rows, 0))
+    headers = tuple(name.replace("_", " ") for name in names)
+    return Table(columns=headers, rows=rows, more=max(len(frame) - max_rows, 0))
 
 
 def plot_style() -> dict[str, Any]:

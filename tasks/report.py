@@ -37,6 +37,7 @@ STAGE_METRICS = tuple(
     if Path(metric).stem not in ("gate", "drift")
 )
 MLFLOW_UI = "http://127.0.0.1:5000"
+FEATURE_COLUMNS = ("feature", "drifted", "method", "statistic", "threshold", "reference_mean", "current_mean")
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,8 @@ def _per_feature(columns: dict[str, Any]) -> pd.DataFrame | None:
     if not columns:
         return None
     frame = pd.DataFrame([{"feature": c, **s} for c, s in columns.items()])
+    first = [c for c in FEATURE_COLUMNS if c in frame.columns]
+    frame = frame[first + [c for c in frame.columns if c not in first]]
     return frame.sort_values(["drifted", "feature"], ascending=[False, True])
 
 

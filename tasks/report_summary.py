@@ -146,6 +146,9 @@ def drift_overview(drift: dict[str, Any]) -> tuple[str, pd.DataFrame | None]:
         f"{detected}; {percent(drift.get('drifted_share'), 'an unknown share')} of "
         f"{number(drift.get('n_columns'), 'the')} feature columns drifted"
     )
+    if "drifted_models" in drift:
+        models = ", ".join(str(m) for m in drift["drifted_models"]) or "none"
+        text += f"; models whose own inputs drifted: {models}"
     if not top:
         return text, None
     frame = pd.DataFrame(

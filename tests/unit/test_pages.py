@@ -120,6 +120,7 @@ def hostile_project(root) -> ProjectPaths:
             "drift_detected": True,
             "drifted_share": LONG,
             "drifted_columns": ["monetary_total", XSS],
+            "drifted_models": ["segmenter"],
             "n_columns": None,
             "share_threshold": 0.3,
             "columns": {
@@ -209,6 +210,7 @@ def test_report_opens_with_the_summary(report):
     assert "2 from loyal to bargain hunters" in summary
     # the p-value feature drifted far past its threshold: ranked before the distance one
     assert summary.index(ESCAPED + "</td><td>K-S p_value") < summary.index("monetary_total</td>")
+    assert "models whose own inputs drifted: segmenter" in summary
     assert "1,181 customers contacted, 134 held out (10.2%)" in summary
     assert "budget of 5,000" in summary and "<td>free_shipping</td><td>333</td><td>39</td>" in summary
     assert "no Data Docs built" in summary
