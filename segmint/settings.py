@@ -11,7 +11,7 @@ Every setting chosen by name is a ``Literal`` type exported here (:data:`Segment
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -20,7 +20,9 @@ from segmint.contracts import EventType
 
 # Allow-lists. Each library registry keyed by these names lists them in the same order.
 SegmentAlgorithm = Literal["kmeans", "gmm", "hdbscan", "agglomerative"]
-RecommenderName = Literal["popularity", "itemknn", "rp3beta", "ease", "als", "torch", "blend"]
+RecommenderName = Literal[
+    "popularity", "recent_popularity", "itemknn", "rp3beta", "ease", "als", "torch", "blend"
+]
 # purchase value: "binary", "count" (orders) or "log" (log1p orders)
 InteractionValue = Literal["binary", "count", "log"]
 # item-kNN weighting of the customer × item matrix
@@ -38,6 +40,26 @@ UpliftLearnerName = Literal[
     "ensemble",
 ]
 SelectionRule = Literal["best", "one_se"]
+# Evidently's per-column drift tests (p-value tests and distances; see its drift-method docs)
+DriftMethod = Literal[
+    "wasserstein",
+    "jensenshannon",
+    "ks",
+    "chisquare",
+    "z",
+    "psi",
+    "kl_div",
+    "hellinger",
+    "anderson",
+    "cramer_von_mises",
+    "mannw",
+    "ed",
+    "es",
+    "t_test",
+    "TVD",
+    "g_test",
+    "fisher_exact",
+]
 TaskRunner = Literal["local", "dask"]
 # The pipeline stages, in training order (``tasks.stages.STAGES`` holds one spec per name).
 StageName = Literal[
@@ -193,6 +215,13 @@ class RecommendSettings(_Section):
     # optional recency decay of every interaction value
     interaction_value: InteractionValue = "binary"
     recency_half_life_days: float | None = Field(None, gt=0.0)
+    # half-lives (days; None: no decay) each candidate is tried under on the inner cuts, the best
+    # kept per candidate; empty: recency_half_life_days only
+    recency_grid_days: tuple[Annotated[float, Field(gt=0.0)] | None, ...] = ()
+    # length of the period a served model is used for: each inner test period has this length
+    # (None: the outer test period's), and selection averages over selection_cuts rolling cuts
+    horizon_days: float | None = Field(None, gt=0.0)
+    selection_cuts: int = Field(2, ge=2, le=12)
     knn_similarity: KnnSimilarity = "bm25"
     bm25_k1: float = Field(1.2, gt=0.0)
     bm25_b: float = Field(0.75, ge=0.0, le=1.0)
@@ -219,6 +248,8 @@ class RecommendSettings(_Section):
     torch_batch_size: int = Field(256, ge=8)
     torch_max_epochs: int = Field(15, ge=1)
     torch_max_seconds: float = Field(300.0, gt=0.0)
+    # early stopping: epochs without a better loss on held-out customers before training stops
+    torch_patience: int = Field(2, ge=1)
     # the linear model holds items² weights (and Adam twice that): 6,000 items ≈ 430 MB
     torch_max_items: int = Field(6_000, ge=10)
     # blend: members and weights of a per-customer normalised score sum
@@ -296,19 +327,35 @@ class GateRule(_Section):
 
 
 class GateSettings(_Section):
-    """Promotion gates and drift monitoring thresholds."""
+    """Promotion gates, and the training deployment monitoring starts when drift calls for it."""
 
-    drift_share_threshold: float = Field(0.3, gt=0.0, le=1.0)
-    # segment shares (reference vs current, champion's assignment): population stability index
-    prediction_psi_threshold: float = Field(0.2, gt=0.0)
-    drift_sample_rows: int = Field(20_000, ge=100)
-    # monitoring: retrain when drift is detected; through this deployment when it exists
-    retrain_on_drift: bool = True
+    # monitoring retrains through this deployment when it exists (in-process otherwise)
     training_deployment: str | None = "training/training-weekly"
-    seed: int = Field(37, ge=0)
     segmenter: GateRule = GateRule(quality_tolerance=0.02, min_stability=0.7)
     recommender: GateRule = GateRule(quality_tolerance=0.0)
     uplift: GateRule = GateRule(quality_tolerance=0.0)
+
+
+class MonitorSettings(_Section):
+    """Drift monitoring: Evidently's per-column test and when a model's inputs count as drifted.
+
+    Each column is tested by Evidently with ``numeric_method`` (numeric columns) or
+    ``categorical_method`` (categorical ones) against ``column_threshold``; None leaves the choice
+    (or the method's default threshold) to Evidently. A model drifted when the drifted share of
+    its own inputs reaches ``share_threshold``: the segmenter's ``segment.columns`` count equally,
+    the uplift and CLV models' features by their normalised importance.
+    """
+
+    numeric_method: DriftMethod | None = "wasserstein"
+    categorical_method: DriftMethod | None = "jensenshannon"
+    column_threshold: float | None = Field(0.1, gt=0.0)
+    share_threshold: float = Field(0.3, gt=0.0, le=1.0)
+    # segment shares (reference vs current, champion's assignment): population stability index
+    prediction_psi_threshold: float = Field(0.2, gt=0.0)
+    sample_rows: int = Field(20_000, ge=100)
+    # retrain when any model's inputs drifted (or its segment shares moved)
+    retrain_on_drift: bool = True
+    seed: int = Field(37, ge=0)
 
 
 class TrackingSettings(_Section):
@@ -366,6 +413,7 @@ class Settings(_Section):
     uplift: UpliftSettings = UpliftSettings()
     campaign: CampaignSettings = CampaignSettings()
     gate: GateSettings = GateSettings()
+    monitor: MonitorSettings = MonitorSettings()
     tracking: TrackingSettings = TrackingSettings()
     privacy: PrivacySettings = PrivacySettings()
     runtime: RuntimeSettings = RuntimeSettings()

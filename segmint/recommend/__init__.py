@@ -11,7 +11,9 @@ from segmint.recommend.evaluation import (
     paired_bootstrap,
     per_customer_metrics,
     report_cutoff,
+    selection_horizon,
     selection_split,
+    selection_splits,
     temporal_split,
 )
 from segmint.recommend.interactions import Interactions, interaction_tables, interactions_from
@@ -20,10 +22,12 @@ from segmint.recommend.models import (
     EASERecommender,
     ItemKNNRecommender,
     PopularityRecommender,
+    RecentPopularityRecommender,
     RP3BetaRecommender,
 )
 from segmint.recommend.registry import RECOMMENDERS, make_recommender
 from segmint.recommend.selection import (
+    SIMPLICITY,
     RecommenderChoice,
     RecommenderSelection,
     choose_recommender,
@@ -39,9 +43,11 @@ __all__ = [
     "PopularityRecommender",
     "RECOMMENDERS",
     "RP3BetaRecommender",
+    "RecentPopularityRecommender",
     "Recommender",
     "RecommenderChoice",
     "RecommenderSelection",
+    "SIMPLICITY",
     "Split",
     "bootstrap_intervals",
     "choose_recommender",
@@ -55,7 +61,9 @@ __all__ = [
     "per_customer_metrics",
     "report_cutoff",
     "select_recommender",
+    "selection_horizon",
     "selection_split",
+    "selection_splits",
     "temporal_split",
     "top_n_indices",
 ]

@@ -113,15 +113,20 @@ class Recommender:
         self.popularity_ = pop.astype(np.float32)
         # Normalised popularity, used only as a tie-breaker so equal scores fall back to bestsellers.
         self.tiebreak_ = (pop / max(float(pop.max()), 1.0)).astype(np.float32)
-        self._fit_segments(binary, segments)
+        self._fit_segments(self._popularity_basis(binary), segments)
         self._fit(interactions)
         return self
+
+    def _popularity_basis(self, binary: sp.csr_matrix) -> sp.csr_matrix:
+        """What cold-start popularity sums per item: whether each customer bought it."""
+        return binary
 
     def _fit_segments(self, binary: sp.csr_matrix, segments: pd.DataFrame | None) -> None:
         self.segment_codes_: dict[str, int] = {}
         self.segment_of_: dict[str, int] = {}
         rows = np.full(binary.shape[0], _NO_SEGMENT, dtype=np.int64)
-        seg_pop = [self.popularity_]
+        overall = np.asarray(binary.sum(axis=0), dtype=np.float32).ravel()
+        seg_pop = [overall]
         if segments is not None and len(segments):
             seg = segments[["customer_id", "segment_id"]].dropna().drop_duplicates("customer_id")
             labels = pd.Index(pd.unique(seg["segment_id"].astype(str)))
@@ -134,7 +139,7 @@ class Recommender:
                 (np.ones(int((rows >= 0).sum()), np.float32), (rows[rows >= 0], np.flatnonzero(rows >= 0))),
                 shape=(len(labels), binary.shape[0]),
             )
-            seg_pop = [*np.asarray((onehot @ binary).todense(), dtype=np.float32), self.popularity_]
+            seg_pop = [*np.asarray((onehot @ binary).todense(), dtype=np.float32), overall]
         # Last row: overall popularity, for customers with no segment.
         self.segment_popularity_ = np.vstack(seg_pop).astype(np.float32)
         rows[rows == _NO_SEGMENT] = len(self.segment_popularity_) - 1

@@ -90,20 +90,58 @@ def temporal_split(tables: Tables, settings: RecommendSettings) -> Split:
     return _split_at(tables, settings, report_cutoff(tables, settings), "report")
 
 
-def selection_split(tables: Tables, settings: RecommendSettings) -> Split:
-    """The inner split: the outer training period cut again, for choosing and tuning.
+def selection_horizon(tables: Tables, settings: RecommendSettings) -> pd.Timedelta:
+    """The length of each inner test period: ``horizon_days``, else the outer test period's length.
 
-    Only rows before the outer cutoff are read. The inner test period has the outer one's length
-    (from the outer cutoff to the last purchase) and ends at the outer cutoff; the rest of the
-    protocol (item filter, relevance, sample) is the outer one's.
+    Raises:
+        ValueError: no orders, or (without ``horizon_days``) an empty outer test period.
+    """
+    if settings.horizon_days is not None:
+        return pd.Timedelta(days=settings.horizon_days)
+    outer = report_cutoff(tables, settings)
+    horizon = _purchases(tables)["ts"].max() - outer
+    if horizon <= pd.Timedelta(0):
+        raise ValueError(f"no purchase after the outer cutoff {outer}: no test period to mirror")
+    return horizon
+
+
+def selection_splits(tables: Tables, settings: RecommendSettings) -> list[Split]:
+    """The inner splits: ``selection_cuts`` rolling cuts of the outer training period, latest first.
+
+    Only rows before the outer cutoff are read. Each inner test period is
+    :func:`selection_horizon` long; the first ends at the outer cutoff and each next one ends where
+    the one before starts, so the periods tile the end of the training period like the future the
+    served model meets. The rest of the protocol (item filter, relevance, sample) is the outer
+    one's. Cuts too early to leave items or test customers are dropped.
+
+    Raises:
+        ValueError: no orders, an empty outer test period, or not one usable cut.
+    """
+    outer = report_cutoff(tables, settings)
+    horizon = selection_horizon(tables, settings)
+    splits = []
+    for i in range(settings.selection_cuts):
+        end = outer - i * horizon
+        try:
+            split = _split_at(_tables_before(tables, end), settings, end - horizon, "selection")
+        except ValueError:
+            break
+        if not len(split.test_customers):
+            break
+        splits.append(split)
+    if not splits:
+        raise ValueError(f"no inner cut of {horizon} before the outer cutoff {outer} has items and buyers")
+    return splits
+
+
+def selection_split(tables: Tables, settings: RecommendSettings) -> Split:
+    """The latest inner split (the first of :func:`selection_splits`), for choosing and tuning.
 
     Raises:
         ValueError: no orders, an empty outer test period, or no items left before the inner cutoff.
     """
     outer = report_cutoff(tables, settings)
-    horizon = _purchases(tables)["ts"].max() - outer
-    if horizon <= pd.Timedelta(0):
-        raise ValueError(f"no purchase after the outer cutoff {outer}: no test period to mirror")
+    horizon = selection_horizon(tables, settings)
     return _split_at(_tables_before(tables, outer), settings, outer - horizon, "selection")
 
 

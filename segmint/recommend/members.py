@@ -14,6 +14,7 @@ from segmint.recommend.models import (
     EASERecommender,
     ItemKNNRecommender,
     PopularityRecommender,
+    RecentPopularityRecommender,
     RP3BetaRecommender,
 )
 from segmint.settings import RecommendSettings
@@ -28,6 +29,7 @@ def _torch(settings: RecommendSettings) -> Recommender:
 
 SINGLE_RECOMMENDERS: dict[str, Callable[[RecommendSettings], Recommender]] = {
     "popularity": PopularityRecommender,
+    "recent_popularity": RecentPopularityRecommender,
     "itemknn": ItemKNNRecommender,
     "rp3beta": RP3BetaRecommender,
     "ease": EASERecommender,

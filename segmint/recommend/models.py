@@ -1,4 +1,4 @@
-"""Single candidate recommenders: popularity, item-kNN, RP3beta, EASE and ALS."""
+"""Single candidate recommenders: popularity, recent popularity, item-kNN, RP3beta, EASE and ALS."""
 
 from __future__ import annotations
 
@@ -26,6 +26,19 @@ class PopularityRecommender(Recommender):
 
     def _score_rows(self, rows: np.ndarray) -> np.ndarray:
         return self.segment_popularity_[self.row_segment_[rows]]
+
+
+class RecentPopularityRecommender(PopularityRecommender):
+    """Time-decayed bestsellers, per segment or overall: each buyer counts by the interaction's value.
+
+    Under ``recency_half_life_days`` a purchase counts 0.5 ** (age / half life), so the items bought
+    in the last weeks lead; without a half-life it is popularity weighted by the interaction values.
+    """
+
+    name = "recent_popularity"
+
+    def _popularity_basis(self, binary: sp.csr_matrix) -> sp.csr_matrix:
+        return self.X_
 
 
 def bm25_weighted(x: sp.csr_matrix, k1: float, b: float) -> sp.csr_matrix:

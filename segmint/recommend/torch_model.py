@@ -10,8 +10,9 @@ Two architectures (``torch_architecture``):
 - ``mult_dae``: Mult-DAE (Liang et al. 2018), one tanh layer between a sparse input and a softmax
   over items with a multinomial likelihood.
 
-Training stops at ``torch_max_epochs`` or after ``torch_max_seconds``, whichever comes first;
-seeds come from the settings. Only the ``torch_max_items`` most popular items are modelled.
+Training stops at ``torch_max_epochs``, when the loss of held-out customers stops improving, or as
+soon as a batch ends past ``torch_max_seconds``, and says which (``stopped_``); seeds come from the
+settings. Only the ``torch_max_items`` most popular items are modelled.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from torch import nn
 
 from segmint.recommend.base import Recommender, scores_on_catalogue
 from segmint.recommend.interactions import Interactions
+from segmint.settings import RecommendSettings
 
 
 def _sparse_batch(
@@ -96,7 +98,13 @@ class _LinearDAE(nn.Module):
 
 
 class TorchDAERecommender(Recommender):
-    """A torch denoising autoencoder (``linear_dae`` or ``mult_dae``), trained on CPU in bounded time."""
+    """A torch denoising autoencoder (``linear_dae`` or ``mult_dae``), trained on CPU in bounded time.
+
+    A seeded tenth of the customers (at least one, when there are ten) is held out: training stops
+    once their loss has not improved for ``torch_patience`` epochs (``stopped_ = "early_stopping"``),
+    at ``torch_max_epochs`` (``"max_epochs"``), or as soon as a batch ends past
+    ``torch_max_seconds`` (``"time_budget"``); the weights kept are those of the best held-out loss.
+    """
 
     name = "torch"
 
@@ -107,7 +115,6 @@ class TorchDAERecommender(Recommender):
         cols = self._model_popular_items(s.torch_max_items)
         self.normalise_ = s.torch_architecture == "mult_dae"
         x = self.X_modelled_
-        target_x = (x > 0).astype(np.float32)
         n = x.shape[0]
         if self.normalise_:
             model: _LinearDAE | _MultDAE = _MultDAE(len(cols), s.torch_hidden)
@@ -115,26 +122,11 @@ class TorchDAERecommender(Recommender):
         else:
             model = _LinearDAE(len(cols))
             decay = s.torch_weight_decay + 2.0 * s.torch_l2 / max(n, 1)
+        held_out = rng.permutation(n)[: n // 10]
+        train_rows = np.setdiff1d(np.arange(n), held_out)
         opt = torch.optim.Adam(model.parameters(), lr=s.torch_lr, weight_decay=decay)
-        started = time.monotonic()
-        epochs = 0
-        model.train()
-        for _ in range(s.torch_max_epochs):
-            order = rng.permutation(n)
-            for b in range(0, n, s.torch_batch_size):
-                rows = order[b : b + s.torch_batch_size]
-                xb = _sparse_batch(x[rows], s.torch_dropout, rng, self.normalise_)
-                target = torch.from_numpy(target_x[rows].toarray())
-                loss = model.loss(xb, target)
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                model.after_step()
-            epochs += 1
-            if time.monotonic() - started > s.torch_max_seconds:
-                break
+        self.epochs_, self.stopped_ = _train(model, opt, x, train_rows, held_out, rng, s, self.normalise_)
         model.eval()
-        self.epochs_ = epochs
         self.model_ = model
 
     def _score_rows(self, rows: np.ndarray) -> np.ndarray:
@@ -145,3 +137,57 @@ class TorchDAERecommender(Recommender):
         xb = _sparse_batch(self.X_modelled_[rows], 0.0, None, self.normalise_)
         with torch.no_grad():
             return self.model_(xb).numpy()
+
+
+def _held_out_loss(
+    model: _LinearDAE | _MultDAE, x: sp.csr_matrix, rows: np.ndarray, normalise: bool
+) -> float:
+    """The model's loss on the clean histories of ``rows`` (inf when there are none)."""
+    if not len(rows):
+        return float("inf")
+    with torch.no_grad():
+        target = torch.from_numpy((x[rows] > 0).astype(np.float32).toarray())
+        return float(model.loss(_sparse_batch(x[rows], 0.0, None, normalise), target))
+
+
+def _train(
+    model: _LinearDAE | _MultDAE,
+    opt: torch.optim.Optimizer,
+    x: sp.csr_matrix,
+    train_rows: np.ndarray,
+    held_out: np.ndarray,
+    rng: np.random.Generator,
+    s: RecommendSettings,
+    normalise: bool,
+) -> tuple[int, str]:
+    """Train ``model`` in place within the settings' caps; returns (epochs run, why it stopped).
+
+    The weights of the best held-out loss are restored at the end.
+    """
+    started = time.monotonic()
+    best_loss, best_state, worse, epochs = float("inf"), None, 0, 0
+    stopped = "max_epochs"
+    while epochs < s.torch_max_epochs and stopped == "max_epochs":
+        order = rng.permutation(train_rows)
+        for b in range(0, len(order), s.torch_batch_size):
+            rows = order[b : b + s.torch_batch_size]
+            target = torch.from_numpy((x[rows] > 0).astype(np.float32).toarray())
+            loss = model.loss(_sparse_batch(x[rows], s.torch_dropout, rng, normalise), target)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            model.after_step()
+            if time.monotonic() - started > s.torch_max_seconds:
+                stopped = "time_budget"
+                break
+        epochs += 1
+        loss_now = _held_out_loss(model, x, held_out, normalise)
+        if loss_now < best_loss:
+            best_loss, worse = loss_now, 0
+            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        elif stopped != "time_budget":
+            worse += 1
+            stopped = "early_stopping" if worse >= s.torch_patience else stopped
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    return epochs, stopped

@@ -76,7 +76,7 @@ def test_yaml_that_is_not_a_mapping_is_an_error(tmp_path):
 
 ALLOW_LIST_TYPOS = [
     ({"segment": {"algorithms": ["kmeans", "kmean"]}}, r"segment\.algorithms\.1", "'kmeans', 'gmm'"),
-    ({"recommend": {"candidates": ["popularty"]}}, r"recommend\.candidates\.0", "'popularity', 'itemknn'"),
+    ({"recommend": {"candidates": ["popularty"]}}, r"recommend\.candidates\.0", "'recent_popularity'"),
     ({"recommend": {"blend_members": ["ease", "rp3"]}}, r"recommend\.blend_members\.1", "'rp3beta'"),
     ({"recommend": {"event_weights": {"click": 1.0}}}, r"recommend\.event_weights\.click", "'view', 'cart'"),
     ({"recommend": {"interaction_value": "counts"}}, r"recommend\.interaction_value", "'binary', 'count'"),
