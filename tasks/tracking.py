@@ -256,8 +256,13 @@ def _model_code() -> Iterator[list[str]]:
 
 
 def _download_version(name: str, version: str, target: str) -> str:
-    """Download the files of registered model ``name`` version ``version`` into ``target``."""
-    return str(mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{name}/{version}", dst_path=target))
+    """Download the stored files of registered model ``name`` version ``version`` into ``target``.
+
+    The files come from where the version is stored, not through ``models:/``, which adds a
+    ``registered_model_meta`` file of its own to what it downloads.
+    """
+    stored = MlflowClient().get_model_version_download_uri(name, version)
+    return str(mlflow.artifacts.download_artifacts(artifact_uri=stored, dst_path=target))
 
 
 def _pip_requirements() -> list[str]:

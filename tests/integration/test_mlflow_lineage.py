@@ -73,11 +73,8 @@ def test_versions_carry_the_gate_decision_and_their_artifact_hash(trained_projec
             f"Gate decision: {gate[kind]['decision']}",
             *(f"- {reason}" for reason in gate[kind]["reasons"]),
         ]
-        local = mlflow.artifacts.download_artifacts(
-            artifact_uri=f"models:/segmint-{kind}/{version.version}",
-            dst_path=str(tmp_path / kind),
-            tracking_uri=f"sqlite:///{trained_project / 'mlflow.db'}",
-        )
+        stored = client.get_model_version_download_uri(f"segmint-{kind}", version.version)
+        local = mlflow.artifacts.download_artifacts(artifact_uri=stored, dst_path=str(tmp_path / kind))
         assert version.tags[ARTIFACT_HASH_TAG] == dvc_hash(Path(local))
         assert (Path(local) / "code" / "segmint" / "__init__.py").is_file()
         assert sorted(p.name for p in (Path(local) / "code" / "tasks").iterdir()) == [
