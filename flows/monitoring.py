@@ -16,7 +16,9 @@ from flows.training import training_flow
 from segmint.settings import Settings, load_settings
 from tasks import tracking
 from tasks.drift import drift_task, record_monitoring_task
+from tasks.locking import project_lock
 from tasks.paths import ProjectPaths
+from tasks.runlog import flow_run_namer
 from tasks.stages import PREFECT_TASKS
 
 if TYPE_CHECKING:
@@ -42,13 +44,14 @@ def training_deployment(settings: Settings) -> str | None:
     return name
 
 
-@flow(name="monitoring", log_prints=False)
+@flow(name="monitoring", log_prints=False, flow_run_name=flow_run_namer("monitor"))
 def monitoring_flow(project_dir: str = ".") -> dict[str, Any]:
     """Check fresh data for drift and retrain when it calls for it; the finding is in metrics/drift.json."""
     paths = ProjectPaths(Path(project_dir).resolve())
     settings = load_settings(paths.params)
     results: dict[str, Any] = {}
-    with tracking.flow_run("monitoring", settings, paths) as run_id:
+    # The lock covers this run's own writes; a training run it starts takes the lock itself.
+    with project_lock(paths), tracking.flow_run("monitoring", settings, paths) as run_id:
         results["mlflow_run_id"] = run_id
         for name in ("validate", "features"):
             results[name] = PREFECT_TASKS[name](name, settings, paths)

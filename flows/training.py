@@ -10,7 +10,10 @@ from prefect import flow
 
 from segmint.settings import RuntimeSettings, Settings, load_settings
 from tasks import tracking
+from tasks.artifacts import publish_training_artifacts
+from tasks.locking import project_lock
 from tasks.paths import ProjectPaths
+from tasks.runlog import flow_run_namer
 from tasks.stages import PREFECT_TASKS, STAGES, TRAINING_ORDER
 
 StageListener = Callable[[str, str, dict[str, Any] | None], None]
@@ -27,22 +30,25 @@ def _notify(stage: str, event: str, result: dict[str, Any] | None = None) -> Non
         listener(stage, event, result)
 
 
-@flow(name="training", log_prints=False)
+@flow(name="training", log_prints=False, flow_run_name=flow_run_namer("train"))
 def training_flow(project_dir: str = ".", stages: list[str] | None = None) -> dict[str, Any]:
-    """Run the training DAG (validate → … → report) on the project's ``data/raw``."""
+    """Run the training DAG (validate → … → report) on the project's ``data/raw``, holding the project
+    lock; the run publishes its gate decisions, candidate tables and links as Prefect artifacts."""
     paths = ProjectPaths(Path(project_dir).resolve())
-    settings = load_settings(paths.params)
-    chosen = [s for s in TRAINING_ORDER if stages is None or s in stages]
     results: dict[str, Any] = {}
-    with tracking.flow_run("training", settings, paths) as run_id:
-        results["mlflow_run_id"] = run_id
-        if settings.runtime.task_runner == "dask":
-            results.update(_run_on_dask(chosen, settings, paths))
-        else:
-            for name in chosen:
-                _notify(name, "start")
-                results[name] = PREFECT_TASKS[name](name, settings, paths)
-                _notify(name, "end", results[name])
+    with project_lock(paths):
+        settings = load_settings(paths.params)
+        chosen = [s for s in TRAINING_ORDER if stages is None or s in stages]
+        with tracking.flow_run("training", settings, paths) as run_id:
+            results["mlflow_run_id"] = run_id
+            if settings.runtime.task_runner == "dask":
+                results.update(_run_on_dask(chosen, settings, paths))
+            else:
+                for name in chosen:
+                    _notify(name, "start")
+                    results[name] = PREFECT_TASKS[name](name, settings, paths)
+                    _notify(name, "end", results[name])
+            results["artifacts"] = publish_training_artifacts(settings, paths, run_id)
     return results
 
 

@@ -19,8 +19,10 @@ TELEMETRY_OFF = {
 TELEMETRY_ENV = {
     **TELEMETRY_OFF,
     "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
-    # The CLI reports failures itself; Prefect's own copy of each traceback is noise there.
-    "PREFECT_LOGGING_LEVEL": "CRITICAL",
+    # Run logs (stage messages, gate decisions) reach the Prefect API and UI from INFO up; the console
+    # shows warnings and errors only, beside the command's own progress.
+    "PREFECT_LOGGING_LEVEL": "INFO",
+    "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "WARNING",
     "PREFECT_SERVER_LOGGING_LEVEL": "WARNING",
     "GIT_PYTHON_REFRESH": "quiet",
     "MLFLOW_LOGGING_LEVEL": "ERROR",

@@ -8,7 +8,6 @@ test checks that ``dvc.yaml`` declares exactly these deps, outs, params and metr
 from __future__ import annotations
 
 import importlib
-import logging
 import os
 import shutil
 import signal
@@ -24,9 +23,12 @@ from segmint.contracts import NothingToDoError
 from segmint.settings import Settings, SettingsError, StageName
 from tasks import tracking
 from tasks.io import BEFORE_REPLACE_HOOKS, remove_temporaries, write_json, write_text
+from tasks.masking import masked_uri
 from tasks.paths import ProjectPaths
+from tasks.retry import call_with_retries, retry_on_service_error, work_not_redone
+from tasks.runlog import run_logger
 
-_log = logging.getLogger("segmint.stages")
+LOGGER = "segmint.stages"
 
 StageFn = Callable[[Settings, ProjectPaths], dict[str, Any]]
 
@@ -42,7 +44,8 @@ class Stage:
     params: tuple[str, ...] = ()
     metrics: tuple[str, ...] = ()
     plots: tuple[str, ...] = ()
-    retries: int = 0  # only stages that touch the registry or other services retry
+    retries: int = 0  # only stages that touch the registry or other services retry, and only on a
+    # service error before their work begins (tasks.retry.retry_on_service_error)
 
     def function(self) -> StageFn:
         """The stage's ``run_<name>(settings, paths)`` function, imported when first needed."""
@@ -205,13 +208,21 @@ def run_stage(name: str, settings: Settings, paths: ProjectPaths) -> dict[str, A
     for out in (*spec.outs, *spec.metrics, *spec.plots):
         remove_temporaries(paths.root / out)
     started = time.perf_counter()
-    with tracking.stage_run(name, settings, paths, section_params):
+    # Opening the stage's MLflow run may fail on a service error, and the stage task retries then;
+    # once the work has begun, a service error is not retried: the models would be fitted again.
+    with (
+        work_not_redone(f"stage {name}") as work_begins,
+        tracking.stage_run(name, settings, paths, section_params),
+    ):
+        work_begins()
         kill_at_end = _arm_fault_injection(name)
         result = _result_or_skip(spec, fn, settings, paths)
         if kill_at_end:
             _kill_self()
         result = {**result, **_timing(name, time.perf_counter() - started, settings)}
-        tracking.log_stage_result(result, hashes)
+        server = f"MLflow tracking server at {masked_uri(tracking.tracking_uri(settings, paths))}"
+        call_with_retries(lambda: tracking.log_stage_result(result, hashes), server)
+    run_logger(LOGGER).info("stage %s done in %.1fs", name, result["stage_seconds"])
     return result
 
 
@@ -246,7 +257,7 @@ def skipped_stage(spec: Stage, paths: ProjectPaths, reason: str) -> dict[str, An
         write_json(target / SKIPPED_MARKER, result)
     for metric in spec.metrics:
         write_json(paths.root / metric, result)
-    _log.warning("stage %s skipped: %s", spec.name, reason)
+    run_logger(LOGGER).warning("stage %s skipped: %s", spec.name, reason)
     return result
 
 
@@ -258,7 +269,7 @@ def _timing(name: str, seconds: float, settings: Settings) -> dict[str, Any]:
     if budget is not None:
         out.update(stage_budget_seconds=budget, over_budget=seconds > budget)
         if seconds > budget:
-            _log.warning("stage %s took %.1fs, over its budget of %.0fs", name, seconds, budget)
+            run_logger(LOGGER).warning("stage %s took %.1fs, over its budget of %.0fs", name, seconds, budget)
     return out
 
 
@@ -300,6 +311,7 @@ PREFECT_TASKS = {
         name=name,
         retries=spec.retries,
         retry_delay_seconds=RETRY_DELAYS_SECONDS[: spec.retries] or 0,
+        retry_condition_fn=retry_on_service_error,
     )(run_stage)
     for name, spec in STAGES.items()
 }

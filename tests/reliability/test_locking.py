@@ -42,11 +42,49 @@ def _start_holder(project: Path) -> subprocess.Popen:
 
 def test_second_holder_is_refused_with_a_clear_message(tmp_path):
     paths = ProjectPaths(tmp_path)
-    busy = "another segmint run .* is using this project"
-    with project_lock(paths), pytest.raises(ProjectBusyError, match=busy), project_lock(paths):
-        pass
-    with project_lock(paths):  # released on exit
-        pass
+    holder = _start_holder(tmp_path)
+    try:
+        busy = "another segmint run .* is using this project"
+        with pytest.raises(ProjectBusyError, match=busy), project_lock(paths):
+            pass
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait(timeout=30)
+
+
+def _another_process_can_lock(project: Path) -> bool:
+    probe = subprocess.run(
+        [sys.executable, "-c", HOLDER.replace("time.sleep(600)", "pass"), str(project)],
+        cwd=ROOT, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    assert probe.returncode == 0 or "another segmint run" in probe.stderr, probe.stderr[-2000:]
+    return probe.returncode == 0
+
+
+def test_the_lock_is_reentrant_within_one_process_and_released_by_the_outer_hold(tmp_path):
+    """The command takes the lock, then the flow it runs takes it again: no deadlock, no refusal."""
+    paths = ProjectPaths(tmp_path)
+    with project_lock(paths):
+        with project_lock(paths):
+            pass
+        assert not _another_process_can_lock(tmp_path)  # the outer hold still counts
+    assert _another_process_can_lock(tmp_path)
+
+
+@pytest.mark.parametrize("flow_name", ["training", "campaign", "monitoring"])
+def test_a_flow_started_while_another_run_holds_the_project_stops_with_a_clear_message(tmp_path, flow_name):
+    """Each flow takes the lock itself, so a deployment run and a manual run never overlap."""
+    import importlib
+
+    flow = getattr(importlib.import_module(f"flows.{flow_name}"), f"{flow_name}_flow")
+    holder = _start_holder(tmp_path)
+    try:
+        with pytest.raises(ProjectBusyError, match=f"another segmint run \\(pid {holder.pid}\\)"):
+            flow.fn(str(tmp_path))
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait(timeout=30)
+    assert not (tmp_path / "mlflow.db").exists()  # refused before touching anything
 
 
 def test_lock_of_a_sigkilled_process_is_released(tmp_path):
