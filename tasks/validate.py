@@ -1,13 +1,17 @@
 """Validate stage: raw tables → validated + quarantined tables, metrics and an HTML report.
 
-The row rules run vectorised in :mod:`segmint.validation`; the reviewed Great Expectations suites in
-``expectations/<table>.json`` are then run on a bounded, seeded sample of each accepted table as a
-post-condition (a failing expectation means the rules and the suites disagree: the run stops).
+The row rules run vectorised in :mod:`segmint.validation`; the reviewed Great Expectations suites
+(``tasks/expectations/<table>.json``) then run as one GX checkpoint over every accepted row, thresholds
+passed as suite parameters from the ``validate`` settings, and GX builds its Data Docs site under
+``reports/data_docs/``. A failing expectation means the rules and the suites disagree: the run stops.
 """
 
 from __future__ import annotations
 
-import json
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -18,69 +22,31 @@ from prefect import task
 from segmint.contracts import TABLE_NAMES, BadInputError, Tables
 from segmint.settings import Settings, ValidateSettings
 from segmint.validation import ValidationFailure, ValidationResult, assess_tables
-from tasks.io import read_json, read_tables, write_json, write_parquet, write_tables, write_text
+from tasks.gx_checkpoint import SUITES, load_suite, run_checkpoint
+from tasks.io import atomic_path, read_json, read_tables, write_json, write_parquet, write_tables, write_text
 from tasks.paths import ProjectPaths
 from tasks.validation_page import render_validation_page
 
-EXPECTATIONS_DIR = Path(__file__).resolve().parents[1] / "expectations"
+__all__ = ["SUITES", "load_suite", "run_expectation_suites", "run_validate", "validate_task"]
 
 
-def load_suite(table: str, settings: ValidateSettings, folder: Path = EXPECTATIONS_DIR) -> dict[str, Any]:
-    """The suite of ``table`` as a GX suite mapping, thresholds filled from ``settings``.
-
-    An expectation whose ``meta.settings`` maps a keyword to a validate setting takes that setting's
-    value, so the suites and ``params.yaml`` never disagree on a threshold.
-    """
-    if table not in TABLE_NAMES:
-        raise ValueError(f"unknown table {table!r}; valid tables: {', '.join(TABLE_NAMES)}")
-    suite = json.loads((folder / f"{table}.json").read_text())
-    for expectation in suite["expectations"]:
-        for kwarg, setting in expectation.get("meta", {}).get("settings", {}).items():
-            expectation["kwargs"][kwarg] = getattr(settings, setting)
-    return suite
+@contextmanager
+def staged_tables(tables: Tables, paths: ProjectPaths) -> Iterator[Path]:
+    """A temporary folder under ``data/`` holding ``tables`` as parquet files, removed on exit."""
+    paths.data.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".validating-", dir=paths.data) as folder:
+        write_tables(Path(folder), tables, paths)
+        yield Path(folder)
 
 
 def run_expectation_suites(
-    tables: Tables, settings: ValidateSettings, folder: Path = EXPECTATIONS_DIR
+    tables: Tables, settings: ValidateSettings, docs_dir: Path | None = None
 ) -> list[dict[str, Any]]:
-    """Per-expectation results of every present table's suite on a seeded sample of its rows."""
-    import logging
-
-    import great_expectations as gx  # heavy import (seconds): only when the suites actually run
-    from great_expectations.data_context.types.base import ProgressBarsConfig
-
-    for name in ("great_expectations", "great_expectations.data_context.types.base"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
-    source = context.data_sources.add_pandas("segmint")
-    rows: list[dict[str, Any]] = []
-    for name, frame in tables.items():
-        suite = context.suites.add(gx.ExpectationSuite(**load_suite(name, settings, folder)))
-        batch = source.add_dataframe_asset(name).add_batch_definition_whole_dataframe(name)
-        definition = context.validation_definitions.add(
-            gx.ValidationDefinition(name=name, data=batch, suite=suite)
-        )
-        sample = frame
-        if len(frame) > settings.gx_sample_rows:
-            sample = frame.sample(settings.gx_sample_rows, random_state=settings.seed)
-        outcome = definition.run(batch_parameters={"dataframe": sample}, result_format="SUMMARY")
-        for expectation_result in outcome.results:
-            config = expectation_result.expectation_config
-            # GX types the configuration as optional; the results of a suite run always carry it.
-            assert config is not None
-            rows.append(
-                {
-                    "table": name,
-                    "expectation": config.type,
-                    "column": config.kwargs.get("column") or config.kwargs.get("column_list"),
-                    "rule": (config.meta or {}).get("rule"),
-                    "success": bool(expectation_result.success),
-                    "unexpected_count": expectation_result.result.get("unexpected_count"),
-                    "element_count": expectation_result.result.get("element_count", len(sample)),
-                }
-            )
-    return rows
+    """Per-expectation results of the checkpoint over every row of every present table."""
+    with tempfile.TemporaryDirectory(prefix="segmint-gx-") as folder:
+        staged = Path(folder)
+        write_tables(staged, tables, ProjectPaths(staged))
+        return run_checkpoint(staged, tables.present(), settings, docs_dir)
 
 
 def _empty_quarantine(name: str, tables: Tables) -> pd.DataFrame:
@@ -116,10 +82,11 @@ def run_validate(settings: Settings, paths: ProjectPaths) -> dict:
     result = assess_tables(raw, cfg, previous)
     expectations: list[dict[str, Any]] = []
     if result.failure is None and result.accepted is not None:
-        expectations = run_expectation_suites(result.accepted, cfg)
-        result = _with_expectation_failure(result, expectations)
-    if result.failure is None and result.accepted is not None:
-        _write_accepted_and_quarantine(raw, result.accepted, result.quarantine, paths)
+        with staged_tables(result.accepted, paths) as staged:
+            expectations = run_checkpoint(staged, result.accepted.present(), cfg, paths.reports / "data_docs")
+            result = _with_expectation_failure(result, expectations)
+            if result.failure is None:
+                _write_accepted_and_quarantine(raw, staged, result.quarantine, paths)
     metrics = _write_outcome(result, expectations, previous, source, report_path, metrics_path)
     if result.failure is not None:
         raise result.failure.error(str(report_path))
@@ -152,10 +119,20 @@ def _with_expectation_failure(
 
 
 def _write_accepted_and_quarantine(
-    raw: Tables, accepted: Tables, quarantine: dict[str, pd.DataFrame], paths: ProjectPaths
+    raw: Tables, staged: Path, quarantine: dict[str, pd.DataFrame], paths: ProjectPaths
 ) -> None:
-    """Write the accepted tables and every present table's quarantine; drop stale quarantine files."""
-    write_tables(paths.validated, accepted, paths)
+    """Move the staged accepted tables in place and write every present table's quarantine.
+
+    Validated and quarantine files of tables absent from this delivery are removed.
+    """
+    paths.validated.mkdir(parents=True, exist_ok=True)
+    for name in TABLE_NAMES:
+        source, target = paths.table(staged, name), paths.table(paths.validated, name)
+        if source.exists():
+            with atomic_path(target) as tmp:
+                os.replace(source, tmp)
+        elif target.exists():
+            target.unlink()
     for name in raw.present():
         frame = quarantine.get(name)
         write_parquet(

@@ -13,7 +13,7 @@ from segmint.settings import Settings, ValidateSettings
 from segmint.validation import RULES, assess_tables
 from tasks.io import write_tables
 from tasks.paths import ProjectPaths
-from tasks.validate import EXPECTATIONS_DIR, load_suite, run_expectation_suites, run_validate
+from tasks.validate import SUITES, load_suite, run_expectation_suites, run_validate
 from tests.conftest import shared_data_dir
 
 SOURCES = [
@@ -70,13 +70,13 @@ def test_suites_name_known_rules_and_take_thresholds_from_settings():
         "channel_filled_unknown",
         "category_filled_unknown",
     }
-    for file in sorted(EXPECTATIONS_DIR.glob("*.json")):
+    for file in sorted(f for f in SUITES.iterdir() if f.name.endswith(".json")):
         suite = json.loads(file.read_text())
         for expectation in suite["expectations"]:
             assert expectation["meta"]["rule"] in set(RULES) | extra, (file.name, expectation)
-    suite = load_suite("products", ValidateSettings(max_price=500.0))
+    suite = load_suite("products")
     price = [e for e in suite["expectations"] if e["meta"]["rule"] == "price_range"][0]
-    assert price["kwargs"]["max_value"] == 500.0
+    assert price["kwargs"]["max_value"] == {"$PARAMETER": "max_price"}
 
 
 @pytest.mark.slow
