@@ -58,8 +58,14 @@ STAGES: dict[str, Stage] = {
         Stage(
             "validate",
             "tasks.validate",
-            deps=("data/raw", "tasks/validate.py", "segmint/validation.py", "expectations"),
-            outs=("data/validated", "data/quarantine", "reports/validation"),
+            deps=(
+                "data/raw",
+                "tasks/validate.py",
+                "tasks/gx_checkpoint.py",
+                "segmint/validation.py",
+                "tasks/expectations",
+            ),
+            outs=("data/validated", "data/quarantine", "reports/validation", "reports/data_docs"),
             params=("validate",),
             metrics=("metrics/validation.json",),
         ),
