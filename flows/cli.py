@@ -8,6 +8,7 @@ orchestration library is imported, so ``.venv/bin/segmint …`` behaves exactly 
 from __future__ import annotations
 
 import functools
+import json
 import os
 import sys
 import time
@@ -266,6 +267,25 @@ def campaign() -> None:
         "outputs: outputs/customer_scores.parquet, outputs/uplift_scores.parquet, "
         "outputs/campaign_plan.parquet; report: reports/report.html"
     )
+
+
+@_command(check=_settings_load)
+def profile(
+    ids: Annotated[list[str], typer.Argument(help="customer ids (see outputs/customer_scores.parquet)")],
+    as_json: Annotated[bool, typer.Option("--json", help="print the profiles as JSON")] = False,
+) -> None:
+    """One customer's 360: segment and why, value, anomaly flag, recommendations, offer, eligibility."""
+    from segmint.profile import profile_lines
+    from tasks.profile import customer_profiles
+
+    paths = _paths()
+    profiles = customer_profiles(_settings(paths), paths, ids)
+    if as_json:
+        sys.stdout.write(json.dumps(profiles, indent=2, default=str) + "\n")  # never wrapped or styled
+        return
+    for one in profiles:
+        for line in profile_lines(one):
+            console.print(line, soft_wrap=True, highlight=False, markup=False)
 
 
 @_command(locked=True, check=_known_stage)

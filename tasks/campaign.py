@@ -17,12 +17,14 @@ import pandas as pd
 
 from segmint.campaign import compare_strategies, exploration_plan, plan_campaign
 from segmint.contracts import CONTROL, Tables, latest_timestamp
+from segmint.profile import exclusion_masks, exclusion_reasons, is_item_based, offer_reasons, segment_reasons
 from segmint.recommend.interactions import purchased_pairs
 from segmint.settings import Settings
 from segmint.value import customer_value
 from tasks import tracking
 from tasks.features import FEATURES
 from tasks.io import read_parquet, read_tables, write_json, write_parquet
+from tasks.messages import write_messages
 from tasks.paths import ProjectPaths
 
 SCORES_FILE = "customer_scores.parquet"
@@ -39,6 +41,9 @@ CUSTOMER_SCORES_COLUMNS: tuple[str, ...] = (
     "best_offer",
     "expected_incremental_value",
     "recommended_product_ids",
+    "segment_reason",
+    "anomaly_reasons",
+    "offer_reason",
 )
 UPLIFT_COLUMNS = {
     "customer_id": "object",
@@ -85,8 +90,8 @@ class SegmentedCustomers:
     """Every customer's segment (None without a usable champion segmenter) and anomaly flag.
 
     Attributes:
-        scores: ``customer_id``, ``segment_id``, ``segment_name``, ``value_tier``, ``is_anomalous``,
-            ``anomaly_score``, one row per customer.
+        scores: ``customer_id``, ``segment_id``, ``segment_name``, ``value_tier``, ``segment_reason``,
+            ``is_anomalous``, ``anomaly_score``, ``anomaly_reasons``, one row per customer.
         note: why the segments are empty, when they are.
     """
 
@@ -198,9 +203,16 @@ def _anomaly_flags(paths: ProjectPaths) -> pd.DataFrame:
     anomaly_file = paths.anomaly / "anomaly.parquet"
     if not anomaly_file.exists():
         return pd.DataFrame(
-            {"customer_id": pd.Series(dtype=object), "is_anomalous": False, "anomaly_score": 0.0}
+            {
+                "customer_id": pd.Series(dtype=object),
+                "is_anomalous": False,
+                "anomaly_score": 0.0,
+                "anomaly_reasons": "",
+            }
         )
-    return read_parquet(anomaly_file)[["customer_id", "is_anomalous", "anomaly_score"]]
+    flags = read_parquet(anomaly_file)
+    reasons = flags["anomaly_reasons"] if "anomaly_reasons" in flags.columns else ""
+    return flags[["customer_id", "is_anomalous", "anomaly_score"]].assign(anomaly_reasons=reasons)
 
 
 def segment_scores(settings: Settings, paths: ProjectPaths, inputs: CampaignInputs) -> SegmentedCustomers:
@@ -215,14 +227,16 @@ def segment_scores(settings: Settings, paths: ProjectPaths, inputs: CampaignInpu
     if champion.model is not None:
         try:
             assigned = champion.model.segmenter.assign(inputs.features)
+            zscores = champion.model.segmenter.standard_scores(inputs.features)
+            assigned = assigned.assign(segment_reason=segment_reasons(zscores))
         except Exception as exc:  # noqa: BLE001 - a champion that cannot score is reported and not used
             note = f"champion segmenter could not assign segments: {type(exc).__name__}: {exc}"[:500]
     if assigned is None:
         assigned = inputs.features[["customer_id"]].assign(
-            segment_id=None, segment_name=None, value_tier=None
+            segment_id=None, segment_name=None, value_tier=None, segment_reason=None
         )
     scores = assigned.merge(_anomaly_flags(paths), on="customer_id", how="left").fillna(
-        {"is_anomalous": False, "anomaly_score": 0.0}
+        {"is_anomalous": False, "anomaly_score": 0.0, "anomaly_reasons": ""}
     )
     scores = scores.assign(is_anomalous=scores["is_anomalous"].astype(bool))
     # Customers without any history still get a row: features hold every customer.
@@ -328,7 +342,13 @@ def recommended_lists(settings: Settings, ids: list[str], orders: pd.DataFrame |
     lists = lists.assign(
         recommended_product_ids=lists["recommended_product_ids"].map(lambda v: [str(x) for x in v])
     )
-    return RecommendedLists(lists, {"customers": len(ids), "partitions": partitions})
+    summary = {
+        "customers": len(ids),
+        "partitions": partitions,
+        "model": getattr(champion.model.recommender, "name", None),
+        "item_based": is_item_based(champion.model.recommender),
+    }
+    return RecommendedLists(lists, summary)
 
 
 def _with_recommendations(scores: pd.DataFrame, lists: pd.DataFrame | None) -> pd.DataFrame:
@@ -342,6 +362,23 @@ def _with_recommendations(scores: pd.DataFrame, lists: pd.DataFrame | None) -> p
             lambda v: list(v) if isinstance(v, (list, np.ndarray)) else []
         )
     )
+
+
+def _offer_reasons(
+    settings: Settings, inputs: CampaignInputs, scores: pd.DataFrame, campaign: CampaignPlan
+) -> pd.Series:
+    """Why each customer gets their offer, is held out or gets nothing (``offer_reason``)."""
+    contacts = customer_contacts(inputs.tables.customers, inputs.tables.campaigns)
+    info = scores[["customer_id", "is_anomalous"]].merge(contacts, on="customer_id", how="left")
+    days = settings.campaign.min_days_between_contacts
+    broken = exclusion_reasons(exclusion_masks(info, days, latest_timestamp(inputs.tables)), days)
+    reasons = offer_reasons(
+        campaign.plan,
+        campaign.uplift_scores,
+        dict(zip(info["customer_id"].astype(str), broken, strict=True)),
+        campaign.summary.get("plan_kind"),
+    )
+    return scores["customer_id"].astype(str).map(reasons).fillna("not in the campaign plan")
 
 
 def _plan_totals(plan: pd.DataFrame) -> dict[str, Any]:
@@ -361,8 +398,9 @@ def run_campaign(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
 
     Outputs are ``customer_scores.parquet`` (columns :data:`CUSTOMER_SCORES_COLUMNS`),
     ``uplift_scores.parquet`` and ``campaign_plan.parquet`` (columns :data:`PLAN_COLUMNS`, with
-    ``plan_kind`` in its metadata); ``metrics/campaign.json`` holds ``plan_kind``, the plan's
-    summary, the strategies compared (uplift plans) and its totals.
+    ``plan_kind`` in its metadata), and the contacted customers' messages (``messages.parquet``,
+    ``message_examples.parquet``); ``metrics/campaign.json`` holds ``plan_kind``, the plan's
+    summary, the strategies compared (uplift plans), the messages written and its totals.
     """
     tracking.configure_mlflow(settings, paths)
     tracking.tag_champion_versions(settings)
@@ -374,16 +412,19 @@ def run_campaign(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
         settings, scores["customer_id"].astype(str).tolist(), inputs.tables.orders
     )
     scores = _with_recommendations(scores, recommended.lists)
+    scores = scores.assign(offer_reason=_offer_reasons(settings, inputs, scores, campaign).to_numpy())
     plan = campaign.plan.copy()
     plan.attrs = {"plan_kind": campaign.summary.get("plan_kind")}
     write_parquet(paths.outputs / SCORES_FILE, scores[list(CUSTOMER_SCORES_COLUMNS)])
     write_parquet(paths.outputs / UPLIFT_FILE, campaign.uplift_scores)
     write_parquet(paths.outputs / PLAN_FILE, plan)
+    messages = write_messages(paths)
     result: dict[str, Any] = {
         "customers": int(len(segmented.scores)),
         **({"segments": {"skipped": segmented.note}} if segmented.note else {}),
         **campaign.summary,
         "recommendations": recommended.summary,
+        "messages": messages,
         **_plan_totals(campaign.plan),
     }
     write_json(paths.metric("campaign"), result)
