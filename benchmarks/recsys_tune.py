@@ -110,13 +110,14 @@ class ImplicitPeer(Recommender):
 
 
 def make_peer(name: str, knobs: dict[str, Any], settings: RecommendSettings) -> Recommender:
-    """An unfitted peer: ``implicit_als``, ``implicit_bm25``, ``ease_peer`` or ``popularity``.
+    """An unfitted peer: ``implicit_als``, ``implicit_bm25``, ``implicit_cosine``, ``ease_peer``,
+    ``recent_popularity`` or ``popularity``.
 
     ``settings`` gives the seed (and, for EASE, every knob ``knobs`` does not set); the recency
     option acts through the interactions the peer is fitted on.
     """
     from implicit.cpu.als import AlternatingLeastSquares
-    from implicit.nearest_neighbours import BM25Recommender
+    from implicit.nearest_neighbours import BM25Recommender, CosineRecommender
 
     if name == "implicit_als":
         return ImplicitPeer(
@@ -126,11 +127,18 @@ def make_peer(name: str, knobs: dict[str, Any], settings: RecommendSettings) -> 
         )
     if name == "implicit_bm25":
         return ImplicitPeer(settings, name, lambda: BM25Recommender(**knobs))
+    if name == "implicit_cosine":
+        return ImplicitPeer(settings, name, lambda: CosineRecommender(**knobs))
+    if name == "recent_popularity":
+        return make_recommender("recent_popularity", settings)
     if name == EASE_PEER:
         return make_recommender("ease", settings.model_copy(update=knobs))
     if name == "popularity":
         return make_recommender("popularity", settings)
-    raise ValueError(f"unknown peer {name!r}; valid: implicit_als, implicit_bm25, {EASE_PEER}, popularity")
+    raise ValueError(
+        f"unknown peer {name!r}; valid: implicit_als, implicit_bm25, implicit_cosine, {EASE_PEER}, "
+        "recent_popularity, popularity"
+    )
 
 
 def recency_splits(tables: Tables, base: RecommendSettings) -> dict[float | None, Split]:

@@ -1,9 +1,10 @@
 """The pinned evaluation protocol: two temporal splits, top-k metrics, bootstrap intervals.
 
-Three parts of the purchase history, oldest first: the inner training part, the inner test period
-(where candidates are chosen and tuned: :func:`selection_split`) and the outer test period, the
-latest one (where the chosen configuration, refit on everything before it, is reported, gated and
-compared: :func:`temporal_split`). Nothing chooses on the outer test period.
+Three parts of the purchase history, oldest first: the inner training part, the inner test periods
+(where candidates are chosen and tuned: :func:`selection_splits`, rolling cuts as long as the
+served horizon) and the outer test period, the latest one (where the chosen configuration, refit on
+everything before it, is reported, gated and compared: :func:`temporal_split`). Nothing chooses on
+the outer test period.
 """
 
 from __future__ import annotations
