@@ -16,7 +16,7 @@ import warnings
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Annotated, Any, ParamSpec
+from typing import Annotated, Any, ParamSpec, get_args
 
 import click
 import typer
@@ -40,14 +40,20 @@ warnings.simplefilter("ignore")
 import pandas as pd  # noqa: E402
 
 from segmint.contracts import BadInputError  # noqa: E402
-from segmint.settings import Settings, SettingsError, load_settings  # noqa: E402
+from segmint.settings import Settings, SettingsError, StageName, load_settings  # noqa: E402
 from tasks.generate import SOURCES, ingest_tables, write_generated_shop, write_outcomes  # noqa: E402
 from tasks.io import read_json  # noqa: E402
 from tasks.locking import ProjectBusyError, project_lock  # noqa: E402
 from tasks.masking import masked_uri  # noqa: E402
 from tasks.paths import ProjectPaths  # noqa: E402
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__.splitlines()[0])
+STAGE_NAMES: tuple[str, ...] = get_args(StageName)  # the stage registry's names (tasks.stages.STAGES)
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help=__doc__.splitlines()[0],
+    epilog=f"Sources: {', '.join(SOURCES)}. Stages: {', '.join(STAGE_NAMES)}.",
+)
 console = Console(stderr=False)
 err = Console(stderr=True)
 
@@ -213,11 +219,26 @@ def generate(
     )
 
 
+@_command()
+def init(
+    directory: Annotated[Path, typer.Argument(help="folder of the new project (created when missing)")],
+) -> None:
+    """Write a new project from the package (params.yaml, dvc.yaml, suites, templates); git and dvc init."""
+    from tasks.scaffold import ProjectExistsError, init_repositories, write_project  # lazy
+
+    try:
+        written = write_project(directory)
+    except ProjectExistsError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    init_repositories(directory)
+    names = sorted({str(path.relative_to(directory)).split("/")[0] for path in written})
+    console.print(f"new project in {directory}: {', '.join(names)}; git and dvc initialised", highlight=False)
+    console.print(f"next: cd {directory} && segmint demo", highlight=False, markup=False, soft_wrap=True)
+
+
 @_command(locked=True, check=_known_source)
 def ingest(
-    source: Annotated[
-        str, typer.Option(help="generator, canonical, online_retail, cdnow, hillstrom, amazon_reviews")
-    ],
+    source: Annotated[str, typer.Option(help=f"one of: {', '.join(SOURCES)}")],
     path: Annotated[Path | None, typer.Option(help="where the source data lies")] = None,
 ) -> None:
     """Replace data/raw/ with the canonical tables of SOURCE and record where they came from."""
@@ -289,7 +310,9 @@ def profile(
 
 
 @_command(locked=True, check=_known_stage)
-def stage(name: Annotated[str, typer.Argument(help="a stage of the training DAG (see dvc.yaml)")]) -> None:
+def stage(
+    name: Annotated[str, typer.Argument(help=f"a stage of the training DAG: {', '.join(STAGE_NAMES)}")],
+) -> None:
     """Run one stage of the DAG (what `dvc repro` calls)."""
     from tasks.stages import run_stage  # lazy: Prefect and MLflow
 

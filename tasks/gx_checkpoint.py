@@ -27,6 +27,13 @@ DOCS_SITE = "segmint"
 PARAMETER = "$PARAMETER"
 
 
+def suites_folder(root: Path) -> Traversable:
+    """Where a project's suites lie: its own ``expectations/`` (``segmint init`` writes one), else the
+    packaged ones."""
+    own = root / "expectations"
+    return own if own.is_dir() else SUITES
+
+
 def load_suite(table: str, folder: Traversable = SUITES) -> dict[str, Any]:
     """The reviewed suite of ``table`` as a GX suite mapping (thresholds stay suite parameters)."""
     if table not in TABLE_NAMES:

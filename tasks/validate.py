@@ -22,7 +22,7 @@ from prefect import task
 from segmint.contracts import TABLE_NAMES, BadInputError, Tables
 from segmint.settings import Settings, ValidateSettings
 from segmint.validation import ValidationFailure, ValidationResult, assess_tables
-from tasks.gx_checkpoint import SUITES, load_suite, run_checkpoint
+from tasks.gx_checkpoint import SUITES, load_suite, run_checkpoint, suites_folder
 from tasks.io import atomic_path, read_json, read_tables, write_json, write_parquet, write_tables, write_text
 from tasks.paths import ProjectPaths
 from tasks.validation_page import render_validation_page
@@ -83,7 +83,8 @@ def run_validate(settings: Settings, paths: ProjectPaths) -> dict:
     expectations: list[dict[str, Any]] = []
     if result.failure is None and result.accepted is not None:
         with staged_tables(result.accepted, paths) as staged:
-            expectations = run_checkpoint(staged, result.accepted.present(), cfg, paths.reports / "data_docs")
+            docs, suites = paths.reports / "data_docs", suites_folder(paths.root)
+            expectations = run_checkpoint(staged, result.accepted.present(), cfg, docs, suites)
             result = _with_expectation_failure(result, expectations)
             if result.failure is None:
                 _write_accepted_and_quarantine(raw, staged, result.quarantine, paths)
