@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from segmint.settings import GateRule, GateSettings
+from segmint.settings import GateRule, MonitorSettings
 
 PROMOTE, KEEP_CHALLENGER, REJECT, REVIEW = "promote", "keep_challenger", "reject", "needs_review"
 DECISIONS = (PROMOTE, KEEP_CHALLENGER, REJECT, REVIEW)
@@ -268,22 +268,37 @@ def catalogue_coverage(recommended: pd.Series, n_items: int) -> float:
     return len(items) / n_items
 
 
-def retraining_needed(drift: dict[str, Any], settings: GateSettings) -> tuple[bool, list[str]]:
+def _model_reasons(drift: dict[str, Any]) -> tuple[bool, list[str]]:
+    """Whether any model's own inputs drifted, and one reason per model with its verdict and share."""
+    reasons, drifted = [], False
+    for kind, verdict in (drift.get("models") or {}).items():
+        if verdict.get("note"):
+            reasons.append(f"{kind}: not judged ({verdict['note']})")
+            continue
+        detected = bool(verdict.get("drift_detected", False))
+        drifted = drifted or detected
+        named = ", ".join(verdict.get("drifted_columns", [])[:10]) or "none"
+        reasons.append(
+            f"{kind}: {'drift' if detected else 'no drift'}, {float(verdict.get('drifted_share', 0.0)):.0%} "
+            f"of its inputs drifted ({verdict.get('weighting', 'equal')} weights, threshold "
+            f"{float(verdict.get('share_threshold', 0.0)):.0%}); drifted: {named}"
+        )
+    return drifted, reasons
+
+
+def retraining_needed(drift: dict[str, Any], settings: MonitorSettings) -> tuple[bool, list[str]]:
     """Whether monitoring findings call for retraining, with the reasons either way.
 
+    Retraining is called for when any model's verdict on its own inputs is drift, or the champion
+    segmenter's segment shares moved past ``prediction_psi_threshold``.
+
     Args:
-        drift: the drift findings (``drift_detected``, ``drifted_share``, ``drifted_columns`` and
-            optionally ``predictions.segments.psi``).
-        settings: the gate section (thresholds and the ``retrain_on_drift`` switch).
+        drift: the drift findings (``models``: per model ``drift_detected``, ``drifted_share``,
+            ``drifted_columns``, ``share_threshold``, ``weighting`` or a ``note``; optionally
+            ``predictions.segments.psi`` and ``note``).
+        settings: the monitor section (thresholds and the ``retrain_on_drift`` switch).
     """
-    reasons = []
-    share = float(drift.get("drifted_share", 0.0) or 0.0)
-    features_drifted = bool(drift.get("drift_detected", False))
-    named = ", ".join(drift.get("drifted_columns", [])[:10]) or "none"
-    reasons.append(
-        f"feature drift: {share:.0%} of columns drifted (threshold {settings.drift_share_threshold:.0%}); "
-        f"drifted: {named}"
-    )
+    models_drifted, reasons = _model_reasons(drift)
     psi = (drift.get("predictions") or {}).get("segments", {}).get("psi")
     segments_moved = psi is not None and float(psi) >= settings.prediction_psi_threshold
     if psi is not None:
@@ -292,9 +307,8 @@ def retraining_needed(drift: dict[str, Any], settings: GateSettings) -> tuple[bo
         )
     if drift.get("note"):
         reasons.append(str(drift["note"]))
-    drifted = features_drifted or segments_moved
-    if not drifted:
+    if not (models_drifted or segments_moved):
         return False, [*reasons, "no drift past the thresholds: no retraining"]
     if not settings.retrain_on_drift:
-        return False, [*reasons, "drift detected but gate.retrain_on_drift is off: no retraining"]
+        return False, [*reasons, "drift detected but monitor.retrain_on_drift is off: no retraining"]
     return True, [*reasons, "drift detected: retraining triggered"]

@@ -1,8 +1,15 @@
 """Drift with Evidently: the champion's training data (reference) against the current data.
 
-Two reports: data drift of the customer features, and prediction drift — the champions' outputs on
+Evidently tests every feature column (``monitor.numeric_method``/``categorical_method`` against
+``monitor.column_threshold``) and counts the drifted ones per model (``DriftedColumnsCount``). Each
+model is judged on its own inputs only: the segmenter on ``segment.columns`` (equal weights), the
+uplift and CLV models on their features weighted by importance; a model drifted when the weighted
+share of its drifted inputs reaches ``monitor.share_threshold`` (:mod:`segmint.drift`).
+
+Three reports: data drift of the customer features, prediction drift — the champions' outputs on
 the reference customers against their outputs on the current ones (segment shares, uplift score
-distributions, recommendation coverage). Both land in ``metrics/drift.json`` and ``reports/drift/``.
+distributions, recommendation coverage) — and a data summary of the new batch. The findings land in
+``metrics/drift.json``, the reports in ``reports/drift/``.
 """
 
 from __future__ import annotations
@@ -17,24 +24,25 @@ import mlflow
 import pandas as pd
 from prefect import task
 
+from segmint.drift import (
+    model_drift,
+    model_importances,
+    normalised_weights,
+    restricted_weights,
+)
 from segmint.gate import catalogue_coverage, retraining_needed, share_shift
-from segmint.settings import Settings
+from segmint.segmentation import segment_feature_columns
+from segmint.settings import MonitorSettings, Settings
 from tasks import tracking
 from tasks.features import FEATURES
-from tasks.io import atomic_path, read_parquet, write_json, write_text
+from tasks.io import atomic_path, read_parquet, read_pickle, write_json, write_text
 from tasks.paths import ProjectPaths
 
-MAX_ROWS = 20_000
 RECOMMEND_SAMPLE = 2_000
-_P_VALUE_METHODS = ("p_value", "K-S", "chi-square", "Z-test", "Fisher", "Anderson", "Cramer", "Epps")
-FEATURES_HTML, PREDICTIONS_HTML = "features.html", "predictions.html"
-
-
-def _column_drifted(method: str, value: float, threshold: float) -> bool:
-    # Evidently reports p-values for statistical tests (drift when small) and distances otherwise.
-    if any(m.lower() in method.lower() for m in _P_VALUE_METHODS) and "distance" not in method.lower():
-        return value < threshold
-    return value >= threshold
+FEATURES_HTML, PREDICTIONS_HTML, SUMMARY_HTML = "features.html", "predictions.html", "summary.html"
+# The models judged on their own inputs (the recommender's inputs are purchases, not these features).
+JUDGED_MODELS = ("segmenter", "uplift", "clv")
+CLV_MODEL = "uplift/clv.pkl"
 
 
 def _save_html(snapshot: Any, html_path: Path) -> None:
@@ -91,8 +99,15 @@ def _sampled(
     )
 
 
-def _evidently_snapshot(sample: DriftSample, varying: list[str]) -> Any:
-    """Evidently's drift tests of the ``varying`` columns, current sample against reference."""
+def _column_method(settings: MonitorSettings, sample: DriftSample, column: str) -> str | None:
+    """The drift test for ``column`` from the settings (None: Evidently picks by type and size)."""
+    return settings.numeric_method if column in sample.numeric else settings.categorical_method
+
+
+def _evidently_snapshot(
+    sample: DriftSample, varying: list[str], settings: MonitorSettings, groups: dict[str, list[str]]
+) -> Any:
+    """Evidently's drift test of each ``varying`` column and its drifted-column count per group."""
     # Evidently takes seconds to import: only the stages that measure drift pay for it.
     from evidently import DataDefinition, Dataset, Report
     from evidently.metrics import DriftedColumnsCount, ValueDrift
@@ -101,32 +116,82 @@ def _evidently_snapshot(sample: DriftSample, varying: list[str]) -> Any:
         numerical_columns=[c for c in varying if c in sample.numeric],
         categorical_columns=[c for c in varying if c in sample.categorical],
     )
+    # The preset's own table renders every column's plots a second time: the metrics alone give the
+    # same tests and per-column plots in half the time.
+    metrics = [
+        *[
+            ValueDrift(
+                column=c,
+                method=_column_method(settings, sample, c),
+                threshold=settings.column_threshold,
+            )
+            for c in varying
+        ],
+        *[
+            DriftedColumnsCount(
+                columns=columns,
+                drift_share=settings.share_threshold,
+                num_method=settings.numeric_method,
+                cat_method=settings.categorical_method,
+                threshold=settings.column_threshold,
+            )
+            for columns in groups.values()
+        ],
+    ]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        # The preset's own table renders every column's plots a second time: the metrics alone give
-        # the same tests and per-column plots in half the time.
-        metrics = [DriftedColumnsCount(), *[ValueDrift(column=c) for c in varying]]
-        return Report(metrics).run(
+        return Report(metrics, include_tests=True).run(
             current_data=Dataset.from_pandas(sample.current[varying], data_definition=definition),
             reference_data=Dataset.from_pandas(sample.reference[varying], data_definition=definition),
         )
 
 
-def _column_statistics(snapshot: Any, sample: DriftSample) -> dict[str, dict[str, Any]]:
-    """Per drift-tested column: method, statistic, threshold, drifted, and both sides' mean or mode."""
+def _metric_type(config: dict[str, Any]) -> str:
+    return str(config.get("type", "")).rsplit(":", 1)[-1]
+
+
+def _column_verdicts(snapshot: dict[str, Any]) -> dict[str, bool]:
+    """Evidently's own verdict per drift-tested column: its value-drift test failed (drift) or not."""
+    verdicts: dict[str, bool] = {}
+    for test in snapshot.get("tests", []):
+        params = test.get("metric_config", {}).get("params", {})
+        if _metric_type(params) == "ValueDrift":
+            verdicts[str(params["column"])] = test.get("status") == "FAIL"
+    return verdicts
+
+
+def _group_counts(snapshot: dict[str, Any], groups: dict[str, list[str]]) -> dict[str, dict[str, Any]]:
+    """Evidently's drifted-column count and share for each group of columns (``DriftedColumnsCount``)."""
+    by_columns = {
+        tuple(metric["config"].get("columns") or ()): metric["value"]
+        for metric in snapshot["metrics"]
+        if _metric_type(metric.get("config", {})) == "DriftedColumnsCount"
+    }
+    counts = {}
+    for name, columns in groups.items():
+        value = by_columns.get(tuple(columns), {})
+        counts[name] = {
+            "count": int(value.get("count", 0)),
+            "share": float(value.get("share", 0.0)),
+            "n_columns": len(columns),
+        }
+    return counts
+
+
+def _column_statistics(snapshot: dict[str, Any], sample: DriftSample) -> dict[str, dict[str, Any]]:
+    """Per drift-tested column: method, statistic, threshold, Evidently's verdict, mean or top value."""
+    verdicts = _column_verdicts(snapshot)
     per_column: dict[str, dict[str, Any]] = {}
-    for metric in snapshot.dict()["metrics"]:
+    for metric in snapshot["metrics"]:
         config = metric.get("config", {})
-        if not str(config.get("type", "")).endswith("ValueDrift"):
+        if _metric_type(config) != "ValueDrift":
             continue
         column = str(config["column"])
-        value = float(metric["value"])
-        method, threshold = str(config.get("method", "")), float(config.get("threshold", 0.1))
         stats: dict[str, Any] = {
-            "method": method,
-            "statistic": value,
-            "threshold": threshold,
-            "drifted": _column_drifted(method, value, threshold),
+            "method": str(config.get("method", "")),
+            "statistic": float(metric["value"]),
+            "threshold": float(config.get("threshold", 0.0)),
+            "drifted": verdicts.get(column, False),
         }
         ref, cur = sample.reference[column], sample.current[column]
         if column in sample.numeric:
@@ -140,47 +205,56 @@ def _column_statistics(snapshot: Any, sample: DriftSample) -> dict[str, dict[str
 def drift_report(
     reference: pd.DataFrame,
     current: pd.DataFrame,
-    share_threshold: float,
+    settings: MonitorSettings,
     html_path: Path | None,
-    seed: int = 0,
     categorical: tuple[str, ...] = (),
-    max_rows: int = MAX_ROWS,
+    groups: dict[str, list[str]] | None = None,
 ) -> dict[str, Any]:
     """Evidently's data drift over the numeric (and the named categorical) columns both frames share.
 
+    Columns constant on both sides are not tested: they cannot drift.
+
+    Args:
+        groups: named groups of columns (a model's inputs) to count drifted columns in; every tested
+            column is counted as ``all``.
+
     Returns:
-        ``drift_detected``, ``drifted_share``, ``drifted_columns`` and per-column statistics
-        (method, statistic, threshold, drifted, reference/current mean or top category); the HTML
-        report is saved at ``html_path`` when given.
+        ``drifted_columns`` (Evidently's verdicts), ``drifted_share`` and ``n_columns`` over every
+        tested column, ``groups`` (per group: Evidently's drifted count and share over its tested
+        columns) and per-column statistics (method, statistic, threshold, drifted, reference/current
+        mean or top category); the HTML report is saved at ``html_path`` when given.
     """
     numeric, cats = _compared_columns(reference, current, categorical)
     columns = numeric + cats
     if not columns or not len(reference) or not len(current):
         return _no_drift(n_columns=0)
     sample = DriftSample(
-        reference=_sampled(reference, numeric, cats, seed, max_rows),
-        current=_sampled(current, numeric, cats, seed, max_rows),
+        reference=_sampled(reference, numeric, cats, settings.seed, settings.sample_rows),
+        current=_sampled(current, numeric, cats, settings.seed, settings.sample_rows),
         numeric=numeric,
         categorical=cats,
     )
-    # Constant columns make the tests degenerate; they cannot drift in a way that matters here.
     varying = [c for c in columns if sample.reference[c].nunique() > 1 or sample.current[c].nunique() > 1]
     if not varying:
-        return _no_drift(n_columns=len(columns))
-    snapshot = _evidently_snapshot(sample, varying)
-    per_column = _column_statistics(snapshot, sample)
-    drifted = sorted(c for c, s in per_column.items() if s["drifted"])
-    share = len(drifted) / max(len(columns), 1)
+        return _no_drift(n_columns=0)
+    tested = {
+        "all": varying,
+        **{name: [c for c in varying if c in set(cols)] for name, cols in (groups or {}).items()},
+    }
+    tested = {name: cols for name, cols in tested.items() if cols}
+    snapshot = _evidently_snapshot(sample, varying, settings, tested)
+    result = snapshot.dict()
+    per_column = _column_statistics(result, sample)
+    counts = _group_counts(result, tested)
     if html_path is not None:
         _save_html(snapshot, html_path)
     return {
-        "drift_detected": bool(share >= share_threshold),
-        "drifted_share": float(share),
-        "drifted_columns": drifted,
-        "share_threshold": share_threshold,
-        "n_columns": len(columns),
+        "drifted_share": counts["all"]["share"],
+        "drifted_columns": sorted(c for c, s in per_column.items() if s["drifted"]),
+        "n_columns": len(varying),
         "reference_rows": int(len(sample.reference)),
         "current_rows": int(len(sample.current)),
+        "groups": counts,
         "columns": per_column,
     }
 
@@ -207,6 +281,95 @@ def with_model_columns(features: pd.DataFrame, columns: Any) -> tuple[pd.DataFra
     if not missing:
         return features, []
     return features.assign(**{c: 0.0 for c in missing}), missing
+
+
+@dataclass(frozen=True)
+class ModelInputs:
+    """The inputs one model is judged on.
+
+    Attributes:
+        weights: each input column's normalised weight (empty when the model is missing).
+        weighting: ``equal`` or ``importance``.
+        note: why the model is not judged (no champion, no importances), else None.
+    """
+
+    weights: dict[str, float]
+    weighting: str = "equal"
+    note: str | None = None
+
+
+def _importance_inputs(model: Any, fitted: Any) -> ModelInputs:
+    """A fitted model's ``feature_columns`` weighted by the importance its estimators give them."""
+    columns = [str(c) for c in getattr(model, "feature_columns", ())]
+    importances = model_importances(fitted, len(columns))
+    if importances is None:  # no estimator with importances: every input counts alike
+        return ModelInputs(normalised_weights(columns))
+    return ModelInputs(normalised_weights(columns, list(importances)), "importance")
+
+
+def _segmenter_inputs(settings: Settings, paths: ProjectPaths, reference: pd.DataFrame) -> ModelInputs:
+    """The segmenter's ``segment.columns`` found in the reference, equally weighted."""
+    segment = settings.segment
+    columns = segment_feature_columns(reference, segment.include_attributes, segment.columns)
+    return ModelInputs(normalised_weights(columns))
+
+
+def _uplift_inputs(settings: Settings, paths: ProjectPaths, reference: pd.DataFrame) -> ModelInputs:
+    """The champion uplift model's features, weighted by its learners' and response models' importances."""
+    champion = tracking.load_alias(settings, "uplift", tracking.CHAMPION)
+    if champion is None:
+        return ModelInputs({}, note="no champion uplift model")
+    model = champion.uplift_model
+    return _importance_inputs(model, [model.learners, model.response_models])
+
+
+def _clv_inputs(settings: Settings, paths: ProjectPaths, reference: pd.DataFrame) -> ModelInputs:
+    """The CLV model's features, weighted by its LightGBM gain."""
+    path = paths.models / CLV_MODEL
+    if not path.exists():
+        return ModelInputs({}, note="no CLV model")
+    clv = read_pickle(path, paths.models)
+    return _importance_inputs(clv, clv.model)
+
+
+def model_inputs(settings: Settings, paths: ProjectPaths, reference: pd.DataFrame) -> dict[str, ModelInputs]:
+    """Each judged model's inputs and weights; a model that cannot be loaded carries a note instead."""
+    readers = {"segmenter": _segmenter_inputs, "uplift": _uplift_inputs, "clv": _clv_inputs}
+    inputs = {}
+    for kind in JUDGED_MODELS:
+        try:
+            inputs[kind] = readers[kind](settings, paths, reference)
+        except Exception as exc:  # noqa: BLE001 - one unreadable model must not stop the others' verdicts
+            inputs[kind] = ModelInputs({}, note=f"{kind} failed: {type(exc).__name__}: {exc}"[:500])
+    return inputs
+
+
+def model_verdicts(
+    inputs: dict[str, ModelInputs], features: dict[str, Any], threshold: float
+) -> dict[str, dict[str, Any]]:
+    """Each model's verdict on its own tested inputs, from Evidently's per-column verdicts.
+
+    Inputs constant on both sides were not tested (they cannot drift); the weights of the tested
+    ones are normalised again. Evidently's unweighted count over the same inputs is kept beside.
+    """
+    columns = features.get("columns", {})
+    verdicts = {column: bool(stats["drifted"]) for column, stats in columns.items()}
+    groups = features.get("groups", {})
+    records: dict[str, dict[str, Any]] = {}
+    for kind, model in inputs.items():
+        weights = restricted_weights(model.weights, columns)
+        if not weights:
+            note = model.note or "none of its inputs could be tested"
+            records[kind] = {
+                "drift_detected": False,
+                "drifted_share": 0.0,
+                "drifted_columns": [],
+                "note": note,
+            }
+            continue
+        record = model_drift(kind, weights, verdicts, threshold, model.weighting).record()
+        records[kind] = {**record, "evidently": groups.get(kind)}
+    return records
 
 
 def _segment_of(assigned: pd.DataFrame) -> pd.DataFrame:
@@ -249,7 +412,7 @@ def _segment_part(settings: Settings, reference: pd.DataFrame, current: pd.DataF
     current_aligned, filled = with_model_columns(current, columns)
     cur_seg = segmenter.segmenter.assign(current_aligned)
     shift = share_shift(ref_seg["segment_name"], cur_seg["segment_name"])
-    threshold = settings.gate.prediction_psi_threshold
+    threshold = settings.monitor.prediction_psi_threshold
     findings = {
         "psi": shift.psi,
         "total_variation": shift.total_variation,
@@ -304,7 +467,7 @@ def _recommendation_part(
     n_items = len(getattr(model, "item_ids_", []))
     coverage = {}
     for side, frame in (("reference", reference), ("current", current)):
-        recs = model.recommend(_customer_sample(frame, settings.gate.seed), settings.recommend.top_n)
+        recs = model.recommend(_customer_sample(frame, settings.monitor.seed), settings.recommend.top_n)
         coverage[side] = catalogue_coverage(recs["recommended_product_ids"], n_items)
     findings = {
         "reference_coverage": coverage["reference"],
@@ -335,18 +498,15 @@ def prediction_drift(
         coverage on both sides) and ``evidently`` (drift over all prediction columns); parts whose
         champion is missing carry a ``note`` instead.
     """
-    gate = settings.gate
     segments = _part_or_note(_segment_part, "segmenter", settings, reference, current)
     uplift = _part_or_note(_uplift_part, "uplift", settings, reference, current)
     recommendations = _part_or_note(_recommendation_part, "recommender", settings, reference, current)
     report = drift_report(
         _predictions(reference, [segments.reference, uplift.reference]),
         _predictions(current, [segments.current, uplift.current]),
-        gate.drift_share_threshold,
+        settings.monitor,
         html_path,
-        gate.seed,
         ("segment",) if segments.reference is not None else (),
-        gate.drift_sample_rows,
     )
     uplift_findings = uplift.findings
     if uplift_findings is None:
@@ -371,38 +531,66 @@ def _write_index(drift_dir: Path, reports: list[str], note: str | None = None) -
     write_text(drift_dir / "index.html", str(page))
 
 
+def _summary_report(current: pd.DataFrame, settings: MonitorSettings, html_path: Path) -> None:
+    """Evidently's data summary (``DataSummaryPreset``) of the new batch's features, saved as HTML."""
+    from evidently import Report
+    from evidently.presets import DataSummaryPreset
+
+    rows = current.sample(min(settings.sample_rows, len(current)), random_state=settings.seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        snapshot = Report([DataSummaryPreset()]).run(current_data=rows, reference_data=None)
+    _save_html(snapshot, html_path)
+
+
+def _written_reports(drift_dir: Path, paths: ProjectPaths, names: list[str]) -> list[str]:
+    """The reports among ``names`` written under ``drift_dir``, project-relative."""
+    return [str((drift_dir / name).relative_to(paths.root)) for name in names if (drift_dir / name).exists()]
+
+
+def _aligned(
+    reference: pd.DataFrame, current: pd.DataFrame, inputs: dict[str, ModelInputs]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Both sides with every model input, a missing one as zeros (what the model is scored on)."""
+    columns = sorted({column for model in inputs.values() for column in model.weights})
+    return with_model_columns(reference, columns)[0], with_model_columns(current, columns)[0]
+
+
 def drift_findings(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
     """Feature and prediction drift of the project's current features against the champion's reference.
 
-    ``drift_detected`` is true when the share of drifted feature columns reaches
-    ``gate.drift_share_threshold`` or the segment shares moved past ``gate.prediction_psi_threshold``.
+    ``drift_detected`` is true when any model's own inputs drifted (``models``: per model its verdict,
+    drifted inputs and weighted drifted share) or the segment shares moved past
+    ``monitor.prediction_psi_threshold``. ``drifted_share`` and ``drifted_columns`` are Evidently's
+    figures over every tested feature: context, not the verdict.
     """
     version, reference, note = champion_reference(settings)
     drift_dir = paths.reports / "drift"
+    current = read_parquet(paths.features / FEATURES)
+    _summary_report(current, settings.monitor, drift_dir / SUMMARY_HTML)
     if reference is None:
         # The folder is the stage's declared output: it always exists, and never holds stale reports.
         for stale in (FEATURES_HTML, PREDICTIONS_HTML):
             (drift_dir / stale).unlink(missing_ok=True)
-        _write_index(drift_dir, [], note=str(note))
-        return _no_drift(note=note)
-    current = read_parquet(paths.features / FEATURES)
-    gate = settings.gate
+        reports = _written_reports(drift_dir, paths, [SUMMARY_HTML])
+        _write_index(drift_dir, reports, note=str(note))
+        return _no_drift(note=note, reports=reports, models={})
+    inputs = model_inputs(settings, paths, reference)
+    groups = {kind: list(model.weights) for kind, model in inputs.items() if model.weights}
     features = drift_report(
-        reference,
-        current,
-        gate.drift_share_threshold,
-        drift_dir / FEATURES_HTML,
-        gate.seed,
-        max_rows=gate.drift_sample_rows,
+        *_aligned(reference, current, inputs), settings.monitor, drift_dir / FEATURES_HTML, groups=groups
     )
+    models = model_verdicts(inputs, features, settings.monitor.share_threshold)
     predictions = prediction_drift(settings, reference, current, drift_dir / PREDICTIONS_HTML)
-    written = [FEATURES_HTML, *([PREDICTIONS_HTML] if (drift_dir / PREDICTIONS_HTML).exists() else [])]
-    reports = [str((drift_dir / name).relative_to(paths.root)) for name in written]
-    feature_drift = bool(features["drift_detected"])
-    segments_moved = bool(predictions.get("segments", {}).get("drifted", False))
+    reports = _written_reports(drift_dir, paths, [FEATURES_HTML, PREDICTIONS_HTML, SUMMARY_HTML])
     _write_index(drift_dir, reports)
+    feature_drift = any(model["drift_detected"] for model in models.values())
+    segments_moved = bool(predictions.get("segments", {}).get("drifted", False))
     return {
         **features,
+        "share_threshold": settings.monitor.share_threshold,
+        "models": models,
+        "drifted_models": sorted(kind for kind, model in models.items() if model["drift_detected"]),
         "feature_drift_detected": feature_drift,
         "reference_version": version,
         "reports": reports,
@@ -418,11 +606,16 @@ def _segments_psi(drift: dict[str, Any]) -> float | None:
 
 
 def drift_summary(drift: dict[str, Any]) -> dict[str, Any]:
-    """The headline figures of drift findings: detected, drifted share and columns, segment-share PSI."""
+    """The headline figures of drift findings: detected, each model's verdict, drifted columns, PSI."""
+    keys = ("drift_detected", "drifted_share", "drifted_columns")
     return {
         "drift_detected": drift["drift_detected"],
         "drifted_share": drift["drifted_share"],
         "drifted_columns": drift["drifted_columns"],
+        "models": {
+            kind: {k: model[k] for k in (*keys, "note") if k in model}
+            for kind, model in (drift.get("models") or {}).items()
+        },
         "segments_psi": _segments_psi(drift),
     }
 
@@ -438,6 +631,12 @@ def record_drift(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
             {
                 "drift.drifted_share": float(drift["drifted_share"]),
                 "drift.detected": float(drift["drift_detected"]),
+                **{
+                    f"drift.{kind}.{key}": float(model[key])
+                    for kind, model in drift.get("models", {}).items()
+                    for key in ("drifted_share", "drift_detected")
+                    if not model.get("note")
+                },
             }
         )
         psi = _segments_psi(drift)
@@ -449,9 +648,9 @@ def record_drift(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
 def run_drift(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
     """The monitoring check: drift findings and whether they call for retraining, in their own MLflow
     run (nested under the flow's run). The findings also go to ``metrics/drift.json``."""
-    with tracking.stage_run("drift", settings, paths, {"gate": settings.gate.model_dump()}):
+    with tracking.stage_run("drift", settings, paths, {"monitor": settings.monitor.model_dump()}):
         drift = record_drift(settings, paths)
-        retrain, reasons = retraining_needed(drift, settings.gate)
+        retrain, reasons = retraining_needed(drift, settings.monitor)
         mlflow.set_tags(
             {"monitoring.retrain": str(retrain).lower(), "monitoring.reasons": " | ".join(reasons)}
         )

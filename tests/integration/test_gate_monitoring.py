@@ -121,29 +121,90 @@ def test_same_distribution_retrain_keeps_or_fairly_replaces_and_monitor_finds_no
     assert len(runs) == 1
 
 
-@pytest.mark.slow
-def test_drifted_shop_is_detected_and_retraining_flags_or_promotes_per_rules(trained_project, tmp_path):
-    shop = tmp_path / "drifted_shop"
-    generated = run_segmint(
-        tmp_path, "generate", "--out", str(shop), "--customers", "1500", "--seed", "6", "--drift", "0.8"
-    )
+def _shop(tmp_path: Path, name: str, *options: str) -> Path:
+    shop = tmp_path / name
+    generated = run_segmint(tmp_path, "generate", "--out", str(shop), "--customers", "2000", *options)
     assert generated.returncode == 0, generated.stderr[-2000:]
-    project = copy_project(trained_project, tmp_path / "drift")
-    before = _champions(project)
+    return shop
+
+
+def _monitored(trained_project: Path, tmp_path: Path, shop: Path) -> tuple[Path, str]:
+    """A copy of the trained project that ingested ``shop`` and ran ``segmint monitor`` (its stdout)."""
+    project = copy_project(trained_project, tmp_path / "project")
     assert run_segmint(project, "ingest", "--source", "canonical", "--path", str(shop)).returncode == 0
-    result = run_segmint(project, "monitor")
+    result = run_segmint(project, "monitor", timeout=1500)
     assert result.returncode == 0, result.stderr[-3000:] + result.stdout[-2000:]
-    assert "detected" in result.stdout and "retraining triggered" in result.stdout
+    return project, result.stdout
+
+
+def _assert_judged_on_own_inputs(drift: dict) -> None:
+    """Each model's verdict is its weighted drifted share of its own inputs against the threshold."""
+    from segmint.settings import SegmentSettings
+
+    models = drift["models"]
+    assert set(models) == {"segmenter", "uplift", "clv"}
+    patterns = SegmentSettings().columns
+    segmenter = models["segmenter"]
+    assert segmenter["weighting"] == "equal" and len(set(segmenter["weights"].values())) == 1
+    assert all(
+        any(c == p or (p.endswith("*") and c.startswith(p[:-1])) for p in patterns)
+        for c in segmenter["weights"]
+    )
+    # equal weights: the weighted share is Evidently's own drifted-column share over those inputs
+    assert segmenter["drifted_share"] == pytest.approx(segmenter["evidently"]["share"])
+    assert models["clv"]["weighting"] == "importance"
+    for kind, model in models.items():
+        if model.get("note"):
+            assert kind == "uplift" and model["drift_detected"] is False, model
+            continue
+        weights = model["weights"]
+        assert sum(weights.values()) == pytest.approx(1.0), kind
+        assert set(model["drifted_columns"]) <= set(weights) and set(weights) <= set(drift["columns"]), kind
+        assert all(drift["columns"][c]["drifted"] for c in model["drifted_columns"]), kind
+        share = sum(weights[c] for c in model["drifted_columns"])
+        assert model["drifted_share"] == pytest.approx(share), kind
+        assert model["drift_detected"] is (share >= model["share_threshold"] and share > 0), kind
+        assert model["evidently"]["count"] == len(model["drifted_columns"]), kind
+
+
+@pytest.mark.slow
+def test_same_distribution_shop_with_another_seed_flags_nothing(trained_project, tmp_path):
+    project, stdout = _monitored(trained_project, tmp_path, _shop(tmp_path, "same_shop", "--seed", "8"))
+    assert "not detected" in stdout
+    drift = _json(project, "drift")
+    _assert_judged_on_own_inputs(drift)
+    assert drift["drift_detected"] is False and drift["drifted_models"] == []
+    assert all(not model["drift_detected"] for model in drift["models"].values())
+    assert drift["predictions"]["segments"]["drifted"] is False
+    monitoring = _json(project, "monitoring")
+    assert monitoring["retraining"]["triggered"] is False
+    assert "no retraining" in monitoring["drift"]["reasons"][-1]
+    assert any(r.startswith("segmenter: no drift") for r in monitoring["drift"]["reasons"])
+    assert (project / "reports" / "drift" / "summary.html").exists()
+
+
+@pytest.mark.slow
+def test_next_period_drift_is_judged_per_model_and_retrains(trained_project, tmp_path):
+    shop = _shop(tmp_path, "drifted_shop", "--seed", "6", "--drift", "0.6")
+    before = _champions(trained_project)
+    project, stdout = _monitored(trained_project, tmp_path, shop)
+    assert "detected" in stdout and "retraining triggered" in stdout
 
     monitoring = _json(project, "monitoring")
     assert monitoring["drift"]["drift_detected"] is True and monitoring["retraining"]["triggered"] is True
     assert monitoring["retraining"]["how"] == "training subflow"
-    drift = _json(project, "drift")
-    assert drift["drift_detected"] is True and drift["drifted_columns"]
-    assert drift["drifted_share"] >= 0.3 or drift["predictions"]["segments"]["drifted"]
-    column = drift["drifted_columns"][0]
-    assert drift["columns"][column]["drifted"] is True
-    assert (project / "reports" / "drift" / "features.html").exists()
+    segmenter = monitoring["drift"]["models"]["segmenter"]
+    assert segmenter["drift_detected"] is True and segmenter["drifted_share"] >= 0.3
+    # the behaviour the segmenter clusters on moved: purchase frequency, discounts, the funnel, browsing
+    assert {"frequency", "discount_share", "view_to_cart"} <= set(segmenter["drifted_columns"])
+    assert sum(c.startswith("view_share_") for c in segmenter["drifted_columns"]) >= 2
+    assert any(r.startswith("segmenter: drift, ") for r in monitoring["drift"]["reasons"])
+    drift = _json(project, "drift")  # refreshed by the retraining run's gate, against the same champion
+    _assert_judged_on_own_inputs(drift)
+    assert drift["drift_detected"] is True and "segmenter" in drift["drifted_models"]
+    for name in ("features.html", "summary.html"):
+        assert (project / "reports" / "drift" / name).exists(), name
+    column = segmenter["drifted_columns"][0]
 
     gate = _json(project, "gate")
     seg = gate["segmenter"]

@@ -13,10 +13,9 @@ from segmint.gate import (
     catalogue_coverage,
     decide,
     gate_record,
-    retraining_needed,
     share_shift,
 )
-from segmint.settings import GateRule, GateSettings
+from segmint.settings import GateRule
 
 RULE = GateRule(quality_tolerance=0.02, min_stability=0.7, promote_on_drift=False)
 
@@ -149,18 +148,3 @@ def test_catalogue_coverage_counts_distinct_recommended_items():
     recs = pd.Series([["p1", "p2"], ["p2", "p3"], []])
     assert catalogue_coverage(recs, 10) == pytest.approx(0.3)
     assert catalogue_coverage(recs, 0) == 0.0
-
-
-def test_retraining_needed_follows_thresholds_and_switch():
-    settings = GateSettings(drift_share_threshold=0.3, prediction_psi_threshold=0.2)
-    calm = {"drift_detected": False, "drifted_share": 0.1, "drifted_columns": ["recency_days"]}
-    retrain, reasons = retraining_needed(calm, settings)
-    assert not retrain and any("recency_days" in r for r in reasons) and "no retraining" in reasons[-1]
-    drifted = {"drift_detected": True, "drifted_share": 0.5, "drifted_columns": ["monetary", "frequency"]}
-    retrain, reasons = retraining_needed(drifted, settings)
-    assert retrain and "monetary" in reasons[0] and "triggered" in reasons[-1]
-    moved = {**calm, "predictions": {"segments": {"psi": 0.5}}}
-    assert retraining_needed(moved, settings)[0]
-    off = GateSettings(retrain_on_drift=False)
-    retrain, reasons = retraining_needed(drifted, off)
-    assert not retrain and "retrain_on_drift is off" in reasons[-1]
