@@ -51,6 +51,7 @@ def training_run(trained_project) -> dict:
     settings = load_settings(paths.params)
     client = MlflowClient(tracking_uri=tracking_uri(settings, paths))
     experiment = client.get_experiment_by_name(settings.tracking.experiment)
+    assert experiment is not None
     parents = client.search_runs([experiment.experiment_id], "tags.`segmint.flow` = 'training'")
     assert len(parents) == 1, [r.info.run_id for r in parents]
     tags = parents[0].data.tags
