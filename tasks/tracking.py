@@ -119,6 +119,19 @@ def dvcignored(root: Path) -> Callable[[Path], bool]:
     return lambda path: spec.match_file(path.relative_to(root).as_posix())
 
 
+def model_files_hash(model_dir: Path) -> str:
+    """The DVC hash of a logged model's files, without those that loading it writes beside them.
+
+    Loading a model from a local store reads it in place: MLflow adds ``registered_model_meta`` and
+    Python may cache bytecode of the model's code there. Neither changes what the model does.
+    """
+    return dvc_hash(model_dir, _written_by_loading)
+
+
+def _written_by_loading(path: Path) -> bool:
+    return path.name == "registered_model_meta" or path.suffix == ".pyc" or "__pycache__" in path.parts
+
+
 def lineage(paths: ProjectPaths, deps: tuple[str, ...]) -> dict[str, str]:
     """The DVC hash of each dependency path that exists (by its project-relative name)."""
     ignore = dvcignored(paths.root)
@@ -230,7 +243,7 @@ def log_pyfunc(
     client = MlflowClient()
     client.set_registered_model_alias(name, CHALLENGER, version)
     with tempfile.TemporaryDirectory(prefix="segmint-model-") as tmp:
-        digest = dvc_hash(Path(_download_version(name, version, tmp)))
+        digest = model_files_hash(Path(_download_version(name, version, tmp)))
     for key, value in {**(tags or {}), ARTIFACT_HASH_TAG: digest}.items():
         client.set_model_version_tag(name, version, key, value)
     return version
@@ -320,7 +333,7 @@ def load_alias(settings: Settings, kind: str, alias: str) -> Any | None:
     recorded = MlflowClient().get_model_version(name, version).tags.get(ARTIFACT_HASH_TAG)
     with tempfile.TemporaryDirectory(prefix="segmint-model-") as tmp:
         local = _download_version(name, version, tmp)
-        actual = dvc_hash(Path(local))
+        actual = model_files_hash(Path(local))
         if actual != recorded:
             raise ArtifactHashMismatchError(
                 f"{name} version {version}: model files hash to {actual}, "
