@@ -12,6 +12,7 @@ from segmint.validation import ValidationResult
 from tasks.pages import MISSING, number, percent, render, table
 
 QUARANTINE_SAMPLE_ROWS = 20
+WHOLE_TABLE = "whole table"
 CHECK_COLUMNS = ["table", "check", "column", "status", "observed", "threshold"]
 EXPECTATION_COLUMNS = {
     "table": "table",
@@ -52,7 +53,20 @@ def tables_frame(summary: dict[str, dict[str, Any]]) -> pd.DataFrame:
 def expectations_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     """The expectation results with reader-facing headers; a missing field reads "not measured"."""
     frame = pd.DataFrame([{key: row.get(key) for key in EXPECTATION_COLUMNS} for row in rows])
+    frame["column"] = frame["column"].astype(object).where(frame["column"].notna(), WHOLE_TABLE)
     return frame.rename(columns=EXPECTATION_COLUMNS)
+
+
+def checks_frame(checks: list[dict[str, Any]]) -> pd.DataFrame:
+    """The table-level checks; a share check's observed value and threshold as percentages."""
+    rows = []
+    for check in checks:
+        row = {column: check.get(column) for column in CHECK_COLUMNS}
+        if str(row["check"]).endswith("_share"):
+            row["observed"], row["threshold"] = percent(row["observed"]), percent(row["threshold"])
+        row["column"] = row["column"] or WHOLE_TABLE
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def totals_text(summary: dict[str, dict[str, Any]]) -> str:
@@ -81,7 +95,7 @@ def render_validation_page(
         title: the page title.
     """
     failure = result.failure
-    checks = pd.DataFrame([{c: check.get(c) for c in CHECK_COLUMNS} for check in result.checks])
+    checks = checks_frame(result.checks)
     quarantine = [
         (name, table(frame, QUARANTINE_SAMPLE_ROWS, percent_columns=()))
         for name, frame in result.quarantine.items()

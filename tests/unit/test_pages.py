@@ -257,7 +257,10 @@ def test_validation_page_is_readable_escaped_and_opens_with_the_verdict():
     assert_readable(page)
     assert ESCAPED in page and "PASSED" in page
     assert page.index('<section id="summary"') < page.index("<h2>Tables</h2>")
-    assert "rows read in 2 tables" in page and "not measured" in page
+    assert "rows read in 2 tables" in page and "not measured" in page and "whole table" in page
+    # one of three orders quarantined: the share, its gate's observed value and threshold as percentages
+    gate = "<td>max_quarantine_share</td><td>whole table</td><td>passed</td><td>33.3%</td><td>100%</td>"
+    assert gate in page
 
 
 def test_failed_validation_page_names_the_failure_in_words():
