@@ -15,6 +15,7 @@ import pandas as pd
 from segmint.recommend import interaction_tables, select_recommender
 from segmint.settings import Settings
 from tasks import tracking
+from tasks.figures import candidate_ndcg_figure
 from tasks.io import read_parquet, read_tables, write_json, write_pickle
 from tasks.paths import ProjectPaths
 from tasks.pyfunc import RecommenderModel
@@ -65,7 +66,9 @@ def run_recommend(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
         "recommender",
         example,
         tags={"candidate": selection.name},
+        params={"n": settings.recommend.top_n},
     )
+    tracking.log_figure(candidate_ndcg_figure(selection.candidates), "figures/recommend_ndcg.png")
     _tag_splits(selection.metrics)
     write_json(paths.metric("recommend"), result)
     return result

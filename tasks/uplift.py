@@ -13,6 +13,7 @@ from segmint.settings import Settings
 from segmint.uplift import FEATURES_AS_OF, WAVE_ID, UpliftSelection, fit_uplift
 from tasks import tracking
 from tasks.features import AT_CAMPAIGN, LABELS, TRAIN
+from tasks.figures import qini_figure
 from tasks.io import read_parquet, read_tables, write_json, write_pickle, write_text
 from tasks.paths import ProjectPaths
 from tasks.pyfunc import UpliftPyfuncModel
@@ -66,6 +67,7 @@ def _saved_selection(settings: Settings, paths: ProjectPaths, selection: UpliftS
         marker.unlink()
     _write_qini_csv(paths, selection.qini)
     tracking.log_frame(selection.qini, "plots", "qini.parquet")
+    tracking.log_figure(qini_figure(selection.qini), "figures/qini.png")
     saved: dict[str, Any] = {
         "winner": selection.name,
         "rows": selection.rows,
