@@ -12,7 +12,7 @@ export DVC_NO_ANALYTICS := 1
 export DO_NOT_TRACK := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install demo test test-fast lint format deploy benchmarks dvc.yaml clean
+.PHONY: install bench-install demo test test-fast lint format deploy benchmarks dvc.yaml clean
 
 $(STAMP): requirements/lock.txt requirements/constraints.txt pyproject.toml scripts/install_venv.sh
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -50,7 +50,12 @@ format: install
 dvc.yaml: install
 	$(PY) scripts/write_dvc_yaml.py
 
-benchmarks: install
+# Peers that only the benchmarks use (BG/NBD + Gamma-Gamma for benchmarks/clv.py), over the locked set.
+bench-install: install
+	@$(VENV)/bin/uv pip install -q --python $(PY) --no-deps -r requirements/bench.txt 2>/dev/null \
+		|| $(PY) -m pip install -q --no-deps -r requirements/bench.txt
+
+benchmarks: bench-install
 	$(PY) -m benchmarks.run_all
 
 # Register infra/prefect.yaml's deployments with the Prefect server at $(PREFECT_API_URL) (e.g.
