@@ -22,6 +22,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from jinja2 import BaseLoader, StrictUndefined, Template
 from jinja2.sandbox import SandboxedEnvironment
@@ -132,7 +133,11 @@ def message_examples(messages: pd.DataFrame) -> pd.DataFrame:
     Returns:
         Columns :data:`MESSAGE_COLUMNS` plus ``customers``, sorted by segment and offer.
     """
-    keys = ["segment_name", "offer"]
-    counts = messages.groupby(keys, dropna=False).size().rename("customers").reset_index()
-    first = messages.drop_duplicates(keys).merge(counts, on=keys, how="left")
-    return first.sort_values(keys, kind="stable").reset_index(drop=True)
+    # Customers without a segment (no usable segmenter) form one group of their own.
+    keys = messages[["offer"]].assign(segment=messages["segment_name"].fillna("").astype(str))
+    customers = keys.groupby(["segment", "offer"])["offer"].transform("size").to_numpy()
+    first = messages.assign(customers=customers)[~keys.duplicated(["segment", "offer"]).to_numpy()]
+    order = np.lexsort(
+        (first["offer"].astype(str).to_numpy(), first["segment_name"].fillna("").astype(str).to_numpy())
+    )
+    return first.iloc[order].reset_index(drop=True)

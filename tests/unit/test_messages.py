@@ -86,6 +86,8 @@ def test_shipped_templates_render_every_tone_without_template_syntax_or_sensitiv
     assert "Mug &amp; Co" in messages.loc[0, "body"]
     examples = message_examples(pd.concat([messages, messages.head(2)], ignore_index=True))
     assert len(examples) == len(contacts) and examples["customers"].max() == 2
+    unsegmented = message_examples(messages.assign(segment_name=None))  # no usable segmenter
+    assert unsegmented["customers"].sum() == len(messages) and len(unsegmented) == 2
 
 
 def test_a_project_folder_overrides_the_shipped_templates(tmp_path: Path) -> None:
