@@ -37,6 +37,15 @@ PLAN_FILE = "campaign_plan.parquet"
 FEATURES = "features.parquet"
 
 LAST_ORDERS = 5
+ORDER_COLUMNS: tuple[str, ...] = (
+    "order_id",
+    "customer_id",
+    "product_id",
+    "quantity",
+    "unit_price",
+    "ts",
+    "is_return",
+)
 # Columns a scores table may carry with a customer lifetime value, by preference.
 CLV_COLUMNS: tuple[str, ...] = ("clv", "predicted_clv", "expected_clv")
 # The timestamp column of each table that marks the end of the observed period.
@@ -240,7 +249,7 @@ def _customer_rows(paths: ProjectPaths, ids: list[str]) -> dict[str, pd.DataFram
     """The requested customers' rows of every table a profile reads (only the columns it needs)."""
     validated = paths.validated
     return {
-        "orders": read_rows(paths.table(validated, "orders"), "customer_id", ids),
+        "orders": read_rows(paths.table(validated, "orders"), "customer_id", ids, list(ORDER_COLUMNS)),
         "customers": read_rows(
             paths.table(validated, "customers"), "customer_id", ids, ["customer_id", "opted_out"]
         ),
