@@ -9,7 +9,7 @@ from typing import Any
 from prefect import flow
 
 from segmint.settings import RuntimeSettings, Settings, load_settings
-from tasks import tracking
+from tasks import dvc_lock, tracking
 from tasks.artifacts import publish_training_artifacts
 from tasks.locking import project_lock
 from tasks.paths import ProjectPaths
@@ -49,6 +49,7 @@ def training_flow(project_dir: str = ".", stages: list[str] | None = None) -> di
                     results[name] = PREFECT_TASKS[name](name, settings, paths)
                     _notify(name, "end", results[name])
             results["artifacts"] = publish_training_artifacts(settings, paths, run_id)
+        results["dvc_lock"] = dvc_lock.recorded_stages(paths, chosen)
     return results
 
 

@@ -4,11 +4,11 @@ from pathlib import Path
 
 import yaml
 
-from tasks.stages import dvc_stages
+from tasks.stages import dvc_plots, dvc_stages
 
 HEADER = "# Generated from tasks/stages.py by `make dvc.yaml`; a test checks they agree.\n"
 
 if __name__ == "__main__":
-    text = yaml.safe_dump({"stages": dvc_stages()}, sort_keys=False, width=110)
+    text = yaml.safe_dump({"stages": dvc_stages(), "plots": dvc_plots()}, sort_keys=False, width=110)
     Path("dvc.yaml").write_text(HEADER + text)
     print("wrote dvc.yaml")

@@ -16,7 +16,7 @@ from segmint.recommend import interaction_tables, select_recommender
 from segmint.settings import Settings
 from tasks import tracking
 from tasks.figures import candidate_ndcg_figure
-from tasks.io import read_parquet, read_tables, write_json, write_pickle
+from tasks.io import read_parquet, read_tables, write_json, write_pickle, write_text
 from tasks.paths import ProjectPaths
 from tasks.pyfunc import RecommenderModel
 
@@ -45,6 +45,7 @@ def run_recommend(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
             paths, "recommender", "no orders table: nothing to learn recommendations from"
         )
         write_json(paths.metric("recommend"), skipped)
+        _write_ndcg_plot(paths, None)
         return skipped
     segments_file = paths.segments / "segments.parquet"
     segments = read_parquet(segments_file) if segments_file.exists() else None
@@ -71,7 +72,16 @@ def run_recommend(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
     tracking.log_figure(candidate_ndcg_figure(selection.candidates), "figures/recommend_ndcg.png")
     _tag_splits(selection.metrics)
     write_json(paths.metric("recommend"), result)
+    _write_ndcg_plot(paths, selection.candidates)
     return result
+
+
+def _write_ndcg_plot(paths: ProjectPaths, candidates: pd.DataFrame | None) -> None:
+    """Each candidate's NDCG on the inner split, the CSV that DVC plots (header only without orders)."""
+    table = pd.DataFrame(columns=["candidate", "ndcg"])
+    if candidates is not None:
+        table = pd.DataFrame({"candidate": candidates["name"], "ndcg": candidates["ndcg"].round(6)})
+    write_text(paths.plots / "recommend_ndcg.csv", table.to_csv(index=False))
 
 
 def _tag_splits(metrics: dict[str, Any]) -> None:

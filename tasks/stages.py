@@ -7,6 +7,7 @@ test checks that ``dvc.yaml`` declares exactly these deps, outs, params and metr
 
 from __future__ import annotations
 
+import copy
 import importlib
 import os
 import shutil
@@ -101,6 +102,7 @@ STAGES: dict[str, Stage] = {
             outs=("models/recommender",),
             params=("recommend",),
             metrics=("metrics/recommend.json",),
+            plots=("plots/recommend_ndcg.csv",),
             retries=2,
         ),
         Stage(
@@ -110,7 +112,12 @@ STAGES: dict[str, Stage] = {
             outs=("models/uplift",),
             params=("uplift",),
             metrics=("metrics/uplift.json",),
-            plots=("plots/qini.csv",),
+            plots=(
+                "plots/qini.csv",
+                "plots/qini_by_offer",
+                "plots/clv_calibration.csv",
+                "plots/clv_gain.csv",
+            ),
             retries=2,
         ),
         Stage(
@@ -331,11 +338,59 @@ def dvc_stages() -> dict[str, Any]:
         entry: dict[str, Any] = {"cmd": f"segmint stage {name}", "deps": list(spec.deps)}
         if spec.params:
             entry["params"] = list(spec.params)
-        if spec.outs:
-            entry["outs"] = list(spec.outs)
+        # Plot data is a small uncached output: the top-level ``plots`` (PLOTS) say how each is drawn.
+        outs: list[Any] = [*spec.outs, *({p: {"cache": False}} for p in spec.plots)]
+        if outs:
+            entry["outs"] = outs
         if spec.metrics:
             entry["metrics"] = [{m: {"cache": False}} for m in spec.metrics]
-        if spec.plots:
-            entry["plots"] = [{p: {"cache": False, "x": "fraction", "y": "qini"}} for p in spec.plots]
         out[name] = entry
     return out
+
+
+# How ``dvc plots show`` / ``dvc plots diff`` draw the stages' plot data: the top-level ``plots`` of
+# dvc.yaml. A folder is one plot per file in it (one per offer); every y column is a line.
+PLOTS: tuple[dict[str, dict[str, Any]], ...] = (
+    {
+        "plots/qini_by_offer": {
+            "title": "Qini curve per offer, test part: the chosen learner (model) against random targeting",
+            "x": "share_targeted",
+            "y": ["model", "random"],
+            "x_label": "share of customers targeted",
+            "y_label": "incremental responders per customer",
+        }
+    },
+    {
+        "plots/clv_gain.csv": {
+            "title": "Cumulative gain of targeting by predicted CLV (training rows)",
+            "x": "share_targeted",
+            "y": ["model", "random", "perfect"],
+            "x_label": "share of customers targeted",
+            "y_label": "share of next-period spend captured",
+        }
+    },
+    {
+        "plots/clv_calibration.csv": {
+            "title": "CLV calibration: predicted and actual spend per decile (training rows)",
+            "x": "decile",
+            "y": ["predicted", "actual"],
+            "x_label": "decile of predicted CLV",
+            "y_label": "next-period spend",
+        }
+    },
+    {
+        "plots/recommend_ndcg.csv": {
+            "title": "Recommender candidates: NDCG on the inner split",
+            "template": "bar_horizontal_sorted",
+            "x": "ndcg",
+            "y": "candidate",
+            "x_label": "NDCG",
+            "y_label": "candidate",
+        }
+    },
+)
+
+
+def dvc_plots() -> list[dict[str, Any]]:
+    """The top-level ``plots`` of dvc.yaml (``make dvc.yaml`` writes it): how each plot output is drawn."""
+    return copy.deepcopy(list(PLOTS))

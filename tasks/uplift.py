@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import shutil
 from typing import Any
 
 import mlflow
 import pandas as pd
 
-from segmint.clv import fit_clv
+from segmint.clv import CLVModel, fit_clv
 from segmint.contracts import Tables
+from segmint.plot_data import calibration_by_decile, cumulative_gain, file_stem, qini_by_offer
 from segmint.settings import Settings
 from segmint.uplift import FEATURES_AS_OF, WAVE_ID, UpliftSelection, fit_uplift
 from tasks import tracking
@@ -21,6 +23,7 @@ from tasks.recommend import skipped_model
 
 # The uplift stage needs only the customers' ids and signup times (to say why a row has no features).
 _CUSTOMER_COLUMNS = {"customers": ["customer_id", "signup_ts"]}
+CLV_TARGET = "future_revenue"
 
 
 def run_uplift(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
@@ -108,21 +111,61 @@ def _tag_rows(selection: UpliftSelection) -> None:
 def _fit_clv(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
     train_file, labels_file = paths.features / TRAIN, paths.features / LABELS
     if not train_file.exists() or not labels_file.exists():
+        _write_clv_plots(paths, None)
         return {"skipped": "no training features/labels"}
+    train, labels = read_parquet(train_file), read_parquet(labels_file)
     try:
-        clv = fit_clv(
-            read_parquet(train_file),
-            read_parquet(labels_file),
-            seed=settings.uplift.seed,
-            target="future_revenue",
-        )
+        clv = fit_clv(train, labels, seed=settings.uplift.seed, target=CLV_TARGET)
     except ValueError as exc:  # e.g. no orders at all: CLV is skipped, uplift still runs
+        _write_clv_plots(paths, None)
         return {"skipped": str(exc)}
     write_pickle(paths.models / "uplift" / "clv.pkl", clv)
+    _write_clv_plots(paths, _clv_fit(clv, train, labels))
     return dict(getattr(clv, "metrics", {}) or {})
 
 
+def _clv_fit(
+    clv: CLVModel, train: pd.DataFrame, labels: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """CLV calibration by decile and the cumulative gain of targeting by predicted CLV; None when the
+    rows are too few for deciles.
+
+    Both are on the training rows the model was fitted on (CLV has no held-out part), so they show
+    the fit, not out-of-sample accuracy.
+    """
+    predicted = clv.predict(train)
+    spend = predicted[["customer_id"]].merge(
+        labels.assign(customer_id=labels["customer_id"].astype(str)), on="customer_id", how="left"
+    )[CLV_TARGET]
+    actual = spend.fillna(0.0).clip(lower=0.0).to_numpy()
+    try:
+        return (
+            calibration_by_decile(predicted["predicted_clv"].to_numpy(), actual),
+            cumulative_gain(predicted["predicted_clv"].to_numpy(), actual),
+        )
+    except ValueError:
+        return None
+
+
+def _write_clv_plots(paths: ProjectPaths, tables: tuple[pd.DataFrame, pd.DataFrame] | None) -> None:
+    """The CSVs that DVC plots for CLV (headers only when there is no CLV model)."""
+    calibration, gain = tables or (
+        pd.DataFrame(columns=["decile", "predicted", "actual", "customers"]),
+        pd.DataFrame(columns=["share_targeted", "model", "random", "perfect"]),
+    )
+    write_text(paths.plots / "clv_calibration.csv", calibration.to_csv(index=False))
+    write_text(paths.plots / "clv_gain.csv", gain.to_csv(index=False))
+
+
 def _write_qini_csv(paths: ProjectPaths, qini: pd.DataFrame | None) -> None:
-    """The Qini curves as the CSV that DVC plots (header only when there is no model)."""
+    """The Qini curves: long for the report, one wide file per offer for DVC plots (header only, and
+    no offer file, when there is no model)."""
     frame = qini if qini is not None else pd.DataFrame(columns=["offer", "learner", "fraction", "qini"])
     write_text(paths.plots / "qini.csv", frame.to_csv(index=False))
+    # An offer of an earlier run must not keep its plot.
+    folder = paths.plots / "qini_by_offer"
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    for offer, table in qini_by_offer(frame).items():
+        write_text(folder / f"{file_stem(offer)}.csv", table.to_csv(index=False))

@@ -1,8 +1,10 @@
-"""`dvc repro` runs the same DAG: a second run is a no-op, a params change reruns only what depends on it,
-and `dvc push` / `dvc pull` round-trip the data through the local remote."""
+"""`segmint train` leaves a DVC repository as `dvc repro` would: `dvc status` is clean, the next `dvc repro`
+is a no-op, `dvc plots show` draws the plots; a params change reruns only what depends on it, and
+`dvc push` / `dvc pull` round-trip the data through the local remote. One training run serves the module."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -55,23 +57,66 @@ def dvc_project(tmp_path_factory, shop_dir) -> Path:
     return project
 
 
-def test_repro_runs_the_dag_then_is_a_noop_then_reruns_only_what_a_param_touches(dvc_project):
-    first = _run([str(BIN / "dvc"), "repro"], dvc_project)
-    assert first.returncode == 0, first.stderr[-3000:] + first.stdout[-3000:]
-    assert _ran(first.stdout) == set(yaml.safe_load((dvc_project / "dvc.yaml").read_text())["stages"])
-    assert (dvc_project / "outputs" / "customer_scores.parquet").exists()
+@pytest.fixture(scope="module")
+def trained_dvc_project(dvc_project) -> Path:
+    """The DVC project after one `segmint train` (the Prefect flow, not `dvc repro`)."""
+    train = _run([str(BIN / "segmint"), "train"], dvc_project)
+    assert train.returncode == 0, train.stderr[-3000:] + train.stdout[-3000:]
+    assert (dvc_project / "dvc.lock").exists(), train.stdout[-3000:]
+    return dvc_project
+
+
+def test_after_segmint_train_dvc_status_is_clean_and_repro_runs_no_stage(trained_dvc_project):
+    lock = yaml.safe_load((trained_dvc_project / "dvc.lock").read_text())
+    assert set(lock["stages"]) == set(
+        yaml.safe_load((trained_dvc_project / "dvc.yaml").read_text())["stages"]
+    )
+    status = _run([str(BIN / "dvc"), "status", "--json"], trained_dvc_project)
+    assert status.returncode == 0 and json.loads(status.stdout) == {}, status.stdout + status.stderr
 
     started = time.perf_counter()
-    second = _run([str(BIN / "dvc"), "repro"], dvc_project)
-    assert second.returncode == 0 and _ran(second.stdout) == set(), second.stdout
+    again = _run([str(BIN / "dvc"), "repro"], trained_dvc_project)
+    assert again.returncode == 0 and _ran(again.stdout) == set(), again.stdout + again.stderr
+    assert "Data and pipelines are up to date" in again.stdout
     assert time.perf_counter() - started < 30
 
-    light_params(dvc_project / "params.yaml", {"anomaly": {"contamination": 0.05}})
-    third = _run([str(BIN / "dvc"), "repro"], dvc_project)
+
+def test_plots_show_renders_qini_per_offer_gain_ndcg_and_clv_calibration(trained_dvc_project):
+    shown = _run([str(BIN / "dvc"), "plots", "show", "--json"], trained_dvc_project)
+    assert shown.returncode == 0, shown.stderr
+    drawn = {
+        plot_id
+        for plot_id, renders in json.loads(shown.stdout)["data"].items()
+        if any(_values(render) for render in renders)
+    }
+    offers = sorted(path.stem for path in (trained_dvc_project / "plots" / "qini_by_offer").glob("*.csv"))
+    assert len(offers) >= 2, offers
+    expected = {f"plots/qini_by_offer/{offer}.csv" for offer in offers} | {
+        "plots/clv_gain.csv",
+        "plots/clv_calibration.csv",
+        "plots/recommend_ndcg.csv",
+    }
+    assert drawn == expected, shown.stdout[:3000]
+    html = _run([str(BIN / "dvc"), "plots", "show"], trained_dvc_project)
+    assert html.returncode == 0, html.stderr
+    page = (trained_dvc_project / "dvc_plots" / "index.html").read_text()
+    assert page.count("vegaEmbed(") >= 4
+
+
+def _values(render: dict) -> list:
+    """The data points of one rendered plot in `dvc plots show --json`."""
+    data = render.get("content", {}).get("data", {})
+    return data.get("values", []) if isinstance(data, dict) else []
+
+
+def test_a_params_change_reruns_only_what_depends_on_it(trained_dvc_project):
+    light_params(trained_dvc_project / "params.yaml", {"anomaly": {"contamination": 0.05}})
+    third = _run([str(BIN / "dvc"), "repro"], trained_dvc_project)
     assert third.returncode == 0, third.stderr[-3000:]
     ran = _ran(third.stdout)
     assert "anomaly" in ran and ran <= {"anomaly", "campaign", "report"}
     assert not ran & {"validate", "features", "segment", "recommend", "uplift"}
+    assert (trained_dvc_project / "outputs" / "customer_scores.parquet").exists()
 
 
 def test_push_and_pull_round_trip_the_raw_data(dvc_project):
