@@ -1,4 +1,4 @@
-"""The ``segmint`` command: generate, ingest, train, campaign, stage, report, monitor, measure, demo.
+"""The ``segmint`` command: init, generate, ingest, train, campaign, stage, report, monitor, measure, demo.
 
 Exit codes: 0 success, 2 bad input (the message names table, column, rule and count), 1 internal error.
 The command sets its own environment (Prefect home inside the project, telemetry off) before any
