@@ -49,6 +49,7 @@ def _placeholder_outputs(paths: ProjectPaths, ids: np.ndarray, products: np.ndar
             "segment_id": rng.integers(0, 6, n),
             "segment_name": "loyal regulars",
             "value_tier": np.array(["low", "mid", "high"], dtype=object)[rng.integers(0, 3, n)],
+            "clv": rng.gamma(1.0, 50.0, n),
             "is_anomalous": rng.random(n) < 0.02,
             "anomaly_score": rng.random(n),
             "best_offer": offers,

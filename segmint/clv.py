@@ -33,10 +33,19 @@ class CLVModel:
         )
 
 
+# Past spend never lowers predicted spend: a prior that holds for the biggest spenders too, whose
+# totals lie beyond most of the training range.
+MONOTONE_INCREASING = ("monetary", "frequency")
+
+
 def fit_clv(
     features_train: pd.DataFrame, labels: pd.DataFrame, seed: int, target: str | None = None
 ) -> CLVModel:
     """Fit LightGBM with a Tweedie loss (many zero spenders, a long right tail) on next-period spend.
+
+    Predicted spend rises with past spend and orders (monotone constraints); 600 trees at a learning
+    rate of 0.025 (on an inner out-of-time split of CDNOW and Online Retail, both ranked next-period
+    spend at least as well as 300 at 0.05 did, and better than adding past spend rates as features).
 
     Args:
         features_train: ``customer_id`` + numeric features as of the training cutoff.
@@ -69,8 +78,9 @@ def fit_clv(
     X, columns = feature_matrix(joined)
     model = lgb.LGBMRegressor(
         objective="tweedie",
-        n_estimators=300,
-        learning_rate=0.05,
+        n_estimators=600,
+        learning_rate=0.025,
+        monotone_constraints=[1 if column in MONOTONE_INCREASING else 0 for column in columns],
         num_leaves=15,
         min_child_samples=50,
         subsample=0.8,

@@ -23,11 +23,12 @@ from segmint.settings import Settings
 from segmint.value import customer_value
 from tasks import tracking
 from tasks.features import FEATURES
-from tasks.io import read_parquet, read_tables, write_json, write_parquet
+from tasks.io import read_parquet, read_pickle, read_tables, write_json, write_parquet
 from tasks.messages import write_messages
 from tasks.paths import ProjectPaths
 
 SCORES_FILE = "customer_scores.parquet"
+CLV_MODEL = "uplift/clv.pkl"
 UPLIFT_FILE = "uplift_scores.parquet"
 PLAN_FILE = "campaign_plan.parquet"
 # The columns of each output, in order: the contract the stage writes and its readers and tests rely on.
@@ -36,6 +37,7 @@ CUSTOMER_SCORES_COLUMNS: tuple[str, ...] = (
     "segment_id",
     "segment_name",
     "value_tier",
+    "clv",
     "is_anomalous",
     "anomaly_score",
     "best_offer",
@@ -381,6 +383,16 @@ def _offer_reasons(
     return scores["customer_id"].astype(str).map(reasons).fillna("not in the campaign plan")
 
 
+def customer_clv(paths: ProjectPaths, features: pd.DataFrame) -> tuple[pd.Series, str | None]:
+    """Predicted next-period spend (non-negative) by customer id from the CLV model the uplift stage
+    fitted, scored on the current features; empty, with the reason, when there is no CLV model."""
+    file = paths.models / CLV_MODEL
+    if not file.exists():
+        return pd.Series(dtype=float), f"no CLV model ({file.name}): clv is empty"
+    predicted = read_pickle(file, paths.models).predict(features)
+    return predicted.set_index("customer_id")["predicted_clv"].clip(lower=0.0), None
+
+
 def _plan_totals(plan: pd.DataFrame) -> dict[str, Any]:
     # An exploration plan's rows claim no incremental profit (0): there is no model to expect it from.
     treated = plan["group"] == "treatment"
@@ -413,6 +425,8 @@ def run_campaign(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
     )
     scores = _with_recommendations(scores, recommended.lists)
     scores = scores.assign(offer_reason=_offer_reasons(settings, inputs, scores, campaign).to_numpy())
+    clv, clv_note = customer_clv(paths, inputs.features)
+    scores = scores.assign(clv=scores["customer_id"].astype(str).map(clv).astype(float).to_numpy())
     plan = campaign.plan.copy()
     plan.attrs = {"plan_kind": campaign.summary.get("plan_kind")}
     write_parquet(paths.outputs / SCORES_FILE, scores[list(CUSTOMER_SCORES_COLUMNS)])
@@ -425,6 +439,7 @@ def run_campaign(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
         **campaign.summary,
         "recommendations": recommended.summary,
         "messages": messages,
+        **({"clv": {"skipped": clv_note}} if clv_note else {}),
         **_plan_totals(campaign.plan),
     }
     write_json(paths.metric("campaign"), result)

@@ -21,6 +21,7 @@ def test_outputs_cover_every_customer_with_the_contract_columns(trained_project,
     assert sorted(scores["customer_id"]) == sorted(customers["customer_id"])
     assert list(scores.columns) == list(CUSTOMER_SCORES_COLUMNS)
     assert scores["segment_name"].notna().all() and scores["value_tier"].isin(["high", "mid", "low"]).all()
+    assert scores["clv"].notna().all() and (scores["clv"] >= 0).all()  # the CLV model scored everyone
     lists = scores["recommended_product_ids"]
     assert lists.map(len).max() == 10 and all(isinstance(p, str) for p in lists.iloc[0])
 
