@@ -81,7 +81,7 @@ def test_after_segmint_train_dvc_status_is_clean_and_repro_runs_no_stage(trained
     assert time.perf_counter() - started < 30
 
 
-def test_plots_show_renders_qini_per_offer_gain_ndcg_and_clv_calibration(trained_dvc_project):
+def test_plots_show_and_diff_render_qini_per_offer_gain_ndcg_and_clv_calibration(trained_dvc_project):
     shown = _run([str(BIN / "dvc"), "plots", "show", "--json"], trained_dvc_project)
     assert shown.returncode == 0, shown.stderr
     drawn = {
@@ -101,6 +101,17 @@ def test_plots_show_renders_qini_per_offer_gain_ndcg_and_clv_calibration(trained
     assert html.returncode == 0, html.stderr
     page = (trained_dvc_project / "dvc_plots" / "index.html").read_text()
     assert page.count("vegaEmbed(") >= 4
+
+    # Plot data is git-tracked (uncached outs): `dvc plots diff` draws a commit beside the workspace.
+    for command in (["git", "add", "dvc.lock", "plots"], ["git", "commit", "-qm", "trained"]):
+        assert _run(command, trained_dvc_project).returncode == 0
+    diff = _run([str(BIN / "dvc"), "plots", "diff", "HEAD", "--json"], trained_dvc_project)
+    assert diff.returncode == 0, diff.stderr
+    revisions = {
+        plot_id: {rev for render in renders if _values(render) for rev in render["revisions"]}
+        for plot_id, renders in json.loads(diff.stdout)["data"].items()
+    }
+    assert revisions == dict.fromkeys(expected, {"HEAD", "workspace"})
 
 
 def _values(render: dict) -> list:
