@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
@@ -10,6 +12,8 @@ from segmint.clv import fit_clv
 from segmint.features import customer_features, future_labels
 from segmint.generate import PERIOD_END, generate_shop
 from segmint.settings import FeatureSettings, GenerateSettings
+from tasks.campaign import customer_clv
+from tasks.paths import ProjectPaths
 
 HORIZON = 90
 
@@ -38,3 +42,10 @@ def test_clv_ranks_a_later_window_better_than_the_past_spend_rate() -> None:
     baseline = spearmanr(naive[buyers], actual.to_numpy()[buyers]).statistic
     assert buyers.sum() > 200 and actual[buyers].gt(0).sum() > 50
     assert ours > baseline + 0.01, (ours, baseline)
+
+
+def test_campaign_clv_is_empty_with_a_reason_without_a_model(tmp_path: Path) -> None:
+    clv, note = customer_clv(ProjectPaths(tmp_path), pd.DataFrame({"customer_id": ["c1"], "monetary": [1.0]}))
+    assert clv.empty and note is not None and "clv.pkl" in note
+    scores = pd.DataFrame({"customer_id": ["c1"]})
+    assert scores["customer_id"].map(clv).astype(float).isna().all()  # NaN, as the stage writes it
