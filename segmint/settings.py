@@ -120,7 +120,6 @@ class ValidateSettings(_Section):
     max_unattributed_share: float = Field(0.5, ge=0.0, le=1.0)
     max_price: float = Field(1e6, gt=0.0)
     max_text_chars: int = Field(20_000, ge=100)
-    gx_sample_rows: int = Field(10_000, ge=100)
     seed: int = Field(31, ge=0)
 
 
