@@ -37,6 +37,7 @@ from tasks import tracking
 from tasks.features import FEATURES
 from tasks.io import atomic_path, read_parquet, read_pickle, write_json, write_text
 from tasks.paths import ProjectPaths
+from tasks.retry import retry_on_service_error
 
 RECOMMEND_SAMPLE = 2_000
 FEATURES_HTML, PREDICTIONS_HTML, SUMMARY_HTML = "features.html", "predictions.html", "summary.html"
@@ -670,5 +671,8 @@ def record_monitoring(paths: ProjectPaths, outcome: dict[str, Any]) -> dict[str,
     return outcome
 
 
-drift_task = task(name="drift", retries=1, retry_delay_seconds=2)(run_drift)
+# Drift fits nothing, but a retry still recomputes every report: only a service error is retried.
+drift_task = task(name="drift", retries=1, retry_delay_seconds=2, retry_condition_fn=retry_on_service_error)(
+    run_drift
+)
 record_monitoring_task = task(name="record-monitoring")(record_monitoring)
