@@ -8,15 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import segmint.recommend.models as models
 from segmint.recommend.base import Recommender
-from segmint.recommend.models import (
-    ALSRecommender,
-    EASERecommender,
-    ItemKNNRecommender,
-    PopularityRecommender,
-    RecentPopularityRecommender,
-    RP3BetaRecommender,
-)
 from segmint.settings import RecommendSettings
 
 
@@ -28,12 +21,12 @@ def _torch(settings: RecommendSettings) -> Recommender:
 
 
 SINGLE_RECOMMENDERS: dict[str, Callable[[RecommendSettings], Recommender]] = {
-    "popularity": PopularityRecommender,
-    "recent_popularity": RecentPopularityRecommender,
-    "itemknn": ItemKNNRecommender,
-    "rp3beta": RP3BetaRecommender,
-    "ease": EASERecommender,
-    "als": ALSRecommender,
+    "popularity": models.PopularityRecommender,
+    "recent_popularity": models.RecentPopularityRecommender,
+    "itemknn": models.ItemKNNRecommender,
+    "rp3beta": models.RP3BetaRecommender,
+    "ease": models.EASERecommender,
+    "als": models.ALSRecommender,
     "torch": _torch,
 }
 
