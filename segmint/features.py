@@ -11,7 +11,8 @@ scale midpoint) and ``mean_sentiment`` 0.0 (neutral).
 Customer attributes: numeric extra columns pass through as floats, booleans as 0/1, and string
 columns with at most ``onehot_max_levels`` distinct values (``channel`` included, ``country`` when it
 is that small) become one-hot columns ``<column>__<level>`` with levels sorted by name. Columns with
-more levels are left out, and so are consent (``opted_out``) and personal data (:mod:`segmint.privacy`). Category shares use the ``top_categories`` categories with the most
+more levels are left out, and so are consent (``opted_out``) and personal data
+(:mod:`segmint.privacy`). Category shares use the ``top_categories`` categories with the most
 products (ties by name) so the columns depend on the catalogue, not on who bought what; when the
 products table is absent there are no category columns.
 """
