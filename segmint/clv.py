@@ -16,7 +16,7 @@ class CLVModel:
     """A fitted next-period spend model."""
 
     feature_columns: tuple[str, ...]
-    model: lgb.LGBMRegressor
+    model: tuple[lgb.LGBMRegressor, ...]  # fitted with successive seeds; predictions are averaged
 
     def predict(self, features: pd.DataFrame) -> pd.DataFrame:
         """Predicted next-period spend per customer.
@@ -28,7 +28,7 @@ class CLVModel:
         return pd.DataFrame(
             {
                 "customer_id": features["customer_id"].astype(str).to_numpy(),
-                "predicted_clv": self.model.predict(X),
+                "predicted_clv": np.mean([member.predict(X) for member in self.model], axis=0),
             }
         )
 
@@ -36,6 +36,8 @@ class CLVModel:
 # Past spend never lowers predicted spend: a prior that holds for the biggest spenders too, whose
 # totals lie beyond most of the training range.
 MONOTONE_INCREASING = ("monetary", "frequency")
+# Models averaged over seeds: a few whales sway any single fit, the average much less.
+BAGGED_SEEDS = 5
 
 
 def fit_clv(
@@ -44,8 +46,9 @@ def fit_clv(
     """Fit LightGBM with a Tweedie loss (many zero spenders, a long right tail) on next-period spend.
 
     Predicted spend rises with past spend and orders (monotone constraints); 600 trees at a learning
-    rate of 0.025 (on an inner out-of-time split of CDNOW and Online Retail, both ranked next-period
-    spend at least as well as 300 at 0.05 did, and better than adding past spend rates as features).
+    rate of 0.025, averaged over ``BAGGED_SEEDS`` seeds (on an inner out-of-time split of CDNOW and
+    Online Retail, each ranked next-period spend at least as well as 300 trees at 0.05 of one seed,
+    and better than adding past spend rates as features).
 
     Args:
         features_train: ``customer_id`` + numeric features as of the training cutoff.
@@ -76,17 +79,21 @@ def fit_clv(
     if not (y > 0).any():
         raise ValueError("no customer spent anything in the label window: there is no CLV to learn")
     X, columns = feature_matrix(joined)
-    model = lgb.LGBMRegressor(
-        objective="tweedie",
-        n_estimators=600,
-        learning_rate=0.025,
-        monotone_constraints=[1 if column in MONOTONE_INCREASING else 0 for column in columns],
-        num_leaves=15,
-        min_child_samples=50,
-        subsample=0.8,
-        subsample_freq=1,
-        n_jobs=1,
-        random_state=seed,
-        verbose=-1,
-    ).fit(X, y)
-    return CLVModel(tuple(columns), model)
+    monotone = [1 if column in MONOTONE_INCREASING else 0 for column in columns]
+    models = tuple(
+        lgb.LGBMRegressor(
+            objective="tweedie",
+            n_estimators=600,
+            learning_rate=0.025,
+            monotone_constraints=monotone,
+            num_leaves=15,
+            min_child_samples=50,
+            subsample=0.8,
+            subsample_freq=1,
+            n_jobs=1,
+            random_state=seed + offset,
+            verbose=-1,
+        ).fit(X, y)
+        for offset in range(BAGGED_SEEDS)
+    )
+    return CLVModel(tuple(columns), models)
