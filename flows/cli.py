@@ -1,4 +1,5 @@
-"""The ``segmint`` command: init, generate, ingest, train, campaign, stage, report, monitor, measure, demo.
+"""The ``segmint`` command: init, generate, ingest, train, campaign, profile, stage, report, forget, monitor,
+measure, demo.
 
 Exit codes: 0 success, 2 bad input (the message names table, column, rule and count), 1 internal error.
 The command sets its own environment (Prefect home inside the project, telemetry off) before any
