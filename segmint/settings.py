@@ -278,6 +278,8 @@ class UpliftSettings(_Section):
     num_leaves: int = Field(4, ge=2)
     min_child_samples: int = Field(300, ge=1)
     bootstrap_rounds: int = Field(100, ge=0)
+    # first-model check against random targeting: refits on permuted treatments (a permutation test)
+    null_rounds: int = Field(20, ge=0)
     seed: int = Field(23, ge=0)
     subsample: float = Field(0.8, gt=0.0, le=1.0)
     colsample_bytree: float = Field(0.8, gt=0.0, le=1.0)

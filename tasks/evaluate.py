@@ -30,7 +30,13 @@ from segmint.recommend import (
 )
 from segmint.segmentation import segment_stability
 from segmint.settings import Settings
-from segmint.uplift import compare_uplift, held_out_configuration, held_out_summary
+from segmint.uplift import (
+    RANDOM_TARGETING,
+    against_permuted_treatments,
+    compare_uplift,
+    held_out_configuration,
+    held_out_summary,
+)
 from tasks import tracking
 from tasks.drift import with_model_columns
 from tasks.features import AT_CAMPAIGN, FEATURES
@@ -318,18 +324,14 @@ def _uplift_paired_difference(new: Scored, old: Scored, settings: Settings) -> d
 
 
 def _uplift_baseline(model: Any, new: Scored, data: UpliftData, settings: Settings) -> BaselineCheck:
-    """The challenger against random targeting: the ``baseline`` interval of its uplift evaluation."""
-    found = (new.details or {}).get("baseline")
-    measure = "qini_auc difference on the test part (paired bootstrap)"
-    if not isinstance(found, dict) or found.get("low") is None:
-        note = "the uplift evaluation gives no interval against random targeting"
-        return BaselineCheck(baseline="random targeting", measure=measure, note=note)
+    """The challenger against random targeting: its test-part Qini AUC against refits of its
+    configuration on permuted treatments (:func:`segmint.uplift.against_permuted_treatments`)."""
+    measure = "qini_auc on the test part minus that of refits on permuted treatments (permutation test)"
+    if settings.uplift.null_rounds == 0:
+        return BaselineCheck(baseline=RANDOM_TARGETING, measure=measure, note="uplift.null_rounds is 0")
+    found = against_permuted_treatments(model, data.features, data.campaigns, settings.uplift)
     return BaselineCheck(
-        baseline=str(found.get("name") or "random targeting"),
-        measure=measure,
-        estimate=found.get("estimate"),
-        low=found.get("low"),
-        high=found.get("high"),
+        baseline=found.against, measure=measure, estimate=found.difference, low=found.low, high=found.high
     )
 
 

@@ -9,7 +9,13 @@ test part (:func:`segmint.uplift.splits.evaluation_split`).
 
 from segmint.uplift.comparison import RANDOM_TARGETING, UpliftComparison, compare_uplift
 from segmint.uplift.design import CampaignRows, campaign_frame, campaign_rows, feature_matrix
-from segmint.uplift.evaluation import HeldOutScores, evaluate_uplift, held_out_configuration, held_out_summary
+from segmint.uplift.evaluation import (
+    HeldOutScores,
+    against_permuted_treatments,
+    evaluate_uplift,
+    held_out_configuration,
+    held_out_summary,
+)
 from segmint.uplift.learners import COMPLEXITY, LEARNERS, BinaryUpliftLearner, lgb_classifier, make_learner
 from segmint.uplift.metrics import (
     METRIC_NAMES,
@@ -41,6 +47,7 @@ __all__ = [
     "UpliftComparison",
     "UpliftModel",
     "UpliftSelection",
+    "against_permuted_treatments",
     "auuc",
     "bootstrap_intervals",
     "campaign_frame",

@@ -4,16 +4,16 @@ for champion/challenger comparisons."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from segmint.settings import UpliftSettings
-from segmint.uplift.comparison import compare_uplift
+from segmint.uplift.comparison import INTERVAL_LEVEL, RANDOM_TARGETING, UpliftComparison, compare_uplift
 from segmint.uplift.design import Design, OfferScores, campaign_design, campaign_rows, design_matrix
-from segmint.uplift.metrics import METRIC_NAMES, uplift_metrics
+from segmint.uplift.metrics import METRIC_NAMES, qini_auc, uplift_metrics
 from segmint.uplift.model import UpliftModel
 from segmint.uplift.splits import EvaluationSplit, evaluation_split
 
@@ -99,6 +99,30 @@ class HeldOutScores:
     split: EvaluationSplit
 
 
+@dataclass(frozen=True)
+class _Configuration:
+    """A model's learner per tested offer on the campaign rows, with their training and test parts."""
+
+    design: Design
+    split: EvaluationSplit
+    learners: dict[str, str]
+    settings: UpliftSettings
+
+
+def _configuration(
+    model: UpliftModel, features: pd.DataFrame, campaigns: pd.DataFrame, settings: UpliftSettings
+) -> _Configuration:
+    frame = campaign_rows(features, campaigns).frame
+    X, _ = design_matrix(frame, list(model.feature_columns))
+    design = campaign_design(frame, X)
+    split = evaluation_split(frame, settings)
+    offers = tested_offers(design, tuple(model.offers), split)
+    if not offers:
+        raise ValueError(f"the campaigns' test part holds none of the model's offers {list(model.offers)}")
+    learners = {offer: model.learner_names.get(offer, model.name) for offer in offers}
+    return _Configuration(design, split, learners, model.settings or settings)
+
+
 def held_out_configuration(
     model: UpliftModel, features: pd.DataFrame, campaigns: pd.DataFrame, settings: UpliftSettings
 ) -> HeldOutScores:
@@ -110,17 +134,50 @@ def held_out_configuration(
         ValueError: campaigns without control or offer rows, features lacking model columns, or
             none of the model's offers in both parts.
     """
-    frame = campaign_rows(features, campaigns).frame
-    X, _ = design_matrix(frame, list(model.feature_columns))
-    design = campaign_design(frame, X)
-    split = evaluation_split(frame, settings)
-    offers = tested_offers(design, tuple(model.offers), split)
-    if not offers:
-        raise ValueError(f"the campaigns' test part holds none of the model's offers {list(model.offers)}")
-    learners = {offer: model.learner_names.get(offer, model.name) for offer in offers}
-    return HeldOutScores(
-        held_out_scores(design, learners, model.settings or settings, split), learners, split
+    config = _configuration(model, features, campaigns, settings)
+    scores = held_out_scores(config.design, config.learners, config.settings, config.split)
+    return HeldOutScores(scores, config.learners, config.split)
+
+
+def _mean_qini(scores: dict[str, OfferScores]) -> float:
+    return float(np.nanmean([qini_auc(s.outcome, s.uplift, s.treated) for s in scores.values()]))
+
+
+def against_permuted_treatments(
+    model: UpliftModel, features: pd.DataFrame, campaigns: pd.DataFrame, settings: UpliftSettings
+) -> UpliftComparison:
+    """The model's test-part Qini AUC against the same configuration refit with no effect to learn.
+
+    A bootstrap of the test rows holds the fitted model fixed, so it leaves out how much a learner
+    fitted on noise scores by chance: on campaigns with no effect its interval excludes zero far more
+    often than its level says. Here the configuration is refit ``settings.null_rounds`` times on the
+    training part with the treatments permuted among its rows (no effect is left to learn), each
+    refit scored on the real test part. The interval is the observed Qini AUC minus the central
+    :data:`INTERVAL_LEVEL` range of those chance scores, so its lower bound is above zero only when
+    the model beats (1 − level) / 2 of them from above: a one-sided permutation test.
+
+    Raises:
+        ValueError: as :func:`held_out_configuration`.
+    """
+    config = _configuration(model, features, campaigns, settings)
+    train = config.split.train
+    observed = _mean_qini(held_out_scores(config.design, config.learners, config.settings, config.split))
+    rng = np.random.default_rng(settings.seed)
+    chance = []
+    for _ in range(settings.null_rounds):
+        treatment = config.design.treatment.copy()
+        treatment[train] = rng.permutation(treatment[train])
+        permuted = replace(config.design, treatment=treatment)
+        chance.append(_mean_qini(held_out_scores(permuted, config.learners, config.settings, config.split)))
+    tail = (1.0 - INTERVAL_LEVEL) / 2.0 * 100.0
+    low, high = (
+        (observed - np.percentile(chance, 100.0 - tail), observed - np.percentile(chance, tail))
+        if chance
+        else (float("nan"), float("nan"))
     )
+    centre = observed - float(np.mean(chance)) if chance else observed
+    offers = tuple(config.learners)
+    return UpliftComparison(RANDOM_TARGETING, centre, float(low), float(high), offers, settings.null_rounds)
 
 
 def held_out_summary(held: HeldOutScores, settings: UpliftSettings) -> dict[str, Any]:

@@ -48,7 +48,14 @@ def shuffled_project(tmp_path_factory, shop_dir) -> Path:
         (folder / table.name).write_bytes(table.read_bytes())
     campaigns = pd.read_parquet(folder / "campaigns.parquet")
     rng = np.random.default_rng(12)
-    shuffled = campaigns.assign(treatment=rng.permutation(campaigns["treatment"].to_numpy()))
+    # Treatments are permuted within each wave, as a randomised campaign assigns them: every wave keeps
+    # its arm sizes and no effect is left. (A no-effect shop is promoted by chance at the rule's
+    # one-sided 5 %; tests/model/test_uplift_null.py measures that rate over many permutations.)
+    shuffled = campaigns.assign(
+        treatment=campaigns.groupby("campaign_id")["treatment"].transform(
+            lambda t: rng.permutation(t.to_numpy())
+        )
+    )
     shuffled.to_parquet(folder / "campaigns.parquet", index=False)
     project = tmp_path_factory.mktemp("shuffled_project")
     light_params(project / "params.yaml")
