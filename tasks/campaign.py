@@ -389,7 +389,7 @@ def customer_clv(paths: ProjectPaths, features: pd.DataFrame) -> tuple[pd.Series
     file = paths.models / CLV_MODEL
     if not file.exists():
         return pd.Series(dtype=float), f"no CLV model ({file.name}): clv is empty"
-    predicted = read_pickle(file, paths.models).predict(features)
+    predicted = read_pickle(file, root=paths.models).predict(features)
     return predicted.set_index("customer_id")["predicted_clv"].clip(lower=0.0), None
 
 

@@ -329,7 +329,7 @@ def _clv_inputs(settings: Settings, paths: ProjectPaths, reference: pd.DataFrame
     path = paths.models / CLV_MODEL
     if not path.exists():
         return ModelInputs({}, note="no CLV model")
-    clv = read_pickle(path, paths.models)
+    clv = read_pickle(path, root=paths.models)
     return _importance_inputs(clv, clv.model)
 
 

@@ -9,6 +9,7 @@ passed as suite parameters from the ``validate`` settings, and GX builds its Dat
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,14 +28,22 @@ from tasks.io import atomic_path, read_json, read_tables, write_json, write_parq
 from tasks.paths import ProjectPaths
 from tasks.validation_page import render_validation_page
 
+STAGING_PREFIX = ".validating-"
+
 __all__ = ["SUITES", "load_suite", "run_expectation_suites", "run_validate", "validate_task"]
 
 
 @contextmanager
 def staged_tables(tables: Tables, paths: ProjectPaths) -> Iterator[Path]:
-    """A temporary folder under ``data/`` holding ``tables`` as parquet files, removed on exit."""
+    """A temporary folder under ``data/`` holding ``tables`` as parquet files, removed on exit.
+
+    A validate run killed while the folder existed left it behind: it is removed first (the stage
+    runs under the project lock, so no live run owns it).
+    """
     paths.data.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".validating-", dir=paths.data) as folder:
+    for stale in paths.data.glob(f"{STAGING_PREFIX}*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    with tempfile.TemporaryDirectory(prefix=STAGING_PREFIX, dir=paths.data) as folder:
         write_tables(Path(folder), tables, paths)
         yield Path(folder)
 

@@ -26,6 +26,7 @@ def tables() -> Tables:
             "country": ["DE", "FR", "DE", "DE"],
             "channel": ["web", "app", "web", "web"],
             "opted_out": [False, True, False, False],
+            "member": [False, True, False, False],
         }
     )
     products = pd.DataFrame(
@@ -116,7 +117,8 @@ def test_customer_without_history_gets_defaults(tables: Tables) -> None:
 def test_absent_tables_give_zero_features_and_attributes(tables: Tables) -> None:
     f = customer_features(Tables(customers=tables.customers), AS_OF, FeatureSettings())
     assert (f["frequency"] == 0).all() and (f["views"] == 0).all() and (f["review_count"] == 0).all()
-    assert f["attr_opted_out"].tolist() == [0.0, 1.0, 0.0]
+    assert f["attr_member"].tolist() == [0.0, 1.0, 0.0]  # a boolean attribute becomes 0/1
+    assert "attr_opted_out" not in f.columns  # consent is no customer trait
     assert f["channel__app"].tolist() == [0.0, 1.0, 0.0]
 
 
@@ -126,7 +128,7 @@ def test_customers_without_country_or_channel_keep_their_other_attributes(tables
         f = customer_features(Tables(customers=customers), AS_OF, FeatureSettings())
         assert f["customer_id"].tolist() == ["a", "b", "c"]
         assert not [column for column in f.columns if column.startswith(f"{missing}__")]
-        assert f["attr_opted_out"].tolist() == [0.0, 1.0, 0.0]
+        assert f["attr_member"].tolist() == [0.0, 1.0, 0.0]
     kept = customer_features(
         Tables(customers=tables.customers.drop(columns=["country"])), AS_OF, FeatureSettings()
     )
