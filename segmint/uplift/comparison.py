@@ -94,7 +94,11 @@ def _qini(scored: OfferScores, at: np.ndarray | None = None) -> float:
     return qini_auc(scored.outcome[at], scored.uplift[at], scored.treated[at])
 
 
-def _mean_qini(scores: Mapping[str, OfferScores], offers: tuple[str, ...], draw: dict | None) -> float:
+def mean_qini(
+    scores: Mapping[str, OfferScores], offers: tuple[str, ...] | None = None, draw: dict | None = None
+) -> float:
+    """Mean over ``offers`` (default: all) of each offer's Qini AUC, on a resample ``draw`` when given."""
+    offers = tuple(scores) if offers is None else offers
     return float(
         np.nanmean([_qini(scores[offer], None if draw is None else draw[offer]) for offer in offers])
     )
@@ -133,12 +137,12 @@ def compare_uplift(
         _same_rows(scores, other, offers)
 
     def difference(draw: dict | None) -> float:
-        base = 0.0 if other is None else _mean_qini(other, offers, draw)
-        return _mean_qini(scores, offers, draw) - base
+        base = 0.0 if other is None else mean_qini(other, offers, draw)
+        return mean_qini(scores, offers, draw) - base
 
     shared = {offer: scores[offer] for offer in offers}
     draws = [difference(draw) for draw in resamples(shared, settings.bootstrap_rounds, settings.seed)]
-    low, high = _bounds(np.asarray(draws, dtype=np.float64))
+    low, high = interval_bounds(np.asarray(draws, dtype=np.float64))
     return UpliftComparison(
         RANDOM_TARGETING if other is None else against,
         difference(None),
@@ -149,7 +153,7 @@ def compare_uplift(
     )
 
 
-def _bounds(values: np.ndarray, axis: int = 0) -> tuple[Any, Any]:
+def interval_bounds(values: np.ndarray, axis: int = 0) -> tuple[Any, Any]:
     """Percentile bounds at :data:`INTERVAL_LEVEL` (NaN without resamples)."""
     if not len(values) or np.isnan(values).all():
         nan = np.full(values.shape[1:], np.nan) if values.ndim > 1 else float("nan")
@@ -171,8 +175,8 @@ def held_out_metrics(
     points = np.array([_metric_row(scores[offer], None, settings.top_share) for offer in offers])
     entries = {**{offer: points[j] for j, offer in enumerate(offers)}, "overall": np.nanmean(points, axis=0)}
     low_high = {
-        **{offer: _bounds(resampled[:, j, :]) for j, offer in enumerate(offers)},
-        "overall": _bounds(np.nanmean(resampled, axis=1)),
+        **{offer: interval_bounds(resampled[:, j, :]) for j, offer in enumerate(offers)},
+        "overall": interval_bounds(np.nanmean(resampled, axis=1)),
     }
     return {name: _with_bounds(entries[name], *low_high[name], bool(draws)) for name in entries}
 

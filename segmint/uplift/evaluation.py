@@ -11,9 +11,15 @@ import numpy as np
 import pandas as pd
 
 from segmint.settings import UpliftSettings
-from segmint.uplift.comparison import INTERVAL_LEVEL, RANDOM_TARGETING, UpliftComparison, compare_uplift
+from segmint.uplift.comparison import (
+    RANDOM_TARGETING,
+    UpliftComparison,
+    compare_uplift,
+    interval_bounds,
+    mean_qini,
+)
 from segmint.uplift.design import Design, OfferScores, campaign_design, campaign_rows, design_matrix
-from segmint.uplift.metrics import METRIC_NAMES, qini_auc, uplift_metrics
+from segmint.uplift.metrics import METRIC_NAMES, uplift_metrics
 from segmint.uplift.model import UpliftModel
 from segmint.uplift.splits import EvaluationSplit, evaluation_split
 
@@ -139,10 +145,6 @@ def held_out_configuration(
     return HeldOutScores(scores, config.learners, config.split)
 
 
-def _mean_qini(scores: dict[str, OfferScores]) -> float:
-    return float(np.nanmean([qini_auc(s.outcome, s.uplift, s.treated) for s in scores.values()]))
-
-
 def against_permuted_treatments(
     model: UpliftModel, features: pd.DataFrame, campaigns: pd.DataFrame, settings: UpliftSettings
 ) -> UpliftComparison:
@@ -161,20 +163,15 @@ def against_permuted_treatments(
     """
     config = _configuration(model, features, campaigns, settings)
     train = config.split.train
-    observed = _mean_qini(held_out_scores(config.design, config.learners, config.settings, config.split))
+    observed = mean_qini(held_out_scores(config.design, config.learners, config.settings, config.split))
     rng = np.random.default_rng(settings.seed)
     chance = []
     for _ in range(settings.null_rounds):
         treatment = config.design.treatment.copy()
         treatment[train] = rng.permutation(treatment[train])
         permuted = replace(config.design, treatment=treatment)
-        chance.append(_mean_qini(held_out_scores(permuted, config.learners, config.settings, config.split)))
-    tail = (1.0 - INTERVAL_LEVEL) / 2.0 * 100.0
-    low, high = (
-        (observed - np.percentile(chance, 100.0 - tail), observed - np.percentile(chance, tail))
-        if chance
-        else (float("nan"), float("nan"))
-    )
+        chance.append(mean_qini(held_out_scores(permuted, config.learners, config.settings, config.split)))
+    low, high = interval_bounds(observed - np.asarray(chance, dtype=np.float64))
     centre = observed - float(np.mean(chance)) if chance else observed
     offers = tuple(config.learners)
     return UpliftComparison(RANDOM_TARGETING, centre, float(low), float(high), offers, settings.null_rounds)
