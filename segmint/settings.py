@@ -93,6 +93,22 @@ class ProjectSettings(_Section):
     name: str = "segmint"
 
 
+# The generator's archetypes and offers a trap may name (``segmint.generate`` lists them in this order).
+TrapArchetype = Literal[
+    "loyal", "bargain_hunter", "new", "lapsing", "window_shopper", "bulk_reseller", "casual"
+]
+TrapOffer = Literal["discount_10", "free_shipping"]
+
+
+class TrapSettings(_Section):
+    """A planted segment × offer trap: the generated history shows the archetype's usual effect of
+    the offer, while in new waves (``segmint generate --outcomes-for``) its true uplift is ``uplift``."""
+
+    archetype: TrapArchetype = "window_shopper"
+    offer: TrapOffer = "free_shipping"
+    uplift: float = Field(-0.1, ge=-1.0, le=1.0)
+
+
 class GenerateSettings(_Section):
     """The synthetic shop: its size, anomaly rate, drift, campaign waves and seed.
 
@@ -107,6 +123,8 @@ class GenerateSettings(_Section):
     drift: float = Field(0.0, ge=0.0, le=1.0)
     waves: int = Field(1, ge=1, le=4)
     seed: int = Field(7, ge=0)
+    # None: new waves have the history's effects; set: truth/effects.parquet holds the trapped ones
+    trap: TrapSettings | None = None
 
 
 class ValidateSettings(_Section):
@@ -302,6 +320,19 @@ class OfferSettings(_Section):
     redemption_share: float = Field(0.0, ge=0.0, le=1.0)
 
 
+class LearningSettings(_Section):
+    """Learning across waves (:mod:`segmint.learning`): per segment × offer, the model's mean predicted
+    rates (``prior_weight`` pseudo-customers per arm) updated by every measured wave's treated and
+    hold-out counts. A pair with P(uplift > 0) below ``stop_below`` is not sent; the others move to a
+    Thompson draw of their uplift; a random ``exploration_share`` of customers keeps the model's scores.
+    On only when ``outputs/measurement_history.parquet`` holds a measured wave."""
+
+    enabled: bool = True
+    prior_weight: float = Field(100.0, ge=0.0)
+    stop_below: float = Field(0.1, ge=0.0, le=1.0)
+    exploration_share: float = Field(0.02, ge=0.0, le=1.0)
+
+
 class CampaignSettings(_Section):
     """Campaign planning: budget, hold-out, contact spacing and the offers."""
 
@@ -312,6 +343,7 @@ class CampaignSettings(_Section):
     min_days_between_contacts: int = Field(14, ge=0)
     default_offer: OfferSettings = OfferSettings()
     offers: dict[str, OfferSettings] = {}
+    learning: LearningSettings = LearningSettings()
     seed: int = Field(29, ge=0)
 
     def offer(self, name: str) -> OfferSettings:

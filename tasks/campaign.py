@@ -17,6 +17,7 @@ import pandas as pd
 
 from segmint.campaign import compare_strategies, exploration_plan, plan_campaign
 from segmint.contracts import CONTROL, Tables, latest_timestamp
+from segmint.learning import learned_scores, learning_summary
 from segmint.profile import exclusion_masks, exclusion_reasons, is_item_based, offer_reasons, segment_reasons
 from segmint.recommend.interactions import purchased_pairs
 from segmint.settings import Settings
@@ -31,6 +32,8 @@ SCORES_FILE = "customer_scores.parquet"
 CLV_MODEL = "uplift/clv.pkl"
 UPLIFT_FILE = "uplift_scores.parquet"
 PLAN_FILE = "campaign_plan.parquet"
+# every measured wave's counts per segment × offer (``segmint measure``), which the next plan learns from
+HISTORY_FILE = "measurement_history.parquet"
 # The columns of each output, in order: the contract the stage writes and its readers and tests rely on.
 CUSTOMER_SCORES_COLUMNS: tuple[str, ...] = (
     "customer_id",
@@ -297,15 +300,32 @@ def _uplift_scores(settings: Settings, inputs: CampaignInputs) -> tuple[pd.DataF
         return None, f"champion uplift could not score: {type(exc).__name__}: {exc}"[:500]
 
 
-def campaign_plan(settings: Settings, inputs: CampaignInputs, scores: pd.DataFrame) -> CampaignPlan:
-    """The plan under the budget: by the champion uplift model's scores, else an exploration plan."""
+def _learned_scores(
+    settings: Settings, uplift_scores: pd.DataFrame, scores: pd.DataFrame, history: pd.DataFrame | None
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The planner's uplift scores after learning from the measured waves, and what was learned."""
+    learning = settings.campaign.learning
+    if history is None or not len(history) or not learning.enabled or scores["segment_id"].isna().all():
+        why = "disabled" if not learning.enabled else "no measured wave or no segments"
+        return uplift_scores, {"skipped": why}
+    seed = settings.campaign.seed + int(history["wave_key"].nunique())
+    learned = learned_scores(uplift_scores, scores[["customer_id", "segment_id"]], history, learning, seed)
+    return learned.uplift_scores, learning_summary(learned, history)
+
+
+def campaign_plan(
+    settings: Settings, inputs: CampaignInputs, scores: pd.DataFrame, history: pd.DataFrame | None = None
+) -> CampaignPlan:
+    """The plan under the budget: by the champion uplift model's scores (moved by what the measured
+    waves in ``history`` taught, see :mod:`segmint.learning`), else an exploration plan."""
     uplift_scores, reason = _uplift_scores(settings, inputs)
     if uplift_scores is None:
         return _exploration(settings, inputs, scores, reason)
     info = _contact_info(scores, inputs)
     # The plan is made as of the end of the observed data, which contact rules count back from.
     as_of = latest_timestamp(inputs.tables) or pd.Timestamp.now(tz="UTC")
-    planned = plan_campaign(uplift_scores, info, settings.campaign, as_of=as_of)
+    planner_scores, learning = _learned_scores(settings, uplift_scores, scores, history)
+    planned = plan_campaign(planner_scores, info, settings.campaign, as_of=as_of)
     plan = planned.plan[list(PLAN_COLUMNS)]
     best = plan[plan["group"] == "treatment"][["customer_id", "offer", "expected_incremental_profit"]]
     strategies = compare_strategies(uplift_scores, info, settings.campaign, as_of=as_of)
@@ -320,6 +340,7 @@ def campaign_plan(settings: Settings, inputs: CampaignInputs, scores: pd.DataFra
             "plan": planned.summary.to_dict(orient="records"),
             "exclusions": dict(planned.exclusions),
             "strategies": strategies.to_dict(orient="records"),
+            "learning": learning,
         },
     )
 
@@ -418,7 +439,9 @@ def run_campaign(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
     tracking.tag_champion_versions(settings)
     inputs = _campaign_inputs(paths)
     segmented = segment_scores(settings, paths, inputs)
-    campaign = campaign_plan(settings, inputs, segmented.scores)
+    history_file = paths.outputs / HISTORY_FILE
+    history = read_parquet(history_file) if history_file.exists() else None
+    campaign = campaign_plan(settings, inputs, segmented.scores, history)
     scores = _with_best_offers(segmented.scores, campaign.best_offers)
     recommended = recommended_lists(
         settings, scores["customer_id"].astype(str).tolist(), inputs.tables.orders
@@ -428,7 +451,10 @@ def run_campaign(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
     clv, clv_note = customer_clv(paths, inputs.features)
     scores = scores.assign(clv=scores["customer_id"].astype(str).map(clv).astype(float).to_numpy())
     plan = campaign.plan.copy()
-    plan.attrs = {"plan_kind": campaign.summary.get("plan_kind")}
+    plan.attrs = {
+        "plan_kind": campaign.summary.get("plan_kind"),
+        "learning": campaign.summary.get("learning"),
+    }
     write_parquet(paths.outputs / SCORES_FILE, scores[list(CUSTOMER_SCORES_COLUMNS)])
     write_parquet(paths.outputs / UPLIFT_FILE, campaign.uplift_scores)
     write_parquet(paths.outputs / PLAN_FILE, plan)

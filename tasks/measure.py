@@ -10,9 +10,10 @@ import pandas as pd
 
 from segmint.campaign import measure_campaign, next_wave_allocation
 from segmint.contracts import BadInputError, coerce_table
+from segmint.learning import appended_history, outcomes_key, wave_counts
 from segmint.settings import Settings
 from tasks import tracking
-from tasks.campaign import PLAN_FILE, SCORES_FILE
+from tasks.campaign import HISTORY_FILE, PLAN_FILE, SCORES_FILE
 from tasks.io import read_parquet, write_json, write_parquet
 from tasks.paths import ProjectPaths
 
@@ -89,6 +90,23 @@ def per_segment_measurement(
     )
 
 
+def recorded_history(
+    paths: ProjectPaths,
+    plan: pd.DataFrame,
+    outcomes: pd.DataFrame,
+    segments: pd.DataFrame | None,
+    source: Path,
+) -> dict[str, Any]:
+    """Adds the wave's counts per segment × offer to ``outputs/measurement_history.parquet`` (replacing
+    an earlier measurement of the same outcomes); returns the wave's key and the history's size."""
+    key = outcomes_key(outcomes)
+    history_file = paths.outputs / HISTORY_FILE
+    earlier = read_parquet(history_file) if history_file.exists() else None
+    history = appended_history(earlier, wave_counts(plan, outcomes, segments, key, str(source)))
+    write_parquet(history_file, history)
+    return {"wave_key": key, "waves": int(history["wave_key"].nunique()), "rows": int(len(history))}
+
+
 def run_measure(settings: Settings, paths: ProjectPaths, outcomes_file: Path) -> dict[str, Any]:
     """Measure the executed plan in ``outputs/`` against ``outcomes_file``; writes ``metrics/measure.json``.
 
@@ -115,6 +133,7 @@ def run_measure(settings: Settings, paths: ProjectPaths, outcomes_file: Path) ->
         "per_offer": per_segment[is_offer_total].to_dict(orient="records"),
         "per_segment": per_segment.to_dict(orient="records"),
         "next_wave_allocation": allocation.to_dict(orient="records"),
+        "history": recorded_history(paths, plan, outcomes, segments, outcomes_file),
     }
     write_parquet(paths.outputs / "measurement.parquet", per_segment)
     tracking.configure_mlflow(settings, paths)

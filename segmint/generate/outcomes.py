@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from segmint.contracts import CONTROL, coerce_table
+from segmint.settings import TrapSettings
 
 OFFERS: tuple[str, ...] = ("discount_10", "free_shipping")
 # Share of the order value the shop keeps when the offer is redeemed.
@@ -120,6 +121,33 @@ def _effects(latent: pd.DataFrame, baseline: np.ndarray, uplift: dict[str, np.nd
             )
         )
     return pd.concat(frames, ignore_index=True)
+
+
+def trapped_truth(truth: dict[str, pd.DataFrame], trap: TrapSettings | None) -> dict[str, pd.DataFrame]:
+    """The truth of new waves when a trap is planted: ``effects`` of the trap's archetype × offer
+    moved to the trap's uplift (clipped to a valid treated rate), every other row and table as given.
+
+    The generated history (the waves' outcomes and ``wave_effects``) keeps the archetype's usual
+    effect, so a model trained on it rates the pair as before while new waves realise the trap.
+    """
+    if trap is None:
+        return truth
+    customers_truth = truth["customers_truth"]
+    effects = truth["effects"]
+    by_customer = customers_truth.set_index("customer_id")
+    archetype = effects["customer_id"].map(by_customer["archetype"]).to_numpy()
+    rows = (archetype == trap.archetype) & (effects["offer"] == trap.offer).to_numpy()
+    baseline = effects["customer_id"].map(by_customer["baseline_conversion"]).to_numpy()[rows]
+    order_value = effects["customer_id"].map(by_customer["expected_order_value"]).to_numpy()[rows]
+    treated = np.clip(baseline + trap.uplift, 0.0, 1.0)
+    uplift = effects["true_uplift"].to_numpy(dtype=np.float64).copy()
+    revenue = effects["true_incremental_revenue"].to_numpy(dtype=np.float64).copy()
+    uplift[rows] = treated - baseline
+    factor = OFFER_VALUE_FACTOR[trap.offer]
+    revenue[rows] = treated * order_value * factor - baseline * order_value
+    trapped = effects.assign(true_uplift=uplift, true_incremental_revenue=revenue)
+    trapped.attrs = {**effects.attrs, "trap": trap.model_dump()}
+    return {**truth, "effects": trapped}
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from segmint.contracts import EVENT_TYPES, Tables, coerce_table
-from segmint.generate.outcomes import OFFERS, campaign_truth, realised_outcomes
+from segmint.generate.outcomes import OFFERS, campaign_truth, realised_outcomes, trapped_truth
 from segmint.generate.text import review_texts
 from segmint.settings import GenerateSettings
 
@@ -1313,4 +1313,4 @@ def generate_shop(settings: GenerateSettings) -> GeneratedShop:
         reviews=coerce_table("reviews", _reviews_table(reviews, lines, ids, products, calendar)),
         campaigns=coerce_table("campaigns", waves.campaigns),
     )
-    return GeneratedShop(tables=tables, truth=waves.truth)
+    return GeneratedShop(tables=tables, truth=trapped_truth(waves.truth, settings.trap))
