@@ -4,14 +4,15 @@ The page opens with a summary (what was trained, what was promoted and why, what
 champion, the plan at a glance), then everything a reviewer needs to accept or question a run:
 segments and their profiles, how customers moved between the champion's and the challenger's
 segments, Qini curves, recommender candidates, drift (with the drifted features named), the gate's
-decisions and reasons, the campaign plan against the simpler strategies, the measured outcome of an
-executed plan, and the MLflow runs behind it all. Every section is a Jinja2 template in
-``tasks/templates/report`` rendered with autoescape (see :mod:`tasks.pages`); plots are inline PNGs
-(no network, no external scripts or styles).
+decisions and reasons, the campaign plan against the simpler strategies, one example message per
+segment and offer (as plain text), the measured outcome of an executed plan, and the MLflow runs
+behind it all. Every section is a Jinja2 template in ``tasks/templates/report`` rendered with
+autoescape (see :mod:`tasks.pages`); plots are inline PNGs (no network, no external scripts or styles).
 """
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,9 +22,11 @@ import numpy as np
 import pandas as pd
 from markupsafe import Markup
 
+from segmint.messages import message_examples
 from segmint.settings import Settings
 from tasks import tracking
 from tasks.io import read_json, write_text
+from tasks.messages import MESSAGES_FILE
 from tasks.pages import figure, number, render, table
 from tasks.paths import ProjectPaths
 from tasks.report_summary import migration_frame, stayed_share, summary_section
@@ -334,6 +337,37 @@ MEASURE_COLUMNS = (
 )
 
 
+MESSAGE_EXAMPLES = 60
+
+
+def _message_text(value: Any) -> str:
+    """A rendered message as the customer reads it: the message renderer's HTML escaping undone, so
+    the report (which escapes everything) shows the text once, never as markup."""
+    return html.unescape(str(value)) if value is not None and not pd.isna(value) else ""
+
+
+def messages_section(paths: ProjectPaths) -> Markup:
+    """One example message (subject and body) per segment and offer, from ``outputs/messages.parquet``."""
+    messages = _read_parquet(paths.outputs / MESSAGES_FILE)
+    examples = message_examples(messages) if messages is not None and len(messages) else pd.DataFrame()
+    rows = [
+        {
+            "segment": _message_text(row.get("segment_name")) or "no segment",
+            "offer": _message_text(row.get("offer")),
+            "customers": row.get("customers"),
+            "subject": _message_text(row.get("subject")),
+            "body": _message_text(row.get("body")),
+        }
+        for row in examples.head(MESSAGE_EXAMPLES).to_dict(orient="records")
+    ]
+    return render(
+        "report/messages.html.j2",
+        examples=rows,
+        total=0 if messages is None else len(messages),
+        more=max(len(examples) - MESSAGE_EXAMPLES, 0),
+    )
+
+
 def measure_section(measure: dict[str, Any]) -> Markup:
     """Realised uplift of the executed plan (sent vs hold-out) with 95 % intervals."""
     per = pd.DataFrame(measure.get("per_segment", []))
@@ -387,6 +421,7 @@ def report_sections(paths: ProjectPaths, settings: Settings | None = None) -> li
     sections.append(Section("Recommender", recommender_section(read_json(paths.metric("recommend"), {}))))
     campaign = read_json(paths.metric("campaign"), {})
     sections.append(Section("Campaign plan", campaign_section(campaign, paths)))
+    sections.append(Section("Messages: one example per segment and offer", messages_section(paths)))
     if measure:
         sections.append(Section("Measured outcome of the executed plan", measure_section(measure)))
     if settings is not None:

@@ -90,7 +90,40 @@ def hostile_project(root: Path) -> ProjectPaths:
         {"winner": SCRIPT, "candidates": [{"name": IMG, "ndcg": 0.1}], "metrics": {IMG: 1.0}},
     )
     write_json(paths.metric("uplift"), {"skipped": f"review said {SCRIPT}"})
+    hostile_messages(paths)
     return paths
+
+
+def hostile_messages(paths: ProjectPaths) -> None:
+    """Messages rendered by the campaign's writer from a hostile product name, segment name and a
+    project template whose own text is markup: ``outputs/messages.parquet`` as the report reads it."""
+    from tasks.io import write_parquet
+    from tasks.messages import MESSAGES_FILE, write_messages
+
+    write_parquet(
+        paths.outputs / "customer_scores.parquet",
+        pd.DataFrame(
+            {
+                "customer_id": [SCRIPT, "c2"],
+                "segment_name": [f"vip {IMG}", "loyal"],
+                "recommended_product_ids": [["p1", "p2"], ["p2"]],
+            }
+        ),
+    )
+    write_parquet(
+        paths.table(paths.validated, "products"),
+        pd.DataFrame({"product_id": ["p1", "p2"], "name": [SCRIPT, f"mug {IMG}"]}),
+    )
+    own = paths.root / "templates" / "messages"
+    own.mkdir(parents=True, exist_ok=True)
+    (own / "default.j2").write_text(
+        f"{{% block subject %}}{SCRIPT} {{{{ offer_text }}}}{{% endblock %}}\n"
+        f"{{% block body %}}{IMG} {{{{ segment_name }}}} {{% for p in products %}}{{{{ p }}}} {{% endfor %}}"
+        "{% endblock %}\n"
+    )
+    write_messages(paths)
+    messages = pd.read_parquet(paths.outputs / MESSAGES_FILE)
+    assert len(messages) == 1 and "script" in messages["body"].iloc[0] + messages["subject"].iloc[0]
 
 
 def test_report_escapes_user_text_in_headless_chromium(tmp_path):
@@ -112,6 +145,11 @@ def test_report_escapes_user_text_in_headless_chromium(tmp_path):
     # The payloads are on the page as text.
     assert "&lt;script&gt;document.title='pwned'&lt;/script&gt;" in dom
     assert "&lt;img src=x onerror=" in dom
+    # ... the messages' too: subject and body are shown, as text, in the messages section.
+    messages = dom.split("Messages: one example per segment and offer</h2>", 1)[1].split("</section>", 1)[0]
+    assert "&lt;script&gt;document.title='pwned'&lt;/script&gt;" in messages
+    assert "vip &lt;img src=x onerror=" in messages and "mug &lt;img src=x" in messages
+    assert "<script" not in messages and "<img" not in messages
 
 
 def test_the_browser_check_detects_an_unescaped_payload(tmp_path):

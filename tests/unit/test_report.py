@@ -9,6 +9,7 @@ from tasks.report import (
     gate_section,
     html_table,
     measure_section,
+    messages_section,
     migration_section,
     render_report,
 )
@@ -103,3 +104,28 @@ def test_migration_and_measurement_sections_show_their_numbers():
     }
     section = measure_section(measure)
     assert "0.05" in section and "[95% 0.01, 0.09]" in section and ESCAPED in section and XSS not in section
+
+
+def test_messages_section_shows_one_example_per_segment_and_offer_as_text(tmp_path):
+    from tasks.io import write_parquet
+
+    paths = ProjectPaths(tmp_path)
+    write_parquet(
+        paths.outputs / "messages.parquet",
+        pd.DataFrame(
+            {
+                "customer_id": ["c1", "c2", "c3", "c4"],
+                "offer": ["free_shipping", "free_shipping", "discount_10", "free_shipping"],
+                "segment_name": ["loyal", "loyal", "loyal", None],
+                # the message renderer escapes HTML; the report shows the text once
+                "subject": ["Tom &amp; Jerry", "second", "ten off", "hello"],
+                "body": [f"Hi {ESCAPED}", "second body", "ten body", "hello body"],
+            }
+        ),
+    )
+    body = str(messages_section(paths))
+    assert body.count("<tr><td>") == 3  # loyal × 2 offers, and the customers without a segment
+    assert "second body" not in body and "Tom &amp; Jerry" in body and "&amp;amp;" not in body
+    assert f"Hi {ESCAPED}" in body and "<script" not in body
+    assert "no segment" in body and "4 messages written" in body
+    assert "no messages in this run" in str(messages_section(ProjectPaths(tmp_path / "empty")))
