@@ -73,17 +73,17 @@ def _producers(chosen: list[str]) -> dict[str, list[str]]:
 
 
 def dask_task_runner(runtime: RuntimeSettings) -> Any:
-    """Prefect's Dask task runner: the cluster at ``dask_address``, else a local threaded cluster.
+    """Prefect's Dask task runner for the stage graph: a local cluster of threads in this process.
 
-    Local workers are threads (``processes=False``): each process worker would otherwise start its own
-    temporary Prefect API server, and stage runs would lose their MLflow parent run. Their HTTP
-    endpoints (which Dask opens even without a dashboard) listen on loopback only.
+    The stages stay in this process even when ``runtime.dask_address`` names a cluster: a stage run
+    in a separate worker process would start its own temporary Prefect API server and lose its MLflow
+    parent run. Their per-customer work (features, uplift and recommendation scoring) is what goes to
+    the cluster at ``dask_address``, by customer partition (see :mod:`tasks.dask_cluster`). The
+    threads' HTTP endpoints (which Dask opens even without a dashboard) listen on loopback only.
     """
     # Lazy: prefect_dask brings in dask.distributed (seconds of start-up) for a runner only some use.
     from prefect_dask import DaskTaskRunner
 
-    if runtime.dask_address:
-        return DaskTaskRunner(address=runtime.dask_address)
     return DaskTaskRunner(
         cluster_class="distributed.LocalCluster",
         cluster_kwargs={

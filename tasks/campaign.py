@@ -23,6 +23,7 @@ from segmint.recommend.interactions import purchased_pairs
 from segmint.settings import Settings
 from segmint.value import customer_value
 from tasks import tracking
+from tasks.dask_cluster import compute_client, concat_parts, map_partitions
 from tasks.features import FEATURES
 from tasks.io import read_parquet, read_pickle, read_tables, write_json, write_parquet
 from tasks.messages import write_messages
@@ -145,19 +146,6 @@ def customer_contacts(customers: pd.DataFrame, campaigns: pd.DataFrame | None) -
     return out.merge(last, on="customer_id", how="left")
 
 
-def _dask_client() -> Any | None:
-    """A client of the Dask cluster this stage runs on (DaskTaskRunner), else None."""
-    try:
-        from distributed import get_worker
-
-        get_worker()
-    except (ImportError, ValueError):
-        return None
-    from prefect_dask import get_dask_client
-
-    return get_dask_client()
-
-
 def _recommend_part(
     ids: list[str], model: Any, exclude: pd.DataFrame | None, n: int, exclude_seen: bool
 ) -> pd.DataFrame:
@@ -175,22 +163,37 @@ def recommendations(
 ) -> tuple[pd.DataFrame, int]:
     """Top-``n`` for ``ids`` and the number of partitions they were scored in.
 
-    When the stage runs on a Dask cluster (``runtime.task_runner: dask``), customers are scored
-    in partitions of ``runtime.dask_partition_customers`` across its workers, the model and the
-    exclusions sent once to each; otherwise (or for fewer customers) in one call here.
+    On Dask (``runtime.task_runner: dask``, the cluster at ``runtime.dask_address`` when set),
+    customers are scored in partitions of ``runtime.dask_partition_customers`` across its workers,
+    the model and the exclusions sent once to each; otherwise (or for fewer customers) in one call here.
     """
     size = settings.runtime.dask_partition_customers
-    client_context = _dask_client() if settings.runtime.task_runner == "dask" and len(ids) > size else None
-    if client_context is None:
+    if len(ids) <= size:
         return _recommend_part(ids, model, exclude, n, exclude_seen), 1
-    parts = [ids[i : i + size] for i in range(0, len(ids), size)]
-    with client_context as client:
-        shared_model = client.scatter(model, broadcast=True, hash=False)
-        shared_exclude = client.scatter(exclude, broadcast=True, hash=False) if exclude is not None else None
-        options = {"n": n, "exclude_seen": exclude_seen, "pure": False}
-        futures = client.map(_recommend_part, parts, model=shared_model, exclude=shared_exclude, **options)
-        frames = client.gather(futures)
-    return pd.concat(frames, ignore_index=True), len(parts)
+    with compute_client(settings.runtime) as client:
+        if client is None:
+            return _recommend_part(ids, model, exclude, n, exclude_seen), 1
+        parts = [ids[i : i + size] for i in range(0, len(ids), size)]
+        shared = {"model": model, "exclude": exclude, "n": n, "exclude_seen": exclude_seen}
+        results = map_partitions(client, _recommend_part, parts, **shared)
+    return concat_parts(results), len(results.parts)
+
+
+def _uplift_part(features: pd.DataFrame, model: Any) -> pd.DataFrame:
+    return model.predict(features)
+
+
+def uplift_by_partition(model: Any, features: pd.DataFrame, settings: Settings) -> pd.DataFrame:
+    """``model.predict(features)``, on Dask in partitions of ``runtime.dask_partition_customers``
+    customers across the workers (the model sent once to each); the rows come in the same order."""
+    size = settings.runtime.dask_partition_customers
+    if len(features) <= size:
+        return model.predict(features)
+    with compute_client(settings.runtime) as client:
+        if client is None:
+            return model.predict(features)
+        parts = [features.iloc[i : i + size] for i in range(0, len(features), size)]
+        return concat_parts(map_partitions(client, _uplift_part, parts, model=model))
 
 
 def _campaign_inputs(paths: ProjectPaths) -> CampaignInputs:
@@ -295,7 +298,8 @@ def _uplift_scores(settings: Settings, inputs: CampaignInputs) -> tuple[pd.DataF
     if champion.model is None:
         return None, f"{champion.problem}: no uplift model is trusted yet"
     try:
-        return champion.model.uplift_model.predict(inputs.features), "champion uplift model"
+        scored = uplift_by_partition(champion.model.uplift_model, inputs.features, settings)
+        return scored, "champion uplift model"
     except Exception as exc:  # noqa: BLE001 - a champion that cannot score is reported and not used
         return None, f"champion uplift could not score: {type(exc).__name__}: {exc}"[:500]
 

@@ -11,8 +11,10 @@ import pandas as pd
 from segmint.contracts import Tables, latest_timestamp
 from segmint.features import customer_features, future_labels
 from segmint.nlp import SentimentModel, fit_sentiment_model
+from segmint.partition import customer_partitions, features_are_per_customer, features_from_parts
 from segmint.settings import FeatureSettings, Settings
 from segmint.uplift.waves import WAVE_ID, campaign_waves, wave_features
+from tasks.dask_cluster import compute_client, map_partitions
 from tasks.io import read_tables, write_json, write_parquet, write_pickle
 from tasks.paths import ProjectPaths
 
@@ -74,6 +76,26 @@ def _campaign_features(
     return {"campaign_waves": waves}
 
 
+def _features_as_of(
+    tables: Tables, as_of: pd.Timestamp, settings: Settings, sentiment: SentimentModel | None, client: Any
+) -> tuple[pd.DataFrame, dict[str, int]]:
+    """The customer features as of ``as_of``, and in how many partitions on how many workers.
+
+    With a Dask ``client`` and more customers than ``runtime.dask_partition_customers``, each
+    partition of customers (with their orders, events and reviews) is computed on a worker.
+    """
+    cfg, size = settings.features, settings.runtime.dask_partition_customers
+    if (
+        client is None
+        or len(tables.customers) <= size
+        or not features_are_per_customer(tables, cfg, sentiment)
+    ):
+        return customer_features(tables, as_of, cfg, sentiment), {"partitions": 1, "workers": 1}
+    parts = customer_partitions(dataclasses.replace(tables, campaigns=None), size)
+    results = map_partitions(client, customer_features, parts, as_of=as_of, settings=cfg, sentiment=sentiment)
+    return features_from_parts(tables, as_of, cfg, results.parts), results.summary()
+
+
 def run_features(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
     """Write the customer features now, per campaign wave at its first send, and at the label cutoff.
 
@@ -95,14 +117,15 @@ def run_features(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
     write_pickle(paths.models / "features" / "sentiment.pkl", sentiment.model)
     tables = sentiment.tables
 
-    features = customer_features(tables, end, cfg, sentiment.model)
+    cutoff = end - pd.Timedelta(days=cfg.label_window_days)
+    with compute_client(settings.runtime) as client:
+        features, result["dask"] = _features_as_of(tables, end, settings, sentiment.model, client)
+        train, _ = _features_as_of(tables, cutoff, settings, sentiment.model, client)
     write_parquet(out / FEATURES, features)
     result.update(customers=int(len(features)), feature_columns=int(features.shape[1] - 1))
 
     result.update(_campaign_features(tables, cfg, sentiment.model, paths))
 
-    cutoff = end - pd.Timedelta(days=cfg.label_window_days)
-    train = customer_features(tables, cutoff, cfg, sentiment.model)
     labels = future_labels(tables, cutoff, cfg.label_window_days)
     write_parquet(out / TRAIN, train)
     write_parquet(out / LABELS, labels)

@@ -1,15 +1,25 @@
-"""The training flow on a 2-worker local Dask cluster gives the same segments and plan as the local run."""
+"""Training on Dask: the stage graph on Prefect's Dask runner, the per-customer work on a cluster of
+separate worker processes (started here with Dask's own CLI), and the same outputs as the local run."""
 
 from __future__ import annotations
 
 import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from tests.integration.conftest import light_params, run_segmint
+from tests.integration.conftest import ROOT, light_params, run_segmint
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+DASK = [sys.executable, "-m", "dask"]
 
 
 def test_stage_graph_lets_independent_stages_run_side_by_side() -> None:
@@ -24,45 +34,121 @@ def test_stage_graph_lets_independent_stages_run_side_by_side() -> None:
     assert {"gate", "anomaly"} <= set(graph["campaign"])
 
 
-def test_dask_task_runner_follows_runtime_settings() -> None:
+def test_dask_task_runner_keeps_the_stages_in_this_process() -> None:
     from flows.training import dask_task_runner
     from segmint.settings import RuntimeSettings
 
-    local = dask_task_runner(RuntimeSettings(task_runner="dask", dask_workers=3))
-    assert local.cluster_kwargs["n_workers"] == 3 and local.cluster_kwargs["processes"] is False
-    # Dask opens HTTP endpoints even without a dashboard: they must stay on loopback.
-    assert local.cluster_kwargs["scheduler_kwargs"]["dashboard_address"].startswith("127.0.0.1:")
-    assert local.cluster_kwargs["worker_dashboard_address"].startswith("127.0.0.1:")
-    remote = dask_task_runner(RuntimeSettings(task_runner="dask", dask_address="tcp://127.0.0.1:8786"))
-    assert remote.address == "tcp://127.0.0.1:8786"
+    for address in (None, "tcp://127.0.0.1:8786"):
+        runner = dask_task_runner(RuntimeSettings(task_runner="dask", dask_workers=3, dask_address=address))
+        assert runner.cluster_kwargs["n_workers"] == 3 and runner.cluster_kwargs["processes"] is False
+        # Dask opens HTTP endpoints even without a dashboard: they must stay on loopback.
+        assert runner.cluster_kwargs["scheduler_kwargs"]["dashboard_address"].startswith("127.0.0.1:")
+        assert runner.cluster_kwargs["worker_dashboard_address"].startswith("127.0.0.1:")
 
 
-def test_training_on_dask_matches_the_local_run(tmp_path, shop_dir, trained_project) -> None:
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """Stop a started scheduler or worker and the processes it started (its own process group)."""
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def process_cluster(tmp_path_factory) -> Iterator[str]:
+    """The address of a scheduler with two single-threaded worker processes, on loopback."""
+    from distributed import Client
+
+    scratch = tmp_path_factory.mktemp("dask")
+    address = f"tcp://127.0.0.1:{_free_port()}"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    common = {"cwd": scratch, "env": env, "start_new_session": True}
+    logs = [(scratch / f"{name}.log").open("w") for name in ("scheduler", "worker-1", "worker-2")]
+    scheduler_args = [
+        "scheduler",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        address.rsplit(":", 1)[1],
+        "--no-dashboard",
+    ]
+    started = [subprocess.Popen([*DASK, *scheduler_args], stdout=logs[0], stderr=subprocess.STDOUT, **common)]
+    try:
+        for i in (1, 2):
+            worker_args = ["worker", address, "--nworkers", "1", "--nthreads", "1", "--memory-limit", "2GiB"]
+            worker_args += ["--host", "127.0.0.1", "--no-dashboard", "--name", f"worker-{i}"]
+            worker_args += ["--local-directory", str(scratch / f"worker-{i}"), "--death-timeout", "60"]
+            started.append(
+                subprocess.Popen([*DASK, *worker_args], stdout=logs[i], stderr=subprocess.STDOUT, **common)
+            )
+        with Client(address, timeout="60s") as client:
+            client.wait_for_workers(2, timeout=120)
+        yield address
+    finally:
+        for process in reversed(started):
+            _stop(process)
+        for log in logs:
+            log.close()
+
+
+def test_the_cluster_workers_are_separate_processes(process_cluster) -> None:
+    from distributed import Client
+
+    with Client(process_cluster, timeout="30s") as client:
+        pids = set(client.run(os.getpid).values())
+    assert len(pids) == 2 and os.getpid() not in pids
+
+
+def _sorted(frame: pd.DataFrame, key: list[str]) -> pd.DataFrame:
+    return frame.sort_values(key, kind="stable").reset_index(drop=True)
+
+
+def _assert_same_table(local: Path, dask: Path, name: str, key: list[str]) -> None:
+    expected, actual = pd.read_parquet(local / name), pd.read_parquet(dask / name)
+    assert len(expected) > 0
+    pd.testing.assert_frame_equal(_sorted(expected, key), _sorted(actual, key), check_exact=False, rtol=1e-6)
+
+
+def test_training_on_a_process_cluster_matches_the_local_run(
+    tmp_path, shop_dir, trained_project, process_cluster
+) -> None:
     project = tmp_path / "dask"
     project.mkdir()
-    light_params(
-        project / "params.yaml",
-        {"runtime": {"task_runner": "dask", "dask_workers": 2, "dask_partition_customers": 500}},
-    )
+    runtime = {"task_runner": "dask", "dask_address": process_cluster, "dask_partition_customers": 500}
+    light_params(project / "params.yaml", {"runtime": runtime})
     ingest = run_segmint(project, "ingest", "--source", "canonical", "--path", str(shop_dir))
     assert ingest.returncode == 0, ingest.stderr + ingest.stdout
     train = run_segmint(project, "train")
     assert train.returncode == 0, train.stderr[-3000:] + train.stdout[-3000:]
 
-    key = ["customer_id"]
-    local = pd.read_parquet(trained_project / "outputs" / "customer_scores.parquet").sort_values(key)
-    dask = pd.read_parquet(project / "outputs" / "customer_scores.parquet").sort_values(key)
-    cols = ["customer_id", "segment_id", "segment_name", "value_tier", "is_anomalous"]
-    pd.testing.assert_frame_equal(local[cols].reset_index(drop=True), dask[cols].reset_index(drop=True))
-    recs = "recommended_product_ids"
-    assert local[recs].map(list).tolist() == dask[recs].map(list).tolist()
-
-    # recommendations were scored in partitions across the cluster's workers
+    # the features were computed by partitions of 500 customers on both worker processes
+    features = json.loads((project / "metrics" / "features.json").read_text())
+    assert features["dask"] == {"partitions": -(-features["customers"] // 500), "workers": 2}
     campaign = json.loads((project / "metrics" / "campaign.json").read_text())
     assert campaign["recommendations"]["partitions"] == -(-campaign["customers"] // 500) > 1
 
-    local_plan = pd.read_parquet(trained_project / "outputs" / "campaign_plan.parquet").sort_values(key)
-    dask_plan = pd.read_parquet(project / "outputs" / "campaign_plan.parquet").sort_values(key)
-    pd.testing.assert_frame_equal(
-        local_plan.reset_index(drop=True), dask_plan.reset_index(drop=True), check_exact=False, rtol=1e-6
-    )
+    for name in ("features.parquet", "train.parquet", "labels.parquet"):
+        _assert_same_table(
+            trained_project / "data" / "features", project / "data" / "features", name, ["customer_id"]
+        )
+    outputs = (trained_project / "outputs", project / "outputs")
+    _assert_same_table(*outputs, "uplift_scores.parquet", ["customer_id", "offer"])
+    _assert_same_table(*outputs, "campaign_plan.parquet", ["customer_id"])
+    key = ["customer_id"]
+    local = _sorted(pd.read_parquet(outputs[0] / "customer_scores.parquet"), key)
+    dask = _sorted(pd.read_parquet(outputs[1] / "customer_scores.parquet"), key)
+    cols = ["customer_id", "segment_id", "segment_name", "value_tier", "is_anomalous", "best_offer"]
+    pd.testing.assert_frame_equal(local[cols], dask[cols])
+    numbers = ["clv", "anomaly_score", "expected_incremental_value"]
+    pd.testing.assert_frame_equal(local[numbers], dask[numbers], check_exact=False, rtol=1e-6)
+    recs = "recommended_product_ids"
+    assert local[recs].map(list).tolist() == dask[recs].map(list).tolist()
