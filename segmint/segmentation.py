@@ -1,5 +1,8 @@
 """Customer segmentation with model selection, RFM value tiers, readable names and profiles.
 
+Value tiers from predicted lifetime value (:func:`clv_tiers`) replace the RFM ones wherever a CLV
+model is trusted; the RFM tiers are the fallback.
+
 Pipeline: feature columns (behavioural columns; one-hot/attribute columns only with
 ``include_attributes``) → signed ``log1p`` of heavy-tailed columns (|skew| > 1 at fit time) →
 standard scaling, clipped to ±5 so a handful of extreme customers cannot own a cluster → optional
@@ -361,6 +364,23 @@ def _rfm_scores(features: pd.DataFrame, edges: dict[str, np.ndarray]) -> pd.Data
 def _rfm_total(features: pd.DataFrame, edges: dict[str, np.ndarray]) -> np.ndarray:
     """The sum of the R, F and M scores (3–15) per row: what the value tiers cut."""
     return _rfm_scores(features, edges).sum(axis=1).to_numpy()
+
+
+def clv_tiers(clv: pd.Series, quantiles: tuple[float, float]) -> pd.Series:
+    """Value tier (``low``/``mid``/``high``) per row from predicted CLV, cut at ``quantiles`` of the
+    predictions (below the first ``low``, below the second ``mid``, the rest ``high``); a row with no
+    prediction gets no tier (None).
+
+    Raises:
+        ValueError: no row has a prediction.
+    """
+    values = pd.to_numeric(clv, errors="coerce").astype(float)
+    known = values.notna().to_numpy()
+    if not known.any():
+        raise ValueError("no predicted CLV to cut into tiers")
+    edges = np.quantile(values[known], list(quantiles))
+    tiers = np.array(VALUE_TIERS, dtype=object)[np.searchsorted(edges, values.fillna(0.0), side="right")]
+    return pd.Series(np.where(known, tiers, None), index=clv.index, dtype=object)
 
 
 def _rfm_edges(features: pd.DataFrame) -> dict[str, np.ndarray]:

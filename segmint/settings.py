@@ -333,6 +333,26 @@ class LearningSettings(_Section):
     exploration_share: float = Field(0.02, ge=0.0, le=1.0)
 
 
+class ClvSettings(_Section):
+    """Customer lifetime value: its fit, its out-of-time evaluation and the value tiers it sets.
+
+    ``tier_quantiles`` are quantiles of predicted CLV over all customers (not absolute amounts): the
+    customers below the first are ``low``, from the first to the second ``mid``, the rest ``high``.
+    """
+
+    seed: int = 23
+    # paired bootstrap rounds of the test-period Spearman difference (against the naive rate or champion)
+    bootstrap_rounds: int = Field(200, ge=0)
+    tier_quantiles: tuple[float, float] = (0.5, 0.8)
+
+    @field_validator("tier_quantiles")
+    @classmethod
+    def _increasing(cls, value: tuple[float, float]) -> tuple[float, float]:
+        if not 0.0 < value[0] < value[1] < 1.0:
+            raise ValueError("tier_quantiles must be two increasing quantiles strictly between 0 and 1")
+        return value
+
+
 class CampaignSettings(_Section):
     """Campaign planning: budget, hold-out, contact spacing and the offers."""
 
@@ -367,6 +387,7 @@ class GateSettings(_Section):
     segmenter: GateRule = GateRule(quality_tolerance=0.02, min_stability=0.7)
     recommender: GateRule = GateRule(quality_tolerance=0.0)
     uplift: GateRule = GateRule(quality_tolerance=0.0)
+    clv: GateRule = GateRule(quality_tolerance=0.0)
 
 
 class MonitorSettings(_Section):
@@ -444,6 +465,7 @@ class Settings(_Section):
     anomaly: AnomalySettings = AnomalySettings()
     recommend: RecommendSettings = RecommendSettings()
     uplift: UpliftSettings = UpliftSettings()
+    clv: ClvSettings = ClvSettings()
     campaign: CampaignSettings = CampaignSettings()
     gate: GateSettings = GateSettings()
     monitor: MonitorSettings = MonitorSettings()

@@ -20,17 +20,17 @@ from segmint.contracts import CONTROL, Tables, latest_timestamp
 from segmint.learning import learned_scores, learning_summary
 from segmint.profile import exclusion_masks, exclusion_reasons, is_item_based, offer_reasons, segment_reasons
 from segmint.recommend.interactions import purchased_pairs
+from segmint.segmentation import clv_tiers
 from segmint.settings import Settings
 from segmint.value import customer_value
 from tasks import tracking
 from tasks.dask_cluster import compute_client, concat_parts, map_partitions
 from tasks.features import FEATURES
-from tasks.io import read_parquet, read_pickle, read_tables, write_json, write_parquet
+from tasks.io import read_parquet, read_tables, write_json, write_parquet
 from tasks.messages import write_messages
 from tasks.paths import ProjectPaths
 
 SCORES_FILE = "customer_scores.parquet"
-CLV_MODEL = "uplift/clv.pkl"
 UPLIFT_FILE = "uplift_scores.parquet"
 PLAN_FILE = "campaign_plan.parquet"
 # every measured wave's counts per segment × offer (``segmint measure``), which the next plan learns from
@@ -408,14 +408,28 @@ def _offer_reasons(
     return scores["customer_id"].astype(str).map(reasons).fillna("not in the campaign plan")
 
 
-def customer_clv(paths: ProjectPaths, features: pd.DataFrame) -> tuple[pd.Series, str | None]:
-    """Predicted next-period spend (non-negative) by customer id from the CLV model the uplift stage
-    fitted, scored on the current features; empty, with the reason, when there is no CLV model."""
-    file = paths.models / CLV_MODEL
-    if not file.exists():
-        return pd.Series(dtype=float), f"no CLV model ({file.name}): clv is empty"
-    predicted = read_pickle(file, root=paths.models).predict(features)
+def customer_clv(settings: Settings, features: pd.DataFrame) -> tuple[pd.Series, str | None]:
+    """Predicted next-period spend (non-negative) by customer id from the champion CLV model, scored
+    on the current features; empty, with the reason, when there is no usable champion."""
+    champion = _champion(settings, "clv")
+    if champion.model is None:
+        return pd.Series(dtype=float), f"{champion.problem}: clv is empty"
+    try:
+        predicted = champion.model.clv_model.predict(features)
+    except Exception as exc:  # noqa: BLE001 - a champion that cannot score is reported and not used
+        return pd.Series(dtype=float), f"champion clv could not score: {type(exc).__name__}: {exc}"[:500]
     return predicted.set_index("customer_id")["predicted_clv"].clip(lower=0.0), None
+
+
+def with_value_tiers(settings: Settings, scores: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """``value_tier`` from predicted CLV (``clv.tier_quantiles``) when any customer has one, else the
+    segmenter's RFM tiers as they are; with what the metrics record: the source and the counts."""
+    source = "rfm"
+    if scores["clv"].notna().any():
+        scores = scores.assign(value_tier=clv_tiers(scores["clv"], settings.clv.tier_quantiles).to_numpy())
+        source = "clv"
+    counts = scores["value_tier"].dropna().astype(str).value_counts()
+    return scores, {"source": source, "counts": {str(k): int(v) for k, v in counts.items()}}
 
 
 def _plan_totals(plan: pd.DataFrame) -> dict[str, Any]:
@@ -452,8 +466,9 @@ def run_campaign(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
     )
     scores = _with_recommendations(scores, recommended.lists)
     scores = scores.assign(offer_reason=_offer_reasons(settings, inputs, scores, campaign).to_numpy())
-    clv, clv_note = customer_clv(paths, inputs.features)
+    clv, clv_note = customer_clv(settings, inputs.features)
     scores = scores.assign(clv=scores["customer_id"].astype(str).map(clv).astype(float).to_numpy())
+    scores, tiers = with_value_tiers(settings, scores)
     plan = campaign.plan.copy()
     plan.attrs = {
         "plan_kind": campaign.summary.get("plan_kind"),
@@ -470,6 +485,7 @@ def run_campaign(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
         "recommendations": recommended.summary,
         "messages": messages,
         **({"clv": {"skipped": clv_note}} if clv_note else {}),
+        "value_tiers": tiers,
         **_plan_totals(campaign.plan),
     }
     write_json(paths.metric("campaign"), result)

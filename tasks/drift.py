@@ -35,7 +35,7 @@ from segmint.segmentation import segment_feature_columns
 from segmint.settings import MonitorSettings, Settings
 from tasks import tracking
 from tasks.features import FEATURES
-from tasks.io import atomic_path, read_parquet, read_pickle, write_json, write_text
+from tasks.io import atomic_path, read_parquet, write_json, write_text
 from tasks.paths import ProjectPaths
 from tasks.retry import retry_on_service_error
 
@@ -43,7 +43,6 @@ RECOMMEND_SAMPLE = 2_000
 FEATURES_HTML, PREDICTIONS_HTML, SUMMARY_HTML = "features.html", "predictions.html", "summary.html"
 # The models judged on their own inputs (the recommender's inputs are purchases, not these features).
 JUDGED_MODELS = ("segmenter", "uplift", "clv")
-CLV_MODEL = "uplift/clv.pkl"
 
 
 def _save_html(snapshot: Any, html_path: Path) -> None:
@@ -325,12 +324,11 @@ def _uplift_inputs(settings: Settings, paths: ProjectPaths, reference: pd.DataFr
 
 
 def _clv_inputs(settings: Settings, paths: ProjectPaths, reference: pd.DataFrame) -> ModelInputs:
-    """The CLV model's features, weighted by its LightGBM gain."""
-    path = paths.models / CLV_MODEL
-    if not path.exists():
-        return ModelInputs({}, note="no CLV model")
-    clv = read_pickle(path, root=paths.models)
-    return _importance_inputs(clv, clv.model)
+    """The champion CLV model's features, weighted by its LightGBM gain."""
+    champion = tracking.load_alias(settings, "clv", tracking.CHAMPION)
+    if champion is None:
+        return ModelInputs({}, note="no champion CLV model")
+    return _importance_inputs(champion.clv_model, champion.clv_model.model)
 
 
 def model_inputs(settings: Settings, paths: ProjectPaths, reference: pd.DataFrame) -> dict[str, ModelInputs]:

@@ -18,7 +18,10 @@ from typing import Any, Generic, TypeVar
 import mlflow
 import pandas as pd
 
+from segmint.clv import CLV_TARGET, CLVHoldout, CLVPeriods, clv_holdout, spearman_difference
+from segmint.contracts import latest_timestamp
 from segmint.evaluation import segmentation_silhouette
+from segmint.features import customer_features, future_labels
 from segmint.gate import BaselineCheck
 from segmint.recommend import (
     Split,
@@ -39,11 +42,12 @@ from segmint.uplift import (
 )
 from tasks import tracking
 from tasks.drift import with_model_columns
-from tasks.features import AT_CAMPAIGN, FEATURES
-from tasks.io import read_parquet, read_pickle, read_tables, write_json
+from tasks.features import AT_CAMPAIGN, FEATURES, LABELS, TRAIN
+from tasks.io import read_json, read_parquet, read_pickle, read_tables, write_json
 from tasks.paths import ProjectPaths
 
 SILHOUETTE_SAMPLE = 5_000
+NAIVE_RATE = "naive past-spend rate"
 ERROR_CHARS = 500
 
 DataT = TypeVar("DataT")
@@ -75,7 +79,7 @@ class PairSpec(Generic[DataT]):
     """How one model kind is evaluated, champion against challenger.
 
     Attributes:
-        kind: the model kind in the registry (``segmenter``, ``recommender``, ``uplift``).
+        kind: the model kind in the registry (``segmenter``, ``recommender``, ``uplift``, ``clv``).
         quality_name: the name of the compared metric.
         filename: the challenger's pickle under ``models/<kind>/``.
         read_data: the evaluation data both models are scored on.
@@ -335,6 +339,91 @@ def _uplift_baseline(model: Any, new: Scored, data: UpliftData, settings: Settin
     )
 
 
+# -- clv: the configuration refit on a calibration period, scored on the next period's spend --------
+
+
+@dataclass(frozen=True)
+class CLVData:
+    """The out-of-time split both CLV models are refit and scored on, and the refits made on it by
+    configuration (the seed; the code is the same), so a champion of the challenger's configuration
+    is not fitted twice."""
+
+    periods: CLVPeriods
+    holdouts: dict[int, CLVHoldout] = field(default_factory=dict)
+
+
+def _clv_data(settings: Settings, paths: ProjectPaths) -> CLVData:
+    """Features as of C - H with spend in [C - H, C) to refit on; the features stage's label-cutoff
+    features (as of C) and labels (spend in [C, C + H)) to score; C is that stage's label cutoff."""
+    horizon = settings.features.label_window_days
+    tables = read_tables(paths.validated, paths)
+    recorded = read_json(paths.metric("features"), {}).get("label_cutoff")
+    cutoff = pd.Timestamp(recorded) if recorded else _label_cutoff(tables, horizon)
+    calibration = cutoff - pd.Timedelta(days=horizon)
+    sentiment_file = paths.models / "features" / "sentiment.pkl"
+    sentiment = read_pickle(sentiment_file, root=paths.models) if sentiment_file.exists() else None
+    periods = CLVPeriods(
+        calibration=customer_features(tables, calibration, settings.features, sentiment),
+        calibration_labels=future_labels(tables, calibration, horizon),
+        test=read_parquet(paths.features / TRAIN),
+        test_labels=read_parquet(paths.features / LABELS),
+        horizon_days=horizon,
+        target=CLV_TARGET,
+    )
+    return CLVData(periods)
+
+
+def _label_cutoff(tables: Any, horizon: int) -> pd.Timestamp:
+    """The features stage's label cutoff when its metrics do not record it: a second after the latest
+    record, less the horizon."""
+    latest = latest_timestamp(tables)
+    end = (latest if latest is not None else pd.Timestamp.now(tz="UTC")) + pd.Timedelta(seconds=1)
+    return end - pd.Timedelta(days=horizon)
+
+
+def _clv_scored(model: Any, data: CLVData) -> Scored:
+    seed = int(getattr(model, "seed", 0))
+    if seed not in data.holdouts:
+        data.holdouts[seed] = clv_holdout(model, data.periods)
+    holdout = data.holdouts[seed]
+    summary = {**holdout.summary(), "seed": seed}
+    return Scored(summary["model"]["spearman"], details=summary, raw=holdout)
+
+
+def _challenger_clv(model: Any, data: CLVData, settings: Settings) -> Scored:
+    try:
+        return _clv_scored(model, data)
+    except ValueError as exc:  # too little history to refit or score: not measurable, so not promoted
+        return Scored(None, details={"not_measured": str(exc)})
+
+
+def _clv_difference(new: Scored, old: Scored, settings: Settings) -> dict[str, Any]:
+    """Challenger minus champion test-period Spearman, bootstrapped on the same resampled customers."""
+    rounds, seed = settings.clv.bootstrap_rounds, settings.clv.seed
+    return {
+        "paired_difference": spearman_difference(
+            new.raw.predicted, old.raw.predicted, new.raw.actual, rounds, seed
+        )
+    }
+
+
+def _clv_baseline(model: Any, new: Scored, data: CLVData, settings: Settings) -> BaselineCheck:
+    """The challenger's test-period Spearman minus the naive past-spend rate's (paired bootstrap)."""
+    measure = "spearman on the test period minus the naive rate's (paired bootstrap over customers)"
+    if new.raw is None:
+        return BaselineCheck(baseline=NAIVE_RATE, measure=measure, note="the challenger was not measured")
+    rounds, seed = settings.clv.bootstrap_rounds, settings.clv.seed
+    found = spearman_difference(new.raw.predicted, new.raw.naive, new.raw.actual, rounds, seed)
+    return BaselineCheck(
+        baseline=NAIVE_RATE,
+        measure=measure,
+        estimate=found["diff"],
+        low=found["low"],
+        high=found["high"],
+        note=None if rounds else "clv.bootstrap_rounds is 0",
+    )
+
+
 PAIRS: dict[str, PairSpec[Any]] = {
     "segmenter": PairSpec(
         kind="segmenter",
@@ -368,6 +457,17 @@ PAIRS: dict[str, PairSpec[Any]] = {
         score_champion=_uplift_quality,
         compare=_uplift_paired_difference,
         baseline=_uplift_baseline,
+    ),
+    "clv": PairSpec(
+        kind="clv",
+        quality_name="spearman",
+        filename="model.pkl",
+        read_data=_clv_data,
+        unwrap=lambda champion: champion.clv_model,
+        score_challenger=_challenger_clv,
+        score_champion=lambda model, data, settings: _clv_scored(model, data),
+        compare=_clv_difference,
+        baseline=_clv_baseline,
     ),
 }
 

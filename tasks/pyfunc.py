@@ -53,3 +53,14 @@ class UpliftPyfuncModel(PythonModel):
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
         """Uplift and response probability per customer and offer."""
         return self.uplift_model.predict(model_input)
+
+
+class CLVPyfuncModel(PythonModel):
+    """Customer features → ``customer_id`` and predicted next-period spend (``predicted_clv``)."""
+
+    def __init__(self, clv_model: Any) -> None:
+        self.clv_model = clv_model
+
+    def predict(self, context: Any, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
+        """Predicted next-period spend per customer (non-negative)."""
+        return self.clv_model.predict(model_input)

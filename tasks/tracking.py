@@ -36,7 +36,7 @@ from tasks.masking import masked_uri
 from tasks.paths import ProjectPaths
 from tasks.retry import call_with_retries
 
-MODEL_KINDS = ("segmenter", "recommender", "uplift")
+MODEL_KINDS = ("segmenter", "recommender", "uplift", "clv")
 CHAMPION, CHALLENGER = "champion", "challenger"
 PARENT_RUN_ENV = "SEGMINT_PARENT_RUN_ID"
 # The experiment opens on the classic model-training views, not MLflow 3's GenAI overview.

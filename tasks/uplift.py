@@ -8,7 +8,7 @@ from typing import Any
 import mlflow
 import pandas as pd
 
-from segmint.clv import CLVModel, fit_clv
+from segmint.clv import CLV_TARGET, CLVModel, fit_clv
 from segmint.contracts import Tables
 from segmint.plot_data import calibration_by_decile, cumulative_gain, file_stem, qini_by_offer
 from segmint.settings import Settings
@@ -18,12 +18,12 @@ from tasks.features import AT_CAMPAIGN, LABELS, TRAIN
 from tasks.figures import qini_figure
 from tasks.io import read_parquet, read_tables, write_json, write_pickle, write_text
 from tasks.paths import ProjectPaths
-from tasks.pyfunc import UpliftPyfuncModel
+from tasks.pyfunc import CLVPyfuncModel, UpliftPyfuncModel
 from tasks.recommend import skipped_model
 
 # The uplift stage needs only the customers' ids and signup times (to say why a row has no features).
 _CUSTOMER_COLUMNS = {"customers": ["customer_id", "signup_ts"]}
-CLV_TARGET = "future_revenue"
+CLV = "clv"  # the model kind: models/clv/model.pkl, registered as <prefix>-clv
 
 
 def run_uplift(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
@@ -109,19 +109,26 @@ def _tag_rows(selection: UpliftSelection) -> None:
 
 
 def _fit_clv(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
+    """Fit the CLV model on the label cutoff's features and next-period spend, save it under
+    ``models/clv`` and register it (``<prefix>-clv``, alias ``challenger``); a skip marker instead
+    when there are no labels or no spend to learn from."""
     train_file, labels_file = paths.features / TRAIN, paths.features / LABELS
     if not train_file.exists() or not labels_file.exists():
         _write_clv_plots(paths, None)
-        return {"skipped": "no training features/labels"}
+        return skipped_model(paths, CLV, "no training features/labels")
     train, labels = read_parquet(train_file), read_parquet(labels_file)
     try:
-        clv = fit_clv(train, labels, seed=settings.uplift.seed, target=CLV_TARGET)
+        clv = fit_clv(train, labels, seed=settings.clv.seed, target=CLV_TARGET)
     except ValueError as exc:  # e.g. no orders at all: CLV is skipped, uplift still runs
         _write_clv_plots(paths, None)
-        return {"skipped": str(exc)}
-    write_pickle(paths.models / "uplift" / "clv.pkl", clv)
+        return skipped_model(paths, CLV, str(exc))
+    write_pickle(paths.models / CLV / "model.pkl", clv)
+    marker = paths.models / CLV / "SKIPPED.json"
+    if marker.exists():
+        marker.unlink()
     _write_clv_plots(paths, _clv_fit(clv, train, labels))
-    return dict(getattr(clv, "metrics", {}) or {})
+    version = tracking.log_pyfunc(CLVPyfuncModel(clv), settings, CLV, train.head(5))
+    return {"customers": int(len(train)), "seed": clv.seed, "registered_version": version}
 
 
 def _clv_fit(

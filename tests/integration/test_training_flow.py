@@ -49,7 +49,7 @@ def test_recommendations_exclude_products_already_bought(trained_project, shop_d
 
 def test_registry_holds_three_champions_and_gate_records_reasons(trained_project):
     gate = json.loads((trained_project / "metrics" / "gate.json").read_text())
-    assert set(gate) == {"segmenter", "recommender", "uplift"}
+    assert set(gate) == {"segmenter", "recommender", "uplift", "clv"}
     for decision in gate.values():
         assert decision["decision"] == "promote" and decision["reasons"]
     client = MlflowClient(tracking_uri=f"sqlite:///{trained_project / 'mlflow.db'}")

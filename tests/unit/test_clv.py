@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
+import pytest
 from scipy.stats import spearmanr
 
 from segmint.clv import fit_clv
 from segmint.features import customer_features, future_labels
 from segmint.generate import PERIOD_END, generate_shop
-from segmint.settings import FeatureSettings, GenerateSettings
-from tasks.campaign import customer_clv
-from tasks.paths import ProjectPaths
+from segmint.segmentation import clv_tiers
+from segmint.settings import FeatureSettings, GenerateSettings, Settings
+from tasks import tracking
+from tasks.campaign import customer_clv, with_value_tiers
 
 HORIZON = 90
 
@@ -44,8 +44,38 @@ def test_clv_ranks_a_later_window_better_than_the_past_spend_rate() -> None:
     assert ours > baseline + 0.01, (ours, baseline)
 
 
-def test_campaign_clv_is_empty_with_a_reason_without_a_model(tmp_path: Path) -> None:
-    clv, note = customer_clv(ProjectPaths(tmp_path), pd.DataFrame({"customer_id": ["c1"], "monetary": [1.0]}))
-    assert clv.empty and note is not None and "clv.pkl" in note
+def test_campaign_clv_is_empty_with_a_reason_without_a_champion(monkeypatch) -> None:
+    monkeypatch.setattr(tracking, "load_alias", lambda settings, kind, alias: None)
+    clv, note = customer_clv(Settings(), pd.DataFrame({"customer_id": ["c1"], "monetary": [1.0]}))
+    assert clv.empty and note is not None and "no champion clv" in note
     scores = pd.DataFrame({"customer_id": ["c1"]})
     assert scores["customer_id"].map(clv).astype(float).isna().all()  # NaN, as the stage writes it
+
+
+def test_campaign_clv_is_empty_with_a_reason_when_the_champion_cannot_load(monkeypatch) -> None:
+    def broken(settings, kind, alias):
+        raise tracking.ArtifactHashMismatchError("segmint-clv version 2: model files hash to x")
+
+    monkeypatch.setattr(tracking, "load_alias", broken)
+    clv, note = customer_clv(Settings(), pd.DataFrame({"customer_id": ["c1"], "monetary": [1.0]}))
+    assert clv.empty and note is not None and "could not be loaded" in note and "hash" in note
+
+
+def test_value_tiers_come_from_predicted_clv_and_fall_back_to_rfm() -> None:
+    scores = pd.DataFrame(
+        {"customer_id": list("abcdefghij"), "value_tier": ["high"] * 10, "clv": [float(v) for v in range(10)]}
+    )
+    tiered, record = with_value_tiers(Settings(), scores)
+    # tier_quantiles (0.5, 0.8): the lower half low, the next 30 % mid, the top 20 % high
+    assert tiered["value_tier"].tolist() == ["low"] * 5 + ["mid"] * 3 + ["high"] * 2
+    assert record == {"source": "clv", "counts": {"low": 5, "mid": 3, "high": 2}}
+    assert scores["value_tier"].eq("high").all()  # the input is not changed
+    rfm, record = with_value_tiers(Settings(), scores.assign(clv=float("nan")))
+    assert rfm["value_tier"].eq("high").all() and record == {"source": "rfm", "counts": {"high": 10}}
+
+
+def test_clv_tiers_leave_customers_without_a_prediction_untiered() -> None:
+    tiers = clv_tiers(pd.Series([1.0, None, 5.0, 9.0]), (0.5, 0.8))
+    assert tiers.tolist() == ["low", None, "mid", "high"]
+    with pytest.raises(ValueError, match="no predicted CLV"):
+        clv_tiers(pd.Series([None, None], dtype=float), (0.5, 0.8))
