@@ -6,9 +6,13 @@ planning, every segment × offer pair gets Beta posteriors of its treated and ho
 (:func:`pair_posteriors`): the prior is the model's mean predicted rates over the pair's customers,
 worth ``prior_weight`` customers per arm, and every measured wave of the pair adds its counts. A pair
 whose P(uplift > 0) falls below ``stop_below`` is not sent; every other pair's predicted uplifts move
-by its Thompson draw minus its prior mean, so the plan keeps the model's ranking inside a pair and
-takes its level from the draw (:func:`learned_scores`). A seeded random ``exploration_share`` of
-customers keeps the model's own scores, so a stopped pair still gets a few sends to learn from.
+by its posterior mean minus its prior mean, so the plan keeps the model's ranking inside a pair and
+takes its level from what was measured (:func:`learned_scores`). A seeded random ``exploration_share``
+of customers is Thompson-sampled instead: each of their scores moves to its own draw from the pair's
+posterior, stopped pairs included, so every pair keeps being measured in proportion to the chance that
+it is good. (Moving every customer by one draw per pair sent a whole segment of high-value customers
+on a coin flip: on the planted trap of ``tests/model/test_learning_waves.py`` that lost more than the
+trap cost.)
 
 The posteriors pool waves as if the pair's effect did not change between them, and treat a segment's
 customers as exchangeable within a pair: both stop being right when the effect drifts over time or
@@ -156,20 +160,24 @@ def _with_counts(priors: pd.DataFrame, history: pd.DataFrame | None) -> pd.DataF
     return merged.fillna({**{name: 0.0 for name in _COUNTS}, "waves": 0})
 
 
-def _uplift_draws(pairs: pd.DataFrame, weight: float, draws: int, rng: np.random.Generator) -> np.ndarray:
-    # Treated minus hold-out rate, sampled from each arm's Beta posterior: one row of draws per pair.
-    out = np.empty((len(pairs), draws))
-    for i, row in enumerate(pairs.itertuples(index=False)):
-        arms = (
-            (row.prior_treated, row.n_treated, row.conversions_treated),
-            (row.prior_holdout, row.n_holdout, row.conversions_holdout),
-        )
-        treated, holdout = (
-            rng.beta(1 + weight * prior + hits, 1 + weight * (1 - prior) + n - hits, draws)
-            for prior, n, hits in arms
-        )
-        out[i] = treated - holdout
+def _beta_parameters(pairs: pd.DataFrame, weight: float) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    # Each arm's Beta posterior: a uniform Beta(1, 1), the model's rate worth ``weight`` customers and
+    # the measured conversions among the measured customers.
+    out = {}
+    for arm in ("treated", "holdout"):
+        prior = pairs[f"prior_{arm}"].to_numpy(dtype=np.float64)
+        n = pairs[f"n_{arm}"].to_numpy(dtype=np.float64)
+        hits = pairs[f"conversions_{arm}"].to_numpy(dtype=np.float64)
+        out[arm] = (1 + weight * prior + hits, 1 + weight * (1 - prior) + n - hits)
     return out
+
+
+def _uplift_draws(
+    parameters: dict[str, tuple[np.ndarray, np.ndarray]], rows: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    # Treated minus hold-out rate drawn from the arms' posteriors of the pairs ``rows`` (any shape).
+    treated, holdout = (rng.beta(a[rows], b[rows]) for a, b in parameters.values())
+    return treated - holdout
 
 
 def _shares(pairs: pd.DataFrame, draws: np.ndarray) -> np.ndarray:
@@ -191,21 +199,34 @@ def pair_posteriors(
     """Per segment × offer: the model's prior, the pooled measured counts and the posterior of uplift.
 
     Returns:
-        ``segment_id`` (str), ``offer``, ``customers``, ``prior_uplift``, the pooled ``n_treated``,
-        ``n_holdout``, ``conversions_treated``, ``conversions_holdout``, ``waves``, and the posterior's
-        ``posterior_uplift`` (mean), ``prob_positive``, ``sampled_uplift`` (one Thompson draw),
-        ``share`` (P(best offer of its segment)) and ``stopped`` (P(uplift > 0) < ``stop_below``).
+        ``segment_id`` (str), ``offer``, ``customers``, ``prior_uplift``, ``prior_treated``,
+        ``prior_holdout``, the pooled ``n_treated``, ``n_holdout``, ``conversions_treated``,
+        ``conversions_holdout``, ``waves``, and the posterior's ``posterior_uplift`` (mean),
+        ``prob_positive``, ``share`` (P(best offer of its segment)) and ``stopped``
+        (P(uplift > 0) < ``stop_below``).
     """
     pairs = _with_counts(_priors(uplift_scores, segments), history).reset_index(drop=True)
-    draws = _uplift_draws(pairs, settings.prior_weight, _POSTERIOR_DRAWS + 1, rng)
-    prob_positive = (draws[:, 1:] > 0).mean(axis=1)
+    parameters = _beta_parameters(pairs, settings.prior_weight)
+    rows = np.repeat(np.arange(len(pairs))[:, None], _POSTERIOR_DRAWS, axis=1)
+    draws = _uplift_draws(parameters, rows, rng)
+    prob_positive = (draws > 0).mean(axis=1)
     return pairs.assign(
-        posterior_uplift=draws[:, 1:].mean(axis=1),
+        posterior_uplift=draws.mean(axis=1),
         prob_positive=prob_positive,
-        sampled_uplift=draws[:, 0],
-        share=_shares(pairs, draws[:, 1:]),
+        share=_shares(pairs, draws),
         stopped=prob_positive < settings.stop_below,
-    ).drop(columns=["treated_rate", "prior_treated", "prior_holdout"])
+    ).drop(columns=["treated_rate"])
+
+
+def _keyed_scores(uplift_scores: pd.DataFrame, segments: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
+    # The scores with the row number of their pair in ``pairs`` (-1: the customer has no segment).
+    seg = segments.assign(customer_id=segments["customer_id"].astype(str))[["customer_id", "segment_id"]]
+    keyed = uplift_scores.assign(
+        customer_id=uplift_scores["customer_id"].astype(str), offer=uplift_scores["offer"].astype(str)
+    ).merge(seg.dropna().astype({"segment_id": str}), on="customer_id", how="left")
+    index = pairs[["segment_id", "offer"]].assign(pair=np.arange(len(pairs)))
+    keyed = keyed.merge(index, on=["segment_id", "offer"], how="left")
+    return keyed.assign(pair=keyed["pair"].fillna(-1).astype(np.int64))
 
 
 def learned_scores(
@@ -217,40 +238,40 @@ def learned_scores(
 ) -> LearnedScores:
     """The planner's uplift scores after learning from the measured waves in ``history``.
 
+    Most customers' scores move by their pair's posterior mean minus its prior mean, and stopped pairs
+    are removed. A seeded random ``exploration_share`` of customers learns instead: each of their
+    scores moves by its own Thompson draw from the pair's posterior minus the prior mean, and nothing
+    is removed, so a stopped pair gets a send now and then in proportion to P(its uplift is high).
+
     Args:
         uplift_scores: ``[customer_id, offer, uplift, response_probability]`` from the model.
         segments: ``[customer_id, segment_id]``; customers without a segment keep the model's scores.
         history: measured waves (columns :data:`HISTORY_COLUMNS`), or None.
         settings: the ``campaign.learning`` section.
-        seed: seed of the Thompson draws and of the exploration customers.
+        seed: seed of the posterior draws and of the exploration customers.
 
     Returns:
-        The adjusted scores (stopped pairs removed, other pairs moved to their draw), the pairs and
-        the number of exploration customers.
+        The adjusted scores (same columns as ``uplift_scores``), the pairs and the number of
+        exploration customers.
     """
     rng = np.random.default_rng(seed)
     pairs = pair_posteriors(uplift_scores, segments, history, settings, rng)
-    ids = uplift_scores["customer_id"].astype(str)
-    customers = np.sort(ids.unique())
+    customers = np.sort(uplift_scores["customer_id"].astype(str).unique())
     explorers = set(customers[rng.random(len(customers)) < settings.exploration_share])
-    seg = segments.assign(customer_id=segments["customer_id"].astype(str))[["customer_id", "segment_id"]]
-    keyed = uplift_scores.assign(customer_id=ids, offer=uplift_scores["offer"].astype(str)).merge(
-        seg.dropna().astype({"segment_id": str}), on="customer_id", how="left"
-    )
-    keyed = keyed.merge(
-        pairs[["segment_id", "offer", "prior_uplift", "sampled_uplift", "stopped"]],
-        on=["segment_id", "offer"],
-        how="left",
-    )
-    learning = keyed["prior_uplift"].notna().to_numpy() & ~keyed["customer_id"].isin(explorers).to_numpy()
-    shift = np.where(learning, keyed["sampled_uplift"] - keyed["prior_uplift"], 0.0)
+    keyed = _keyed_scores(uplift_scores, segments, pairs)
+    pair = keyed["pair"].to_numpy()
+    paired = pair >= 0
+    exploring = paired & keyed["customer_id"].isin(explorers).to_numpy()
+    level = np.where(paired, pairs["posterior_uplift"].to_numpy()[pair], 0.0)
+    parameters = _beta_parameters(pairs, settings.prior_weight)
+    level[exploring] = _uplift_draws(parameters, pair[exploring], rng)
+    shift = np.where(paired, level - pairs["prior_uplift"].to_numpy()[pair], 0.0)
     adjusted = keyed.assign(uplift=keyed["uplift"] + shift)
     if "response_probability" in adjusted:
-        adjusted = adjusted.assign(
-            response_probability=(adjusted["response_probability"] + shift).clip(0.0, 1.0)
-        )
-    sent = ~(learning & keyed["stopped"].fillna(False).astype(bool).to_numpy())
-    kept = adjusted.loc[sent, list(uplift_scores.columns)].reset_index(drop=True)
+        moved = (adjusted["response_probability"] + shift).clip(0.0, 1.0)
+        adjusted = adjusted.assign(response_probability=moved)
+    stopped = paired & ~exploring & pairs["stopped"].to_numpy()[pair]
+    kept = adjusted.loc[~stopped, list(uplift_scores.columns)].reset_index(drop=True)
     return LearnedScores(uplift_scores=kept, pairs=pairs, explorers=len(explorers))
 
 

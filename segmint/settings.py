@@ -323,12 +323,12 @@ class OfferSettings(_Section):
 class LearningSettings(_Section):
     """Learning across waves (:mod:`segmint.learning`): per segment × offer, the model's mean predicted
     rates (``prior_weight`` pseudo-customers per arm) updated by every measured wave's treated and
-    hold-out counts. A pair with P(uplift > 0) below ``stop_below`` is not sent; the others move to a
-    Thompson draw of their uplift; a random ``exploration_share`` of customers keeps the model's scores.
+    hold-out counts. A pair with P(uplift > 0) below ``stop_below`` is not sent; the others move to
+    their posterior mean; a random ``exploration_share`` of customers gets Thompson draws instead.
     On only when ``outputs/measurement_history.parquet`` holds a measured wave."""
 
     enabled: bool = True
-    prior_weight: float = Field(100.0, ge=0.0)
+    prior_weight: float = Field(30.0, ge=0.0)
     stop_below: float = Field(0.1, ge=0.0, le=1.0)
     exploration_share: float = Field(0.02, ge=0.0, le=1.0)
 

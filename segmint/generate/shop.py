@@ -294,7 +294,8 @@ class GeneratedShop:
         tables: all six tables in canonical dtypes.
         truth: ``customers_truth`` (customer_id, archetype, is_anomalous, anomaly_type,
             baseline_conversion, expected_order_value, plus the latent parameters) and ``effects``
-            (customer_id, offer, true_uplift, true_incremental_revenue), both as of wave 1;
+            (customer_id, offer, true_uplift, true_incremental_revenue), both as of wave 1 (with
+            ``settings.trap``, ``effects`` holds the new waves' trapped effects);
             ``waves`` (campaign_id, sent_ts, window_days, contacted: one row per wave) and
             ``wave_effects`` (campaign_id, customer_id, offer, baseline_conversion, true_uplift,
             true_incremental_revenue: every wave's truth as of its own send).

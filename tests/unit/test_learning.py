@@ -116,34 +116,35 @@ def test_a_pair_measured_harmful_is_stopped_and_one_never_measured_follows_the_m
     assert pairs["share"].sum() == pytest.approx(1.0) and pairs.loc["good", "share"] > 0.9
 
 
-def test_learned_scores_drop_stopped_pairs_except_for_explorers_and_move_the_rest_to_their_draw() -> None:
+def test_learned_scores_drop_stopped_pairs_except_for_explorers_and_move_the_rest_to_the_posterior() -> None:
     scores, segments = _scores()
     history = _history(n_treated=600, n_holdout=200, treated_rate=0.03, holdout_rate=0.13)
-    settings = LearningSettings(exploration_share=0.1)
-    learned = learned_scores(scores, segments, history, settings, seed=1)
-    kept = learned.uplift_scores
-    trap_rows = kept[kept["offer"] == "trap"]
-    assert 0 < len(trap_rows) == learned.explorers < 0.2 * 400
-    explorers = set(trap_rows["customer_id"])
+    learned = learned_scores(scores, segments, history, LearningSettings(exploration_share=0.1), seed=1)
+    kept = learned.uplift_scores.set_index(["customer_id", "offer"])
+    assert list(learned.uplift_scores.columns) == list(scores.columns)
     raw = scores.set_index(["customer_id", "offer"])["uplift"]
-    assert np.allclose(
-        trap_rows.set_index(["customer_id", "offer"])["uplift"],
-        raw.loc[trap_rows.set_index(["customer_id", "offer"]).index],
-    )
-    good = kept[(kept["offer"] == "good") & ~kept["customer_id"].isin(explorers)].set_index(
-        ["customer_id", "offer"]
-    )
-    shift = good["uplift"] - raw.loc[good.index]
+    explorers = set(kept.xs("trap", level="offer").index)
+    # an explorer keeps every pair, each score at its own Thompson draw
+    assert len(explorers) == learned.explorers and 0 < learned.explorers < 0.2 * 400
+    trap_shift = kept.xs("trap", level="offer")["uplift"] - raw.xs("trap", level="offer").loc[list(explorers)]
+    assert trap_shift.nunique() == len(explorers)
     pair = learned.pairs.set_index("offer").loc["good"]
-    assert np.allclose(shift, pair["sampled_uplift"] - pair["prior_uplift"])
-    assert list(kept.columns) == list(scores.columns)
+    good = kept.xs("good", level="offer")
+    settled = good.index.difference(list(explorers))
+    shift = good.loc[settled, "uplift"] - raw.xs("good", level="offer").loc[settled]
+    assert np.allclose(shift, pair["posterior_uplift"] - pair["prior_uplift"])
 
 
-def test_with_everyone_exploring_the_model_scores_go_through_unchanged() -> None:
+def test_explorers_sample_around_the_posterior_and_keep_every_pair() -> None:
     scores, segments = _scores()
     history = _history(n_treated=600, n_holdout=200, treated_rate=0.03, holdout_rate=0.13)
     learned = learned_scores(scores, segments, history, LearningSettings(exploration_share=1.0), seed=1)
-    pd.testing.assert_frame_equal(learned.uplift_scores, scores.reset_index(drop=True))
+    assert len(learned.uplift_scores) == len(scores) and learned.explorers == 400
+    moved = learned.uplift_scores["uplift"].to_numpy() - scores["uplift"].to_numpy()
+    pairs = learned.pairs.set_index("offer")
+    trap = moved[scores["offer"].to_numpy() == "trap"]
+    expected = pairs.loc["trap", "posterior_uplift"] - pairs.loc["trap", "prior_uplift"]
+    assert trap.mean() == pytest.approx(expected, abs=0.005) and trap.std() > 0.005
 
 
 def test_the_trap_moves_only_its_archetype_and_offer_to_the_new_uplift() -> None:
