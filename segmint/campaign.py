@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from segmint.contracts import CONTROL
 from segmint.settings import CampaignSettings
 
 GROUPS: tuple[str, ...] = ("treatment", "holdout")
@@ -57,14 +58,9 @@ class CampaignPlan:
     kind: str = "uplift"
 
 
-def _offer_names(uplift_scores: pd.DataFrame, settings: CampaignSettings) -> list[str]:
-    offers = sorted(uplift_scores["offer"].astype(str).unique())
-    unknown = sorted(set(settings.offers) - set(offers))
-    if unknown:
-        raise ValueError(
-            f"campaign.offers names unknown offer(s) {unknown}; valid offers: {', '.join(offers)}"
-        )
-    return offers
+def _offer_names(uplift_scores: pd.DataFrame) -> list[str]:
+    # The scored offers; campaign.offers may also describe offers this data has none of (they are unused).
+    return sorted(uplift_scores["offer"].astype(str).unique())
 
 
 def eligible_customers(
@@ -165,7 +161,7 @@ def _offer_setting(
 def _pairs(
     uplift_scores: pd.DataFrame, customers: pd.DataFrame, settings: CampaignSettings, eligible: pd.Series
 ) -> pd.DataFrame:
-    offers = _offer_names(uplift_scores, settings)
+    offers = _offer_names(uplift_scores)
     info = customers.loc[eligible.to_numpy(), ["customer_id"]].assign(
         customer_id=lambda d: d["customer_id"].astype(str),
         expected_value=customers.loc[eligible.to_numpy(), "expected_value"].to_numpy(dtype=np.float64)
@@ -194,6 +190,62 @@ def _pairs(
         - cost.to_numpy()
     )
     return pairs.assign(value=value.to_numpy(), cost=cost.to_numpy(), expected_incremental_profit=profit)
+
+
+def _measured_rates(segments: pd.DataFrame, campaigns: pd.DataFrame, min_rows: int) -> pd.DataFrame:
+    # Per segment × offer of past randomized rows: treated conversion rate and uplift over control.
+    rows = campaigns[["customer_id", "treatment", "converted"]].assign(
+        customer_id=campaigns["customer_id"].astype(str), treatment=campaigns["treatment"].astype(str)
+    )
+    rows = rows.merge(segments, on="customer_id", how="inner").dropna(subset=["segment_id"])
+    arms = rows.groupby(["segment_id", "treatment"])["converted"].agg(["mean", "size"]).reset_index()
+    arms = arms[arms["size"] >= min_rows]
+    control = arms[arms["treatment"] == CONTROL][["segment_id", "mean"]].rename(columns={"mean": "control"})
+    treated = arms[arms["treatment"] != CONTROL].rename(columns={"treatment": "offer", "mean": "treated"})
+    measured = treated.merge(control, on="segment_id", how="inner")
+    return measured.assign(measured_uplift=measured["treated"] - measured["control"])[
+        ["segment_id", "offer", "treated", "measured_uplift"]
+    ]
+
+
+def segment_calibrated_scores(
+    uplift_scores: pd.DataFrame, segments: pd.DataFrame, campaigns: pd.DataFrame | None, min_rows: int = 30
+) -> pd.DataFrame:
+    """The model's scores moved so that, within each segment and offer, their means match what the past
+    randomized campaigns measured there.
+
+    A customer's uplift is shifted by (measured uplift − the model's mean uplift over the segment's
+    customers), and the response probability likewise towards the measured treated conversion rate
+    (clipped to [0, 1]): the model still ranks customers within a segment, while the level of each
+    segment comes from randomized outcomes. Segments × offers with fewer than ``min_rows`` rows in
+    either arm, and customers without a segment, keep the model's scores.
+
+    Args:
+        uplift_scores: ``[customer_id, offer, uplift, response_probability]``.
+        segments: ``[customer_id, segment_id]`` of the scored customers (segment may be missing).
+        campaigns: past campaign rows (``customer_id``, ``treatment``, ``converted``), or None.
+        min_rows: the fewest rows per arm a segment's measurement needs.
+
+    Returns:
+        ``uplift_scores`` with moved ``uplift`` and ``response_probability``, same rows and order.
+    """
+    if campaigns is None or campaigns.empty or segments["segment_id"].isna().all():
+        return uplift_scores
+    seg = segments.assign(customer_id=segments["customer_id"].astype(str))[["customer_id", "segment_id"]]
+    measured = _measured_rates(seg, campaigns, min_rows)
+    scored = uplift_scores.assign(
+        customer_id=uplift_scores["customer_id"].astype(str), offer=uplift_scores["offer"].astype(str)
+    )
+    joined = scored.merge(seg, on="customer_id", how="left").merge(
+        measured, on=["segment_id", "offer"], how="left"
+    )
+    cells = joined.groupby(["segment_id", "offer"], dropna=False)
+    shift = (joined["measured_uplift"] - cells["uplift"].transform("mean")).fillna(0.0)
+    response_shift = (joined["treated"] - cells["response_probability"].transform("mean")).fillna(0.0)
+    return uplift_scores.assign(
+        uplift=(joined["uplift"] + shift).to_numpy(),
+        response_probability=(joined["response_probability"] + response_shift).clip(0.0, 1.0).to_numpy(),
+    )
 
 
 def _caps(settings: CampaignSettings, offers: Iterable[str]) -> dict[str, int | None]:

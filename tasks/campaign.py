@@ -15,14 +15,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from segmint.campaign import compare_strategies, exploration_plan, plan_campaign
+from segmint.campaign import compare_strategies, exploration_plan, plan_campaign, segment_calibrated_scores
 from segmint.contracts import CONTROL, Tables, latest_timestamp
 from segmint.learning import learned_scores, learning_summary
 from segmint.profile import exclusion_masks, exclusion_reasons, is_item_based, offer_reasons, segment_reasons
 from segmint.recommend.interactions import purchased_pairs
 from segmint.segmentation import clv_tiers
 from segmint.settings import Settings
-from segmint.value import customer_value
+from segmint.value import Valuation, conversion_valuation, customer_value
 from tasks import tracking
 from tasks.dask_cluster import compute_client, concat_parts, map_partitions
 from tasks.features import FEATURES
@@ -252,12 +252,16 @@ def segment_scores(settings: Settings, paths: ProjectPaths, inputs: CampaignInpu
     return SegmentedCustomers(everyone, note)
 
 
-def _contact_info(scores: pd.DataFrame, inputs: CampaignInputs) -> pd.DataFrame:
-    """What the plan weighs per customer besides uplift: segment, anomaly, contacts, expected value."""
+def _contact_info(
+    scores: pd.DataFrame, inputs: CampaignInputs, values: pd.Series | None = None
+) -> pd.DataFrame:
+    """What the plan weighs per customer besides uplift: segment, anomaly, contacts, expected value
+    (``values`` by customer id, else the shrunk order value)."""
     tables = inputs.tables
     contacts = customer_contacts(tables.customers, tables.campaigns)
     info = scores[["customer_id", "segment_id", "is_anomalous"]].merge(contacts, on="customer_id", how="left")
-    expected_value = customer_value(inputs.features, tables.campaigns).reindex(info["customer_id"]).to_numpy()
+    values = customer_value(inputs.features, tables.campaigns) if values is None else values
+    expected_value = values.reindex(info["customer_id"]).to_numpy()
     return info.assign(expected_value=expected_value)
 
 
@@ -317,6 +321,16 @@ def _learned_scores(
     return learned.uplift_scores, learning_summary(learned, history)
 
 
+def conversion_values(settings: Settings, inputs: CampaignInputs) -> Valuation:
+    """The value of one conversion per customer: the shrunk order value or the champion CLV scaled to
+    one order, whichever predicts past converted campaign rows better (:func:`conversion_valuation`)."""
+    campaigns = inputs.tables.campaigns
+    offers = [] if campaigns is None else sorted(set(campaigns["treatment"].astype(str)) - {CONTROL})
+    kept = {offer: 1.0 - settings.campaign.offer(offer).redemption_share for offer in offers}
+    clv, _ = customer_clv(settings, inputs.features)
+    return conversion_valuation(inputs.features, campaigns, clv, kept)
+
+
 def campaign_plan(
     settings: Settings, inputs: CampaignInputs, scores: pd.DataFrame, history: pd.DataFrame | None = None
 ) -> CampaignPlan:
@@ -325,14 +339,17 @@ def campaign_plan(
     uplift_scores, reason = _uplift_scores(settings, inputs)
     if uplift_scores is None:
         return _exploration(settings, inputs, scores, reason)
-    info = _contact_info(scores, inputs)
+    valuation = conversion_values(settings, inputs)
+    info = _contact_info(scores, inputs, valuation.values)
     # The plan is made as of the end of the observed data, which contact rules count back from.
     as_of = latest_timestamp(inputs.tables) or pd.Timestamp.now(tz="UTC")
-    planner_scores, learning = _learned_scores(settings, uplift_scores, scores, history)
+    # each segment's level from the past randomized campaigns, the ranking within it from the model
+    calibrated = segment_calibrated_scores(uplift_scores, scores, inputs.tables.campaigns)
+    planner_scores, learning = _learned_scores(settings, calibrated, scores, history)
     planned = plan_campaign(planner_scores, info, settings.campaign, as_of=as_of)
     plan = planned.plan[list(PLAN_COLUMNS)]
     best = plan[plan["group"] == "treatment"][["customer_id", "offer", "expected_incremental_profit"]]
-    strategies = compare_strategies(uplift_scores, info, settings.campaign, as_of=as_of)
+    strategies = compare_strategies(calibrated, info, settings.campaign, as_of=as_of)
     return CampaignPlan(
         uplift_scores=uplift_scores,
         plan=plan,
@@ -345,6 +362,7 @@ def campaign_plan(
             "exclusions": dict(planned.exclusions),
             "strategies": strategies.to_dict(orient="records"),
             "learning": learning,
+            "valuation": {"name": valuation.name, "errors": valuation.errors},
         },
     )
 
@@ -473,6 +491,7 @@ def run_campaign(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
     plan.attrs = {
         "plan_kind": campaign.summary.get("plan_kind"),
         "learning": campaign.summary.get("learning"),
+        "valuation": (campaign.summary.get("valuation") or {}).get("name"),
     }
     write_parquet(paths.outputs / SCORES_FILE, scores[list(CUSTOMER_SCORES_COLUMNS)])
     write_parquet(paths.outputs / UPLIFT_FILE, campaign.uplift_scores)

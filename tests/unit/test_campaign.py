@@ -12,8 +12,11 @@ from segmint.campaign import (
     measure_campaign,
     next_wave_allocation,
     plan_campaign,
+    segment_calibrated_scores,
 )
+from segmint.contracts import CONTROL
 from segmint.settings import CampaignSettings, OfferSettings
+from segmint.value import conversion_valuation
 
 AS_OF = pd.Timestamp("2024-06-01", tz="UTC")
 
@@ -94,12 +97,13 @@ def test_holdout_is_random_share_per_segment_and_seeded() -> None:
     assert (a.loc[a["group"] == "holdout", "expected_incremental_profit"] == 0).all()
 
 
-def test_needs_as_of_with_contact_history_and_rejects_unknown_offer() -> None:
+def test_needs_as_of_with_contact_history_and_ignores_settings_of_unscored_offers() -> None:
     scores, customers = _inputs()
     with pytest.raises(ValueError, match="as_of"):
         plan_campaign(scores, customers, CampaignSettings())
-    with pytest.raises(ValueError, match="valid offers: A, B"):
-        plan_campaign(scores, customers, CampaignSettings(offers={"Z": OfferSettings()}), as_of=AS_OF)
+    plain = plan_campaign(scores, customers, CampaignSettings(), as_of=AS_OF).plan
+    extra = CampaignSettings(offers={"Z": OfferSettings(cost=100.0, redemption_share=0.5)})
+    pd.testing.assert_frame_equal(plan_campaign(scores, customers, extra, as_of=AS_OF).plan, plain)
 
 
 def _excluded(customers: pd.DataFrame) -> set[str]:
@@ -200,3 +204,61 @@ def test_next_wave_allocation_follows_the_evidence_across_offers() -> None:
     assert alloc.loc["good", "share"] > 0.9 > alloc.loc["small", "share"]
     assert alloc.loc["harmful", "share"] < 0.01
     assert alloc.loc["good", "prob_positive"] > 0.99 and alloc.loc["harmful", "prob_positive"] < 0.01
+
+
+def _randomized(customers: pd.DataFrame, rates: dict[tuple[int, str], float], rows: int) -> pd.DataFrame:
+    # ``rows`` campaign rows per customer and arm, converting at the segment × arm's rate.
+    rng = np.random.default_rng(3)
+    frames = []
+    for (segment, arm), rate in rates.items():
+        ids = customers.loc[customers["segment_id"] == segment, "customer_id"].to_numpy()
+        ids = np.repeat(ids, rows)
+        frames.append(
+            pd.DataFrame({"customer_id": ids, "treatment": arm, "converted": rng.random(len(ids)) < rate})
+        )
+    return pd.concat(frames, ignore_index=True).assign(converted=lambda d: d["converted"].astype(int))
+
+
+def test_segment_calibration_moves_each_segment_to_its_measured_uplift_and_keeps_the_ranking() -> None:
+    scores, customers = _inputs(400)
+    rates = {(0, CONTROL): 0.2, (0, "A"): 0.4, (1, CONTROL): 0.3, (1, "A"): 0.2}
+    campaigns = _randomized(customers, rates, rows=10)
+    moved = segment_calibrated_scores(scores, customers[["customer_id", "segment_id"]], campaigns)
+    assert moved[["customer_id", "offer"]].equals(scores[["customer_id", "offer"]])
+    joined = moved.assign(segment_id=np.repeat(customers["segment_id"].to_numpy(), 2))
+    means = joined.groupby(["segment_id", "offer"])[["uplift", "response_probability"]].mean()
+    assert means.loc[(0, "A"), "uplift"] == pytest.approx(0.2, abs=0.03)
+    assert means.loc[(1, "A"), "uplift"] == pytest.approx(-0.1, abs=0.03)
+    assert means.loc[(0, "A"), "response_probability"] == pytest.approx(0.4, abs=0.05)
+    # Offer B was never sent: its scores are the model's.
+    b = scores["offer"] == "B"
+    assert np.allclose(moved.loc[b, "uplift"], scores.loc[b, "uplift"])
+    for segment in (0, 1):
+        rows = (joined["segment_id"] == segment).to_numpy() & (scores["offer"] == "A").to_numpy()
+        assert (
+            moved.loc[rows, "uplift"].rank().to_numpy() == scores.loc[rows, "uplift"].rank().to_numpy()
+        ).all()
+    assert segment_calibrated_scores(scores, customers.assign(segment_id=None), campaigns).equals(scores)
+
+
+def test_conversion_valuation_chooses_the_candidate_that_predicts_converted_revenue() -> None:
+    ids = [f"c{i}" for i in range(300)]
+    order_value = np.linspace(10.0, 100.0, 300)
+    features = pd.DataFrame({"customer_id": ids, "avg_order_value": order_value, "frequency": 50.0})
+    # The discount keeps 0.9 of a treated order; revenue is the order value less the discount.
+    campaigns = pd.DataFrame(
+        {
+            "customer_id": ids,
+            "treatment": np.where(np.arange(300) % 2 == 0, "D", CONTROL),
+            "converted": 1,
+            "revenue": order_value * np.where(np.arange(300) % 2 == 0, 0.9, 1.0),
+        }
+    )
+    noisy_clv = pd.Series(np.random.default_rng(0).permutation(order_value) * 4.0, index=ids)
+    chosen = conversion_valuation(features, campaigns, noisy_clv, {"D": 0.9})
+    assert chosen.name == "order_value" and chosen.errors["order_value"] < chosen.errors["clv"]
+    good_clv = pd.Series(order_value * 4.0, index=ids)
+    chosen = conversion_valuation(features, campaigns, good_clv, {"D": 0.9})
+    assert chosen.name == "clv" and chosen.errors["clv"] == pytest.approx(0.0, abs=1e-6)
+    assert np.allclose(chosen.values.to_numpy(), order_value)
+    assert conversion_valuation(features, campaigns, None).name == "order_value"
