@@ -172,7 +172,7 @@ def _split_at(tables: Tables, settings: RecommendSettings, cutoff: pd.Timestamp,
         # customers (item filter from all of them); the chosen model is refit on all history.
         rng = np.random.default_rng(settings.seed)
         rows = np.sort(rng.choice(train.shape[0], settings.split_max_customers, replace=False))
-        train = Interactions(train.matrix[rows].tocsr(), train.customer_ids[rows], train.item_ids, train.end)
+        train = train.customers_at(rows)
     after = buys[buys["ts"] >= cutoff]
     rel = _relevant(train, after[["customer_id", "product_id"]].astype(str).drop_duplicates())
     test = train.customer_ids[np.diff(rel.indptr) > 0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,12 +24,18 @@ class Interactions:
         customer_ids: customer id of each row.
         item_ids: product id of each column.
         end: the latest timestamp the feedback was read up to (``until`` or the data end).
+        raw: each stored entry's undecayed value (float64, aligned with ``matrix.data``), or None.
+        ages: each stored entry's days from its last interaction to ``end`` (aligned likewise), or
+            None. With ``raw``, :meth:`with_half_life` redecays the same pairs without reading the
+            orders again.
     """
 
     matrix: sp.csr_matrix
     customer_ids: np.ndarray
     item_ids: np.ndarray
     end: pd.Timestamp | None = None
+    raw: np.ndarray | None = None
+    ages: np.ndarray | None = None
 
     @property
     def customer_index(self) -> pd.Index:
@@ -47,9 +54,48 @@ class Interactions:
 
     def restrict_items(self, keep: np.ndarray) -> Interactions:
         """A copy holding only the columns where ``keep`` is True (customers left empty are dropped)."""
-        matrix = self.matrix[:, np.flatnonzero(keep)].tocsr()
-        rows = np.flatnonzero(np.diff(matrix.indptr) > 0)
-        return Interactions(matrix[rows].tocsr(), self.customer_ids[rows], self.item_ids[keep], self.end)
+        positions = _positions(self.matrix)[:, np.flatnonzero(keep)].tocsr()
+        rows = np.flatnonzero(np.diff(positions.indptr) > 0)
+        return self._taken(positions[rows].tocsr(), self.customer_ids[rows], self.item_ids[keep])
+
+    def customers_at(self, rows: np.ndarray) -> Interactions:
+        """A copy holding only the customers (rows) at ``rows``, every item kept."""
+        return self._taken(_positions(self.matrix)[rows].tocsr(), self.customer_ids[rows], self.item_ids)
+
+    def with_half_life(self, half_life_days: float | None) -> Interactions:
+        """The same pairs, each raw value times 0.5 ** (age / ``half_life_days``) (None: undecayed).
+
+        Raises:
+            ValueError: the interactions keep no raw values and ages.
+        """
+        if self.raw is None or self.ages is None:
+            raise ValueError("these interactions keep no raw values and ages to decay")
+        values = self.raw if half_life_days is None else self.raw * np.power(0.5, self.ages / half_life_days)
+        matrix = sp.csr_matrix(
+            (values.astype(np.float32), self.matrix.indices, self.matrix.indptr), shape=self.matrix.shape
+        )
+        return dataclasses.replace(self, matrix=matrix)
+
+    def _taken(
+        self, positions: sp.csr_matrix, customer_ids: np.ndarray, item_ids: np.ndarray
+    ) -> Interactions:
+        """The entries ``positions`` (a slice of :func:`_positions`) holds, raw values and ages kept."""
+        order = positions.data.astype(np.int64) - 1
+
+        def taken(values: np.ndarray | None) -> np.ndarray | None:
+            return None if values is None else values[order]
+
+        matrix = sp.csr_matrix(
+            (self.matrix.data[order], positions.indices, positions.indptr), shape=positions.shape
+        )
+        return Interactions(matrix, customer_ids, item_ids, self.end, taken(self.raw), taken(self.ages))
+
+
+def _positions(matrix: sp.csr_matrix) -> sp.csr_matrix:
+    """``matrix``'s pattern holding each stored entry's position plus one (float64, exact), to slice by."""
+    return sp.csr_matrix(
+        (np.arange(1, matrix.nnz + 1, dtype=np.float64), matrix.indices, matrix.indptr), shape=matrix.shape
+    )
 
 
 def _pairs_from_orders(orders: pd.DataFrame, until: pd.Timestamp | None) -> pd.DataFrame:
@@ -110,9 +156,7 @@ def interactions_from(
         )
     pairs = _strongest_per_pair(parts)
     end = until if until is not None else pairs["last_ts"].max()
-    if settings.recency_half_life_days is not None:
-        pairs = _decayed(pairs, end, settings.recency_half_life_days)
-    return _sparse_interactions(pairs, end)
+    return _sparse_interactions(pairs, end).with_half_life(settings.recency_half_life_days)
 
 
 def _check_value_names(settings: RecommendSettings) -> None:
@@ -173,25 +217,30 @@ def _strongest_per_pair(parts: list[pd.DataFrame]) -> pd.DataFrame:
     )
 
 
-def _decayed(pairs: pd.DataFrame, end: pd.Timestamp, half_life_days: float) -> pd.DataFrame:
-    """``pairs`` with each value halved for every ``half_life_days`` between its last time and ``end``."""
-    age_days = (end - pairs["last_ts"]).dt.total_seconds().to_numpy() / 86_400.0
-    return pairs.assign(
-        value=pairs["value"].to_numpy() * np.power(0.5, np.clip(age_days, 0, None) / half_life_days)
-    )
-
-
 def _sparse_interactions(pairs: pd.DataFrame, end: pd.Timestamp) -> Interactions:
-    """The pairs' values as a customers × items CSR matrix, rows and columns in sorted id order."""
+    """The pairs' raw values as a customers × items CSR matrix (with their ages at ``end``), ids sorted."""
     customers = pd.Index(np.sort(pairs["customer_id"].astype(str).unique()))
     items = pd.Index(np.sort(pairs["product_id"].astype(str).unique()))
     rows = customers.get_indexer(pairs["customer_id"].astype(str))
     cols = items.get_indexer(pairs["product_id"].astype(str))
-    matrix = sp.csr_matrix(
-        (pairs["value"].to_numpy(dtype=np.float32), (rows, cols)), shape=(len(customers), len(items))
+    positions = sp.csr_matrix(
+        (np.arange(1, len(pairs) + 1, dtype=np.float64), (rows, cols)), shape=(len(customers), len(items))
     )
-    matrix.sort_indices()
-    return Interactions(matrix, customers.to_numpy(dtype=object), items.to_numpy(dtype=object), end)
+    positions.sort_indices()
+    order = positions.data.astype(np.int64) - 1
+    raw = pairs["value"].to_numpy(dtype=np.float64)[order]
+    age_days = (end - pairs["last_ts"]).dt.total_seconds().to_numpy() / 86_400.0
+    matrix = sp.csr_matrix(
+        (raw.astype(np.float32), positions.indices, positions.indptr), shape=positions.shape
+    )
+    return Interactions(
+        matrix,
+        customers.to_numpy(dtype=object),
+        items.to_numpy(dtype=object),
+        end,
+        raw,
+        np.clip(age_days, 0, None)[order],
+    )
 
 
 def purchased_pairs(orders: pd.DataFrame | None) -> pd.DataFrame:

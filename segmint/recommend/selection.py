@@ -12,7 +12,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 
 import numpy as np
@@ -110,10 +112,8 @@ def choose_recommender(
     unknown = [c for c in settings.candidates if c not in RECOMMENDERS]
     if unknown or not settings.candidates:
         raise ValueError(f"unknown or no candidates {unknown}; valid: {', '.join(RECOMMENDERS)}")
-    cuts = {
-        life: selection_splits(tables, settings.model_copy(update={"recency_half_life_days": life}))
-        for life in dict.fromkeys(life for name in settings.candidates for life in half_lives(name, settings))
-    }
+    lives = dict.fromkeys(life for name in settings.candidates for life in half_lives(name, settings))
+    cuts = decayed_cuts(selection_splits(tables, settings), lives)
     candidates, per = candidate_scores(cuts, segments, settings)
     rule = chosen_configuration(candidates, per, settings)
     chosen = settings.model_copy(update={"recency_half_life_days": rule["recency_half_life_days"]})
@@ -145,6 +145,18 @@ def select_recommender(
     choice = choose_recommender(tables, segments, settings)
     final = refit_on_all_history(choice.name, tables, segments, choice.settings)
     return RecommenderSelection(**{f.name: getattr(choice, f.name) for f in fields(choice)}, model=final)
+
+
+def decayed_cuts(splits: list[Split], lives: Iterable[float | None]) -> dict[float | None, list[Split]]:
+    """``splits`` under each half-life of ``lives``: the same pairs and periods, only the values decay.
+
+    The orders are read once; each half-life redecays the kept raw values
+    (:meth:`~segmint.recommend.interactions.Interactions.with_half_life`).
+    """
+    return {
+        life: [dataclasses.replace(split, train=split.train.with_half_life(life)) for split in splits]
+        for life in lives
+    }
 
 
 def half_lives(name: str, settings: RecommendSettings) -> tuple[float | None, ...]:

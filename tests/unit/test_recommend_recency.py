@@ -167,3 +167,57 @@ def test_torch_stops_at_its_time_budget_and_says_so():
     choice = choose_recommender(tables, None, tiny.model_copy(update={"candidates": ("popularity", "torch")}))
     assert choice.metrics["torch_stopped"] == "time_budget"
     assert choice.candidates.set_index("name").loc["torch", "stopped"] == "time_budget"
+
+
+def _uneven_shop() -> Tables:
+    """Thirty customers buying overlapping items on different days, some items more than once."""
+    rng = np.random.default_rng(3)
+    rows = [
+        _buy(f"c{c}", f"p{int(rng.integers(0, 8))}", int(rng.integers(0, 90)))
+        for c in range(30)
+        for _ in range(int(rng.integers(1, 6)))
+    ]
+    rows = list({row[0]: row for row in rows}.values())  # one order per (customer, product, day)
+    return _tables(rows)
+
+
+@pytest.mark.parametrize("value", ["binary", "count", "log"])
+def test_redecayed_interactions_equal_those_read_under_the_half_life(value):
+    tables = _uneven_shop()
+    settings = RecommendSettings(min_item_customers=3, interaction_value=value)
+    kept = interactions_from(tables, settings.model_copy(update={"recency_half_life_days": 30.0}))
+    keep = np.arange(kept.shape[1]) % 2 == 0
+    rows = np.arange(0, kept.shape[0], 2)
+    for life in (7.0, None):
+        direct = interactions_from(tables, settings.model_copy(update={"recency_half_life_days": life}))
+        assert (kept.with_half_life(life).matrix != direct.matrix).nnz == 0
+        # slicing items, then customers, keeps each entry's raw value and age with it
+        sliced = direct.restrict_items(keep).customers_at(rows[rows < direct.restrict_items(keep).shape[0]])
+        redecayed = kept.restrict_items(keep).customers_at(rows[rows < kept.restrict_items(keep).shape[0]])
+        assert (redecayed.with_half_life(life).matrix != sliced.matrix).nnz == 0
+        assert list(redecayed.customer_ids) == list(sliced.customer_ids)
+    undecayed = kept.with_half_life(None).matrix.max()
+    assert undecayed == pytest.approx(1.0 if value == "binary" else kept.raw.max())
+
+
+def test_selection_reads_the_orders_once_for_every_half_life(monkeypatch):
+    from segmint.recommend import evaluation
+
+    calls = []
+    real = evaluation.interactions_from
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(evaluation, "interactions_from", counted)
+    settings = RecommendSettings(
+        candidates=["popularity", "itemknn"],
+        min_item_customers=1,
+        recency_grid_days=[7.0, 30.0, None],
+        selection_cuts=2,
+        bootstrap_rounds=20,
+    )
+    choice = choose_recommender(_steady_shop(), None, settings)
+    assert len(choice.candidates) == 4  # popularity once, item-kNN under each half-life
+    assert len(calls) == 2 + 1  # the two inner cuts once, then the outer split
