@@ -19,7 +19,13 @@ from segmint.learning import (
     pair_posteriors,
     wave_counts,
 )
-from segmint.settings import LearningSettings, TrapArchetype, TrapSettings
+from segmint.settings import (
+    LearningSettings,
+    SettingsError,
+    TrapArchetype,
+    TrapSettings,
+    settings_from_mapping,
+)
 
 
 def _plan() -> pd.DataFrame:
@@ -174,3 +180,13 @@ def test_the_trap_moves_only_its_archetype_and_offer_to_the_new_uplift() -> None
     assert moved["true_uplift"].tolist() == pytest.approx([0.02, -0.1, 0.0, 0.0])
     assert moved.loc[1, "true_incremental_revenue"] == pytest.approx(0.2 * 50 - 0.3 * 50)
     assert effects["true_uplift"].tolist() == [0.02, 0.1, 0.0, 0.0]
+
+
+def test_a_trap_or_learning_setting_outside_its_allow_list_or_range_names_the_key() -> None:
+    with pytest.raises(SettingsError, match="generate.trap.archetype"):
+        settings_from_mapping({"generate": {"trap": {"archetype": "whale"}}})
+    with pytest.raises(SettingsError, match="campaign.learning.stop_below"):
+        settings_from_mapping({"campaign": {"learning": {"stop_below": 2.0}}})
+    settings = settings_from_mapping({"generate": {"trap": {"offer": "discount_10"}}})
+    assert settings.generate.trap == TrapSettings(offer="discount_10")
+    assert settings_from_mapping({}).generate.trap is None
