@@ -263,11 +263,12 @@ def profile_lines(profile: Mapping[str, Any]) -> list[str]:
     offer, eligibility = profile["offer"], profile["eligibility"]
     orders, reviews = profile["orders"], profile["reviews"]
     clv = f", CLV {_money(value['clv'])}" if "clv" in value else ""
+    basis = f" (by {value['tier_basis']})" if value.get("tier_basis") else ""
     lines = [
         f"customer {profile['customer_id']}",
         f"  segment:     {seg['name']} (id {seg['id']})",
         f"    why:       {seg['reason'] or 'n/a'}",
-        f"  value tier:  {value['tier']}{clv}",
+        f"  value tier:  {value['tier']}{basis}{clv}",
         f"  anomaly:     {anomaly['summary']}",
         f"  offer:       {offer['best_offer'] or 'none'} (group {offer['group'] or 'n/a'}, "
         f"expected incremental value {_money(offer['expected_incremental_value'])})",

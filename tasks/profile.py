@@ -118,6 +118,8 @@ def _value(row: pd.Series) -> dict[str, Any]:
         if column in row.index:
             value["clv"] = _plain(row[column])
             break
+    # The campaign stage tiers by predicted CLV where the champion CLV model scored, else by RFM.
+    value["tier_basis"] = "predicted CLV" if value.get("clv") is not None else "RFM score"
     return value
 
 

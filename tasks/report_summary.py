@@ -55,10 +55,12 @@ def stayed_share(frame: pd.DataFrame) -> float | None:
 
 def trained_frame(evaluation: dict[str, Any], metrics: dict[str, dict[str, Any]]) -> pd.DataFrame:
     """One row per model trained this run: its version, what was selected, and its quality."""
+    clv = metrics.get("uplift", {}).get("clv") or {}
     chosen = {
         "segmenter": _segmenter_choice(metrics.get("segment", {})),
         "recommender": metrics.get("recommend", {}).get("winner"),
         "uplift": metrics.get("uplift", {}).get("winner"),
+        "clv": f"LightGBM Tweedie, seed {clv['seed']}" if "seed" in clv else None,
     }
     rows = []
     for kind, entry in evaluation.items():

@@ -50,6 +50,8 @@ def run_segment(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
         "segment_sizes": {str(k): int(v) for k, v in sizes.items()},
         "selected": selected_candidate(selection),
         "value_tiers": {str(k): int(v) for k, v in segments["value_tier"].value_counts().items()},
+        # the segmenter's tiers; the campaign stage replaces them by predicted-CLV tiers when it can
+        "value_tier_basis": "rfm",
     }
     reference = features.sample(min(REFERENCE_ROWS, len(features)), random_state=settings.segment.seed)
     tracking.log_frame(reference, "reference", "features.parquet")

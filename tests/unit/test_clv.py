@@ -79,3 +79,12 @@ def test_clv_tiers_leave_customers_without_a_prediction_untiered() -> None:
     assert tiers.tolist() == ["low", None, "mid", "high"]
     with pytest.raises(ValueError, match="no predicted CLV"):
         clv_tiers(pd.Series([None, None], dtype=float), (0.5, 0.8))
+
+
+def test_a_profile_says_whether_its_tier_comes_from_predicted_clv_or_rfm() -> None:
+    from tasks.profile import _value
+
+    by_clv = _value(pd.Series({"value_tier": "high", "clv": 120.0}))
+    by_rfm = _value(pd.Series({"value_tier": "mid", "clv": float("nan")}))
+    assert by_clv == {"tier": "high", "clv": 120.0, "tier_basis": "predicted CLV"}
+    assert by_rfm["tier_basis"] == "RFM score" and by_rfm["clv"] is None
