@@ -439,7 +439,7 @@ class RuntimeSettings(_Section):
     task_runner: TaskRunner = "local"
     dask_address: str | None = None
     dask_workers: int = Field(2, ge=1)
-    # on Dask, the campaign stage scores recommendations in partitions of this many customers
+    # on Dask, features and the campaign scoring are computed in partitions of this many customers
     dask_partition_customers: int = Field(250_000, ge=100)
     # Wall-time budget per stage, sized for a 100k-customer shop on 2 cores; a stage that runs
     # longer still finishes, with a warning and ``over_budget`` in its metrics and MLflow run.

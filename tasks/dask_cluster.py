@@ -9,6 +9,7 @@ Every result is gathered back here in partition order, so it equals a local run'
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
@@ -81,14 +82,24 @@ def map_partitions(
         return PartitionResults([function(part, **shared) for part in parts], workers=1)
     # Lists of one: scatter would split a list or dict argument into futures of its items.
     scattered = {
-        name: value if value is None else client.scatter([value], broadcast=True, hash=False)[0]
+        name: value if value is None else _scattered(client, [value], broadcast=True)[0]
         for name, value in shared.items()
     }
     # The parts go to the workers as data, not inside the task graph.
-    futures = client.map(function, client.scatter(list(parts), hash=False), pure=False, **scattered)
+    futures = client.map(function, _scattered(client, list(parts)), pure=False, **scattered)
     results = client.gather(futures)
     ran_on = {worker for holders in client.who_has(futures).values() for worker in holders}
     return PartitionResults(list(results), workers=max(len(ran_on), 1))
+
+
+def _scattered(client: Any, values: list[Any], broadcast: bool = False) -> list[Any]:
+    """Futures of ``values`` held by ``client``'s workers.
+
+    Called from a task of another cluster (a stage on the threaded task runner), ``Client.scatter``
+    would store the data on that task's own worker and report it to this client's scheduler, which
+    has no such worker; an empty context hides the task's worker from it.
+    """
+    return contextvars.Context().run(client.scatter, values, broadcast=broadcast, hash=False)
 
 
 def concat_parts(results: PartitionResults) -> pd.DataFrame:

@@ -108,6 +108,33 @@ def test_the_cluster_workers_are_separate_processes(process_cluster) -> None:
     assert len(pids) == 2 and os.getpid() not in pids
 
 
+def _partition_pids(parts: list[int], address: str) -> dict:
+    """Run on a thread worker of another cluster, as a stage on the Dask task runner does."""
+    from segmint.settings import RuntimeSettings
+    from tasks.dask_cluster import compute_client, map_partitions
+
+    with compute_client(RuntimeSettings(task_runner="dask", dask_address=address)) as client:
+        results = map_partitions(client, _pid_of, parts, offset=[100])
+    return {"parts": results.parts, "workers": results.workers}
+
+
+def _pid_of(part: int, offset: list[int]) -> tuple[int, int]:
+    return part + offset[0], os.getpid()
+
+
+def test_a_stage_on_the_task_runner_maps_its_partitions_over_the_process_cluster(process_cluster) -> None:
+    from distributed import Client, LocalCluster
+
+    with (
+        LocalCluster(n_workers=1, processes=False, dashboard_address="127.0.0.1:0") as runner,
+        Client(runner, set_as_default=False) as client,
+    ):
+        done = client.submit(_partition_pids, list(range(6)), process_cluster, pure=False).result()
+    assert [value for value, _ in done["parts"]] == [100, 101, 102, 103, 104, 105]
+    pids = {pid for _, pid in done["parts"]}
+    assert done["workers"] == len(pids) == 2 and os.getpid() not in pids
+
+
 def _sorted(frame: pd.DataFrame, key: list[str]) -> pd.DataFrame:
     return frame.sort_values(key, kind="stable").reset_index(drop=True)
 
