@@ -30,12 +30,13 @@ def run_uplift(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
     """Fit the CLV model and select, save and register the uplift model from past campaigns.
 
     Returns:
-        The stage's metrics, as written to ``metrics/uplift.json``: the CLV metrics, the winner, its
-        test-part metrics and which rows they come from (``rows``), its interval against random
-        targeting (``baseline``), every candidate's cross-validated scores on the training part
-        (``selection_rows``), the campaign rows the feature join dropped per reason
-        (``dropped_rows``) and the registered version; or the skip reason when there is no
-        campaign (or no offer or control arm) to learn uplift from.
+        The stage's metrics, as written to ``metrics/uplift.json``: the CLV fit (``clv``: customers,
+        seed and registered version, or why it was skipped), the winner, its test-part metrics and
+        which rows they come from (``rows``), its interval against random targeting (``baseline``),
+        every candidate's cross-validated scores on the training part (``selection_rows``), the
+        campaign rows the feature join dropped per reason (``dropped_rows``) and the registered
+        version; or the skip reason when there is no campaign (or no offer or control arm) to learn
+        uplift from.
     """
     tables = read_tables(paths.validated, paths, names=("campaigns",), columns=_CUSTOMER_COLUMNS)
     result: dict[str, Any] = {"clv": _fit_clv(settings, paths)}
@@ -137,8 +138,8 @@ def _clv_fit(
     """CLV calibration by decile and the cumulative gain of targeting by predicted CLV; None when the
     rows are too few for deciles.
 
-    Both are on the training rows the model was fitted on (CLV has no held-out part), so they show
-    the fit, not out-of-sample accuracy.
+    Both are on the training rows the model was fitted on, so they show the fit; the out-of-time
+    scores (a refit on the period before, against the naive rate) are in ``metrics/evaluate.json``.
     """
     predicted = clv.predict(train)
     spend = predicted[["customer_id"]].merge(
