@@ -6,7 +6,7 @@ with the shop's ``truth/effects.parquet`` (``true_incremental_revenue``). Two re
 number of contacts per offer: the oracle (the highest true incremental revenue) and response targeting
 (each customer's likeliest offer by the champion's ``response_probability``), both among the customers
 the plan may contact (not flagged by the anomaly detector, not opted out). Writes
-``benchmarks/results/campaign_truth.json``.
+``benchmarks/results/campaign_truth.json``; ``--trained DIR ...`` values projects already planned so.
 
     python -m benchmarks.campaign_truth --customers 30000 --seeds 21,22
 """
@@ -101,11 +101,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", default="21,22")
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--name", default="campaign_truth")
+    parser.add_argument(
+        "--trained", type=Path, nargs="+", default=None, help="value these planned projects instead"
+    )
     args = parser.parse_args(argv)
     seeds = [int(s) for s in args.seeds.split(",")]
-    with tempfile.TemporaryDirectory(prefix="campaign-truth-") as tmp:
-        workdir = args.workdir or Path(tmp)
-        runs = [bench_seed(workdir, args.customers, seed) for seed in seeds]
+    if args.trained:
+        runs = [{"project": project.name, **plan_against_truth(project)} for project in args.trained]
+    else:
+        with tempfile.TemporaryDirectory(prefix="campaign-truth-") as tmp:
+            workdir = args.workdir or Path(tmp)
+            runs = [bench_seed(workdir, args.customers, seed) for seed in seeds]
     met = {
         "oracle_ratio": all((run.get("oracle_ratio") or 0.0) >= TARGETS["oracle_ratio"] for run in runs),
         "response_multiple": all(run.get("beats_response", False) for run in runs),
