@@ -279,6 +279,8 @@ def campaign() -> None:
 
     with console.status("scoring customers with the champions…"):
         result = campaign_flow(str(_paths().root))
+    if result["refreshed"]:
+        console.print(f"data/raw is newer than the scoring inputs; ran {', '.join(result['refreshed'])}")
     summary = result["campaign"]
     console.print(
         f"scored {summary['customers']:,} customers; contacted {summary['contacted']:,}, "

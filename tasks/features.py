@@ -15,7 +15,7 @@ from segmint.partition import customer_partitions, features_are_per_customer, fe
 from segmint.settings import FeatureSettings, Settings
 from segmint.uplift.waves import WAVE_ID, campaign_waves, wave_features
 from tasks.dask_cluster import compute_client, map_partitions
-from tasks.io import read_tables, write_json, write_parquet, write_pickle
+from tasks.io import read_pickle, read_tables, write_json, write_parquet, write_pickle
 from tasks.paths import ProjectPaths
 
 FEATURES = "features.parquet"
@@ -96,6 +96,12 @@ def _features_as_of(
     return features_from_parts(tables, as_of, cfg, results.parts), results.summary()
 
 
+def _features_as_of_end(tables: Tables) -> pd.Timestamp:
+    """Just after the last timestamp of the data (now when there is none): the features' as-of."""
+    end = latest_timestamp(tables)
+    return (end if end is not None else pd.Timestamp.now(tz="UTC")) + pd.Timedelta(seconds=1)
+
+
 def run_features(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
     """Write the customer features now, per campaign wave at its first send, and at the label cutoff.
 
@@ -109,8 +115,7 @@ def run_features(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
     """
     tables = read_tables(paths.validated, paths)
     cfg = settings.features
-    end = latest_timestamp(tables)
-    end = (end if end is not None else pd.Timestamp.now(tz="UTC")) + pd.Timedelta(seconds=1)
+    end = _features_as_of_end(tables)
     out = paths.features
     sentiment = _sentiment(tables, cfg)
     result: dict[str, Any] = {"as_of": end.isoformat(), "sentiment": sentiment.summary}
@@ -132,3 +137,30 @@ def run_features(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
     result["label_cutoff"] = cutoff.isoformat()
     write_json(paths.metric("features"), result)
     return result
+
+
+def run_scoring_features(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
+    """Rebuild only the current features (``features.parquet``) for scoring, with the trained sentiment model.
+
+    Nothing is refitted: the review sentiment model of the last training scores the reviews, and the
+    training-only files (label-cutoff features, labels, campaign-wave features) are left as they are.
+
+    Returns:
+        ``as_of``, ``customers`` and ``feature_columns`` of the rebuilt features.
+    """
+    tables = read_tables(paths.validated, paths)
+    end = _features_as_of_end(tables)
+    model_file = paths.models / "features" / "sentiment.pkl"
+    model = read_pickle(model_file, root=paths.models) if model_file.exists() else None
+    if model is not None and tables.reviews is not None:
+        scored = tables.reviews.assign(sentiment_score=model.score(tables.reviews["text"]))
+        tables = dataclasses.replace(tables, reviews=scored)
+    with compute_client(settings.runtime) as client:
+        features, partitions = _features_as_of(tables, end, settings, model, client)
+    write_parquet(paths.features / FEATURES, features)
+    return {
+        "as_of": end.isoformat(),
+        "customers": int(len(features)),
+        "feature_columns": int(features.shape[1] - 1),
+        "dask": partitions,
+    }
