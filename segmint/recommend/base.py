@@ -190,15 +190,30 @@ class Recommender:
         Returns:
             DataFrame[customer_id, recommended_product_ids (list[str]), scores (list[float])].
         """
-        if not hasattr(self, "X_"):
-            raise ValueError("recommender is not fitted; call fit(interactions) first")
-        ids = np.asarray([str(customer) for customer in customer_ids], dtype=object)
+        ids = self._fitted_ids(customer_ids)
         excluded, unknown = self._exclusion_matrix(ids, exclude)
         self.unknown_products = unknown
         top = self._top_n(ids, excluded, exclude_seen, min(n, len(self.item_ids_)))
         frame = _recommendation_frame(ids, self.item_ids_, top)
         frame.attrs["unknown_products"] = unknown
         return frame
+
+    def top_positions(self, customer_ids: Sequence[str], n: int, exclude_seen: bool = True) -> np.ndarray:
+        """What :meth:`recommend` ranks (no exclusion list), as catalogue positions: -1 where none.
+
+        Returns:
+            len(customer_ids) × min(n, items) columns of the fitted matrix, best first; what
+            evaluation reads, without building lists of product ids.
+        """
+        ids = self._fitted_ids(customer_ids)
+        top = self._top_n(ids, None, exclude_seen, min(n, len(self.item_ids_)))
+        return np.where(np.isfinite(top.scores), top.items, -1)
+
+    def _fitted_ids(self, customer_ids: Sequence[str]) -> np.ndarray:
+        """``customer_ids`` as strings, once the model is fitted."""
+        if not hasattr(self, "X_"):
+            raise ValueError("recommender is not fitted; call fit(interactions) first")
+        return np.asarray([str(customer) for customer in customer_ids], dtype=object)
 
     def _top_n(self, ids: np.ndarray, excluded: sp.csr_matrix | None, exclude_seen: bool, n: int) -> _TopN:
         """Top-``n`` for each of ``ids``, a batch at a time: known customers first, then the others."""

@@ -222,8 +222,6 @@ def per_customer_metrics(recommended: pd.DataFrame, split: Split, k: int) -> pd.
     Returns:
         DataFrame[customer_id, ndcg, recall, ap, n_relevant] in ``recommended`` order.
     """
-    n_items = split.train.shape[1]
-    rows = split.train.customer_index.get_indexer(recommended["customer_id"])
     lists = recommended["recommended_product_ids"].tolist()
     lengths = np.array([min(len(x), k) for x in lists], dtype=np.int64)
     flat = [p for x in lists for p in x[:k]]
@@ -231,6 +229,13 @@ def per_customer_metrics(recommended: pd.DataFrame, split: Split, k: int) -> pd.
     grid = np.full((len(lists), k), -1, dtype=np.int64)
     mask = np.arange(k)[None, :] < lengths[:, None]
     grid[mask] = cols
+    return _metrics_of_positions(recommended["customer_id"].to_numpy(), grid, split, k)
+
+
+def _metrics_of_positions(customer_ids: np.ndarray, grid: np.ndarray, split: Split, k: int) -> pd.DataFrame:
+    """:func:`per_customer_metrics` from each customer's top-``k`` item positions (-1 where none)."""
+    n_items = split.train.shape[1]
+    rows = split.train.customer_index.get_indexer(customer_ids)
     rel = split.relevant.tocoo()
     rel_keys = np.sort(rel.row.astype(np.int64) * n_items + rel.col)
     keys = rows[:, None].astype(np.int64) * n_items + grid
@@ -245,7 +250,7 @@ def per_customer_metrics(recommended: pd.DataFrame, split: Split, k: int) -> pd.
     ap = (precision_at * hits).sum(axis=1) / denom
     return pd.DataFrame(
         {
-            "customer_id": recommended["customer_id"].to_numpy(),
+            "customer_id": customer_ids,
             "ndcg": ndcg,
             "recall": recall,
             "ap": ap,
@@ -262,18 +267,20 @@ def evaluate_on_split(model: Recommender, split: Split, k: int, segments: pd.Dat
         recommended to anyone), ``n_customers``, ``per_customer`` (DataFrame kept for paired
         bootstraps) and, when ``segments`` is given, ``per_segment`` (DataFrame).
     """
-    recs = model.recommend(split.test_customers.tolist(), k, exclude_seen=True)
-    per = per_customer_metrics(recs, split, k)
-    recommended_items = {p for x in recs["recommended_product_ids"] for p in x}
+    ids = np.asarray(split.test_customers, dtype=object).astype(str)
+    positions = model.top_positions(ids.tolist(), k, exclude_seen=True)
+    grid = np.pad(positions, ((0, 0), (0, k - positions.shape[1])), constant_values=-1)
+    per = _metrics_of_positions(ids, grid, split, k)
     out: dict = {
         "ndcg": float(per["ndcg"].mean()) if len(per) else float("nan"),
         "recall": float(per["recall"].mean()) if len(per) else float("nan"),
         "map": float(per["ap"].mean()) if len(per) else float("nan"),
-        "coverage": len(recommended_items) / max(split.train.shape[1], 1),
+        "coverage": len(np.unique(grid[grid >= 0])) / max(split.train.shape[1], 1),
         "n_customers": len(per),
         "per_customer": per,
     }
     if segments is not None:
+        recs = model.recommend(ids.tolist(), k, exclude_seen=True)
         out["per_segment"] = per_segment_metrics(per, recs, segments, split)
     return out
 

@@ -173,7 +173,7 @@ def _uneven_shop() -> Tables:
     """Thirty customers buying overlapping items on different days, some items more than once."""
     rng = np.random.default_rng(3)
     rows = [
-        _buy(f"c{c}", f"p{int(rng.integers(0, 8))}", int(rng.integers(0, 90)))
+        _buy(f"c{c}", f"p{int(rng.integers(0, 14))}", int(rng.integers(0, 90)))
         for c in range(30)
         for _ in range(int(rng.integers(1, 6)))
     ]
@@ -221,3 +221,20 @@ def test_selection_reads_the_orders_once_for_every_half_life(monkeypatch):
     choice = choose_recommender(_steady_shop(), None, settings)
     assert len(choice.candidates) == 4  # popularity once, item-kNN under each half-life
     assert len(calls) == 2 + 1  # the two inner cuts once, then the outer split
+
+
+@pytest.mark.parametrize("name", ["popularity", "itemknn", "ease"])
+def test_evaluation_from_positions_equals_evaluation_from_the_recommended_ids(name):
+    from segmint.recommend import per_customer_metrics, temporal_split
+    from segmint.recommend.evaluation import evaluate_on_split
+
+    settings = RecommendSettings(min_item_customers=2, recency_half_life_days=30.0, ease_max_items=10)
+    split = temporal_split(_uneven_shop(), settings)
+    model = make_recommender(name, settings).fit(split.train)
+    fast = evaluate_on_split(model, split, k=10)
+    recs = model.recommend(split.test_customers.tolist(), 10, exclude_seen=True)
+    slow = per_customer_metrics(recs, split, 10)
+    assert len(slow) > 0 and split.train.shape[1] > settings.ease_max_items
+    pd.testing.assert_frame_equal(fast["per_customer"], slow)
+    recommended = {p for x in recs["recommended_product_ids"] for p in x}
+    assert fast["coverage"] == len(recommended) / split.train.shape[1]
