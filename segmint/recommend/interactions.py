@@ -106,15 +106,18 @@ def _pairs_from_orders(orders: pd.DataFrame, until: pd.Timestamp | None) -> pd.D
     if until is not None:
         lines = lines[lines["ts"] < until]
     qty = lines["quantity"].astype("float64").abs()
-    lines = lines.assign(signed=np.where(lines["is_return"], -qty, qty))
-    bought = lines[~lines["is_return"]]
-    pairs = bought.groupby(["customer_id", "product_id"], sort=False).agg(
-        orders=("order_id", "nunique"), last_ts=("ts", "max")
+    returned = lines["is_return"].to_numpy()
+    # One pass: orders and last time count bought lines only, the net quantity every line.
+    lines = lines.assign(
+        signed=np.where(returned, -qty, qty),
+        bought_order=lines["order_id"].where(~returned),
+        bought_ts=lines["ts"].where(~returned),
+    )
+    pairs = lines.groupby(["customer_id", "product_id"], sort=False).agg(
+        orders=("bought_order", "nunique"), last_ts=("bought_ts", "max"), net=("signed", "sum")
     )
     # A pair whose returned quantity reaches what was bought is no evidence of liking the item.
-    net = lines.groupby(["customer_id", "product_id"], sort=False)["signed"].sum()
-    pairs = pairs.join(net.rename("net"), how="left")
-    pairs = pairs[pairs["net"] > 0]
+    pairs = pairs[(pairs["orders"] > 0) & (pairs["net"] > 0)]
     return pairs.reset_index()[["customer_id", "product_id", "orders", "last_ts"]]
 
 
