@@ -99,7 +99,7 @@ def _true_revenues(planned) -> tuple[float, float, float]:
 def test_plan_beats_response_targeting_and_stays_near_the_oracle(planned) -> None:
     ours, best, resp = _true_revenues(planned)
     assert ours > 0 and ours >= 1.3 * resp
-    # A regression floor: 0.891 of the oracle on this shop (plan 46,550, oracle 52,259, response -34,701);
+    # A regression floor: 0.880 of the oracle on this shop (plan 46,743, oracle 53,089, response -36,695);
     # the 0.85 line at 30,000 customers is the benchmark's.
     assert ours >= 0.80 * best, f"plan reaches {ours / best:.3f} of the oracle"
 
