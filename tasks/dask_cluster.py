@@ -38,16 +38,18 @@ class PartitionResults:
 
 
 def _task_runner_client() -> Any | None:
-    """A client of the Dask cluster this thread is a worker of (Prefect's DaskTaskRunner), else None."""
+    """A client of the Dask cluster this thread is a worker of (Prefect's DaskTaskRunner), else None.
+
+    The thread secedes from its worker while the client is open, so that worker runs partitions too
+    instead of waiting on them with its only thread.
+    """
     try:
-        from distributed import get_worker
+        from distributed import get_worker, worker_client
 
         get_worker()
     except (ImportError, ValueError):
         return None
-    from prefect_dask import get_dask_client
-
-    return get_dask_client()
+    return worker_client()
 
 
 @contextmanager

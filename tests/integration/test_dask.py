@@ -135,6 +135,32 @@ def test_a_stage_on_the_task_runner_maps_its_partitions_over_the_process_cluster
     assert done["workers"] == len(pids) == 2 and os.getpid() not in pids
 
 
+def test_without_an_address_the_task_runners_threads_take_the_partitions() -> None:
+    from prefect import flow, task
+
+    from flows.training import dask_task_runner
+    from segmint.settings import RuntimeSettings
+    from tasks.dask_cluster import compute_client, map_partitions
+
+    runtime = RuntimeSettings(task_runner="dask", dask_workers=2)
+
+    @task
+    def partitioned() -> dict:
+        with compute_client(runtime) as client:
+            assert client is not None
+            results = map_partitions(client, _pid_of, list(range(6)), offset=[100])
+        return {"parts": results.parts, "workers": results.workers}
+
+    @flow(task_runner=dask_task_runner(runtime))
+    def on_threads() -> dict:
+        return partitioned.submit().result()
+
+    done = on_threads()
+    assert [value for value, _ in done["parts"]] == [100, 101, 102, 103, 104, 105]
+    # threads of this process
+    assert {pid for _, pid in done["parts"]} == {os.getpid()} and 1 <= done["workers"] <= 2
+
+
 def _sorted(frame: pd.DataFrame, key: list[str]) -> pd.DataFrame:
     return frame.sort_values(key, kind="stable").reset_index(drop=True)
 
