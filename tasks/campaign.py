@@ -266,9 +266,13 @@ def _contact_info(
 
 
 def _offers_to_explore(settings: Settings, campaigns: pd.DataFrame | None) -> list[str]:
-    """The configured offers and every treatment of past campaigns."""
+    """Every treatment of past campaigns; without any, the configured offers (``campaign.offers``).
+
+    As for an uplift plan, ``campaign.offers`` prices the offers the shop has run: an offer configured
+    there that this shop never sent (a default for another shop) is not explored beside them.
+    """
     past = set() if campaigns is None else set(campaigns["treatment"].astype(str)) - {CONTROL}
-    return sorted(set(settings.campaign.offers) | past)
+    return sorted(past) if past else sorted(settings.campaign.offers)
 
 
 def _exploration(

@@ -262,3 +262,14 @@ def test_conversion_valuation_chooses_the_candidate_that_predicts_converted_reve
     assert chosen.name == "clv" and chosen.errors["clv"] == pytest.approx(0.0, abs=1e-6)
     assert np.allclose(chosen.values.to_numpy(), order_value)
     assert conversion_valuation(features, campaigns, None).name == "order_value"
+
+
+def test_exploration_explores_the_shops_own_offers_and_the_configured_ones_only_without_history() -> None:
+    from segmint.settings import Settings
+    from tasks.campaign import _offers_to_explore
+
+    settings = Settings.model_validate({"campaign": {"offers": {"discount_10": {"redemption_share": 0.1}}}})
+    past = pd.DataFrame({"treatment": ["womens_email", "control", "mens_email"]})
+    assert _offers_to_explore(settings, past) == ["mens_email", "womens_email"]
+    assert _offers_to_explore(settings, None) == ["discount_10"]
+    assert _offers_to_explore(settings, past.iloc[[1]]) == ["discount_10"]
