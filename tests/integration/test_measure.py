@@ -9,9 +9,22 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
+from segmint.generate.outcomes import simulate_outcomes
+from tasks.measure import pooled_measurement
 from tests.integration.conftest import copy_project, run_segmint
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def _coverage(plan: pd.DataFrame, truth_dir, true_mean: float, executions: int = 40) -> float:
+    """Share of ``executions`` simulated executions of ``plan`` whose pooled 95 % interval of the
+    realised uplift covers ``true_mean``, the true uplift of the treated."""
+    truth = {name: pd.read_parquet(truth_dir / f"{name}.parquet") for name in ("customers_truth", "effects")}
+    covered = 0
+    for seed in range(executions):
+        overall = pooled_measurement(plan, simulate_outcomes(plan, truth, seed=seed))
+        covered += overall["uplift_low"] <= true_mean <= overall["uplift_high"]
+    return covered / executions
 
 
 def test_measured_uplift_covers_the_true_uplift_of_the_treated(trained_project, shop_dir, tmp_path):
@@ -38,8 +51,10 @@ def test_measured_uplift_covers_the_true_uplift_of_the_treated(trained_project, 
     effects = pd.read_parquet(shop / "truth" / "effects.parquet")
     truth = treated.merge(effects, on=["customer_id", "offer"], how="left")["true_uplift"]
     assert truth.notna().all()
-    assert overall["uplift_low"] <= truth.mean() <= overall["uplift_high"]
     assert overall["uplift_low"] < overall["uplift"] < overall["uplift_high"]
+    # One simulated wave's 95 % interval misses the truth one time in twenty, whichever plan it is: the
+    # intervals are checked over many simulated executions of this plan instead.
+    assert _coverage(plan, shop / "truth", truth.mean()) >= 0.85
     offers = {row["offer"] for row in measure["per_offer"]}
     assert offers == set(treated["offer"])
     assert any(row["segment_id"] != "all" for row in measure["per_segment"])
