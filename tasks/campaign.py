@@ -325,25 +325,30 @@ def _learned_scores(
     return learned.uplift_scores, learning_summary(learned, history)
 
 
-def conversion_values(settings: Settings, inputs: CampaignInputs) -> Valuation:
-    """The value of one conversion per customer: the shrunk order value or the champion CLV scaled to
-    one order, whichever predicts past converted campaign rows better (:func:`conversion_valuation`)."""
+def conversion_values(settings: Settings, inputs: CampaignInputs, clv: pd.Series) -> Valuation:
+    """The value of one conversion per customer: the shrunk order value or the champion CLV (``clv``,
+    by customer id, from :func:`customer_clv`) scaled to one order, whichever predicts past converted
+    campaign rows better (:func:`conversion_valuation`)."""
     campaigns = inputs.tables.campaigns
     offers = [] if campaigns is None else sorted(set(campaigns["treatment"].astype(str)) - {CONTROL})
     kept = {offer: 1.0 - settings.campaign.offer(offer).redemption_share for offer in offers}
-    clv, _ = customer_clv(settings, inputs.features)
     return conversion_valuation(inputs.features, campaigns, clv, kept)
 
 
 def campaign_plan(
-    settings: Settings, inputs: CampaignInputs, scores: pd.DataFrame, history: pd.DataFrame | None = None
+    settings: Settings,
+    inputs: CampaignInputs,
+    scores: pd.DataFrame,
+    clv: pd.Series,
+    history: pd.DataFrame | None = None,
 ) -> CampaignPlan:
     """The plan under the budget: by the champion uplift model's scores (moved by what the measured
-    waves in ``history`` taught, see :mod:`segmint.learning`), else an exploration plan."""
+    waves in ``history`` taught, see :mod:`segmint.learning`; conversions valued with ``clv`` among
+    the candidates), else an exploration plan."""
     uplift_scores, reason = _uplift_scores(settings, inputs)
     if uplift_scores is None:
         return _exploration(settings, inputs, scores, reason)
-    valuation = conversion_values(settings, inputs)
+    valuation = conversion_values(settings, inputs, clv)
     info = _contact_info(scores, inputs, valuation.values)
     # The plan is made as of the end of the observed data, which contact rules count back from.
     as_of = latest_timestamp(inputs.tables) or pd.Timestamp.now(tz="UTC")
@@ -481,14 +486,15 @@ def run_campaign(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
     segmented = segment_scores(settings, paths, inputs)
     history_file = paths.outputs / HISTORY_FILE
     history = read_parquet(history_file) if history_file.exists() else None
-    campaign = campaign_plan(settings, inputs, segmented.scores, history)
+    # the champion CLV is loaded and scored once: it values conversions and fills customer_scores.clv
+    clv, clv_note = customer_clv(settings, inputs.features)
+    campaign = campaign_plan(settings, inputs, segmented.scores, clv, history)
     scores = _with_best_offers(segmented.scores, campaign.best_offers)
     recommended = recommended_lists(
         settings, scores["customer_id"].astype(str).tolist(), inputs.tables.orders
     )
     scores = _with_recommendations(scores, recommended.lists)
     scores = scores.assign(offer_reason=_offer_reasons(settings, inputs, scores, campaign).to_numpy())
-    clv, clv_note = customer_clv(settings, inputs.features)
     scores = scores.assign(clv=scores["customer_id"].astype(str).map(clv).astype(float).to_numpy())
     scores, tiers = with_value_tiers(settings, scores)
     plan = campaign.plan.copy()
