@@ -16,11 +16,12 @@ from segmint.features import customer_features, future_labels
 from segmint.gate import KEEP_CHALLENGER, PROMOTE, REVIEW, decide
 from segmint.generate import PERIOD_END, generate_shop
 from segmint.settings import FeatureSettings, GateRule, GenerateSettings, Settings
-from tasks import evaluate, tracking
+from tasks import tracking
 from tasks.evaluate import PAIRS, CLVData, evaluate_pair
 from tasks.gate import gate_inputs
 from tasks.paths import ProjectPaths
 from tasks.pyfunc import CLVPyfuncModel
+from tests.unit.registry_double import patched_registry
 
 HORIZON = 90
 SETTINGS = Settings.model_validate({"clv": {"bootstrap_rounds": 100}})
@@ -53,14 +54,7 @@ def registry(monkeypatch, shop_periods):
     periods, challenger = shop_periods
     monkeypatch.setattr(clv_module, "BAGGED_SEEDS", 1)
     state: dict = {"periods": periods, "version": None, "load": lambda: None, "data": []}
-    monkeypatch.setattr(evaluate, "_challenger", lambda paths, kind, filename: (challenger, None))
-    monkeypatch.setattr(
-        tracking,
-        "alias_version",
-        lambda settings, kind, alias: state["version"] if alias == "champion" else "5",
-    )
-    monkeypatch.setattr(tracking, "load_alias", lambda settings, kind, alias: state["load"]())
-    return state
+    return patched_registry(monkeypatch, challenger, state, "5")
 
 
 def _evaluate(state: dict) -> dict:

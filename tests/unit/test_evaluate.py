@@ -9,10 +9,10 @@ import pytest
 
 from segmint.gate import PROMOTE, REVIEW, BaselineCheck, decide
 from segmint.settings import GateRule, Settings
-from tasks import evaluate, tracking
 from tasks.evaluate import PairSpec, Scored, evaluate_pair
 from tasks.gate import gate_inputs
 from tasks.paths import ProjectPaths
+from tests.unit.registry_double import patched_registry
 
 
 def _spec(baseline=None) -> PairSpec:
@@ -31,15 +31,7 @@ def _spec(baseline=None) -> PairSpec:
 @pytest.fixture
 def registry(monkeypatch):
     """A challenger on disk and a registry whose champion ``load`` is set by each test."""
-    state: dict = {"version": "3", "load": lambda: None}
-    monkeypatch.setattr(evaluate, "_challenger", lambda paths, kind, filename: (object(), None))
-    monkeypatch.setattr(
-        tracking,
-        "alias_version",
-        lambda settings, kind, alias: state["version"] if alias == "champion" else "4",
-    )
-    monkeypatch.setattr(tracking, "load_alias", lambda settings, kind, alias: state["load"]())
-    return state
+    return patched_registry(monkeypatch, object(), {"version": "3", "load": lambda: None}, "4")
 
 
 def _evaluate(spec: PairSpec) -> dict:
