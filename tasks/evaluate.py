@@ -42,7 +42,7 @@ from segmint.uplift import (
 )
 from tasks import tracking
 from tasks.drift import with_model_columns
-from tasks.features import AT_CAMPAIGN, FEATURES, LABELS, TRAIN
+from tasks.features import AT_CAMPAIGN, FEATURES, LABELS, TRAIN, trained_sentiment
 from tasks.io import read_json, read_parquet, read_pickle, read_tables, write_json
 from tasks.paths import ProjectPaths
 
@@ -360,8 +360,7 @@ def _clv_data(settings: Settings, paths: ProjectPaths) -> CLVData:
     recorded = read_json(paths.metric("features"), {}).get("label_cutoff")
     cutoff = pd.Timestamp(recorded) if recorded else _label_cutoff(tables, horizon)
     calibration = cutoff - pd.Timedelta(days=horizon)
-    sentiment_file = paths.models / "features" / "sentiment.pkl"
-    sentiment = read_pickle(sentiment_file, root=paths.models) if sentiment_file.exists() else None
+    sentiment = trained_sentiment(paths)
     periods = CLVPeriods(
         calibration=customer_features(tables, calibration, settings.features, sentiment),
         calibration_labels=future_labels(tables, calibration, horizon),

@@ -21,6 +21,7 @@ from tasks.paths import ProjectPaths
 FEATURES = "features.parquet"
 AT_CAMPAIGN = "features_at_campaign.parquet"
 TRAIN, LABELS = "train.parquet", "labels.parquet"
+SENTIMENT_MODEL = "features/sentiment.pkl"  # under models/
 
 
 @dataclass(frozen=True)
@@ -44,9 +45,16 @@ def _sentiment(tables: Tables, cfg: FeatureSettings) -> _Sentiment:
         return _Sentiment(None, tables, {"skipped": "fewer reviews than features.sentiment_min_reviews"})
     sample = reviews.sample(n=min(len(reviews), cfg.sentiment_max_train_reviews), random_state=cfg.seed)
     model = fit_sentiment_model(sample["text"], sample["rating"], seed=cfg.seed)
-    # Every review is scored once here; the snapshots only filter by time.
-    scored = dataclasses.replace(tables, reviews=reviews.assign(sentiment_score=model.score(reviews["text"])))
-    return _Sentiment(model, scored, {"train_reviews": int(len(sample))})
+    return _Sentiment(model, _with_sentiment(tables, model), {"train_reviews": int(len(sample))})
+
+
+def _with_sentiment(tables: Tables, model: SentimentModel | None) -> Tables:
+    """``tables`` with every review scored by ``model`` (``sentiment_score``); as given without a model
+    or reviews. Every review is scored once here; the snapshots only filter by time."""
+    if model is None or tables.reviews is None:
+        return tables
+    reviews = tables.reviews
+    return dataclasses.replace(tables, reviews=reviews.assign(sentiment_score=model.score(reviews["text"])))
 
 
 def _campaign_features(
@@ -119,7 +127,7 @@ def run_features(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
     out = paths.features
     sentiment = _sentiment(tables, cfg)
     result: dict[str, Any] = {"as_of": end.isoformat(), "sentiment": sentiment.summary}
-    write_pickle(paths.models / "features" / "sentiment.pkl", sentiment.model)
+    write_pickle(paths.models / SENTIMENT_MODEL, sentiment.model)
     tables = sentiment.tables
 
     cutoff = end - pd.Timedelta(days=cfg.label_window_days)
@@ -139,6 +147,12 @@ def run_features(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
     return result
 
 
+def trained_sentiment(paths: ProjectPaths) -> SentimentModel | None:
+    """The review sentiment model the last features stage fitted (None: none was, or too few reviews)."""
+    model_file = paths.models / SENTIMENT_MODEL
+    return read_pickle(model_file, root=paths.models) if model_file.exists() else None
+
+
 def run_scoring_features(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
     """Rebuild only the current features (``features.parquet``) for scoring, with the trained sentiment model.
 
@@ -150,11 +164,8 @@ def run_scoring_features(settings: Settings, paths: ProjectPaths) -> dict[str, A
     """
     tables = read_tables(paths.validated, paths)
     end = _features_as_of_end(tables)
-    model_file = paths.models / "features" / "sentiment.pkl"
-    model = read_pickle(model_file, root=paths.models) if model_file.exists() else None
-    if model is not None and tables.reviews is not None:
-        scored = tables.reviews.assign(sentiment_score=model.score(tables.reviews["text"]))
-        tables = dataclasses.replace(tables, reviews=scored)
+    model = trained_sentiment(paths)
+    tables = _with_sentiment(tables, model)
     with compute_client(settings.runtime) as client:
         features, partitions = _features_as_of(tables, end, settings, model, client)
     write_parquet(paths.features / FEATURES, features)
