@@ -39,6 +39,28 @@ def shared_data_dir() -> Path:
     return SHARED_DATA
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _one_prefect_server(request, tmp_path_factory):
+    """One Prefect server for every ``segmint`` command the session starts, as a deployment has.
+
+    Without ``PREFECT_API_URL`` each command starts Prefect's temporary API server: 11 s here, and 25 s
+    in a project whose Prefect database does not exist yet, which was a third of the suite's time. A
+    session of unit tests only (no commands) starts none. ``run_segmint(..., own_prefect=True)`` still
+    runs a command on its temporary server, the default a user gets.
+    """
+    if os.environ.get("PREFECT_API_URL") or all(Path(item.path).parent.name == "unit" for item in request.session.items):
+        yield
+        return
+    from infra.services import prefect_server
+
+    with prefect_server(tmp_path_factory.mktemp("prefect-server")) as server:
+        os.environ["PREFECT_API_URL"] = server.api_url
+        try:
+            yield
+        finally:
+            os.environ.pop("PREFECT_API_URL", None)
+
+
 @pytest.fixture(scope="session")
 def small_shop():
     """A 2,000-customer generated shop (tables + truth), shared by the whole session."""

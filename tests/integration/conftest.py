@@ -36,11 +36,17 @@ def light_params(target: Path, overrides: dict | None = None) -> None:
 
 
 def run_segmint(
-    project: Path, *args: str, timeout: int = 600, env: dict | None = None
+    project: Path, *args: str, timeout: int = 600, env: dict | None = None, own_prefect: bool = False
 ) -> subprocess.CompletedProcess:
-    """Run the segmint command in ``project``; returns the completed process (never raises on exit code)."""
+    """Run the segmint command in ``project``; returns the completed process (never raises on exit code).
+
+    The command reports to the session's Prefect server (``PREFECT_API_URL``); with ``own_prefect`` it
+    starts its own temporary one with its state in the project, as it does for a user without a server.
+    """
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
-    full_env.pop("PREFECT_HOME", None)  # each project keeps its own Prefect state
+    full_env.pop("PREFECT_HOME", None)  # without a server, each project keeps its own Prefect state
+    if own_prefect:
+        full_env.pop("PREFECT_API_URL", None)
     return subprocess.run(
         [*SEGMINT, *args],
         cwd=project,

@@ -15,7 +15,8 @@ from mlflow.tracking import MlflowClient
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 
-# Run in the project's own Prefect home: the temporary API server of `segmint train` kept its state there.
+# Asks the Prefect API that `segmint train` reported to: the session's server (PREFECT_API_URL), or
+# without one the project's own Prefect home, where the command's temporary server kept its state.
 QUERY = """
 import json, sys
 from prefect.client.orchestration import get_client
@@ -56,7 +57,6 @@ def training_run(trained_project) -> dict:
     assert len(parents) == 1, [r.info.run_id for r in parents]
     tags = parents[0].data.tags
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PREFECT_HOME": str(trained_project / ".prefect")}
-    env.pop("PREFECT_API_URL", None)
     proc = subprocess.run(
         [sys.executable, "-c", QUERY, tags["prefect.flow_run_id"]],
         cwd=trained_project, env=env, capture_output=True, text=True, timeout=300,
