@@ -407,6 +407,9 @@ class MonitorSettings(_Section):
     # segment shares (reference vs current, champion's assignment): population stability index
     prediction_psi_threshold: float = Field(0.2, gt=0.0)
     sample_rows: int = Field(20_000, ge=100)
+    # Evidently's data summary of each new batch (reports/drift/summary.html): about 0.2 s per feature
+    # column whatever the rows, the costliest part of a small project's gate
+    summary_report: bool = True
     # retrain when any model's inputs drifted (or its segment shares moved)
     retrain_on_drift: bool = True
     seed: int = Field(37, ge=0)

@@ -531,7 +531,11 @@ def _write_index(drift_dir: Path, reports: list[str], note: str | None = None) -
 
 
 def _summary_report(current: pd.DataFrame, settings: MonitorSettings, html_path: Path) -> None:
-    """Evidently's data summary (``DataSummaryPreset``) of the new batch's features, saved as HTML."""
+    """Evidently's data summary (``DataSummaryPreset``) of the new batch's features, saved as HTML; with
+    ``monitor.summary_report`` off, none (and no stale one)."""
+    if not settings.summary_report:
+        html_path.unlink(missing_ok=True)
+        return
     from evidently import Report
     from evidently.presets import DataSummaryPreset
 

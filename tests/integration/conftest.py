@@ -23,6 +23,8 @@ LIGHT = {
     # the torch candidate still takes part, with a few epochs: quality is tested in tests/model
     "recommend": {"bootstrap_rounds": 20, "torch_max_epochs": 3},
     "uplift": {"bootstrap_rounds": 20},
+    # the data summary costs 15 s a gate here; the monitoring tests that read it switch it on
+    "monitor": {"summary_report": False},
 }
 
 

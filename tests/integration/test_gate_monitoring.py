@@ -129,8 +129,10 @@ def _shop(tmp_path: Path, name: str, *options: str) -> Path:
 
 
 def _monitored(trained_project: Path, tmp_path: Path, shop: Path) -> tuple[Path, str]:
-    """A copy of the trained project that ingested ``shop`` and ran ``segmint monitor`` (its stdout)."""
+    """A copy of the trained project that ingested ``shop`` and ran ``segmint monitor`` (its stdout), with
+    the data summary the light test settings leave out."""
     project = copy_project(trained_project, tmp_path / "project")
+    light_params(project / "params.yaml", {"monitor": {"summary_report": True}})
     assert run_segmint(project, "ingest", "--source", "canonical", "--path", str(shop)).returncode == 0
     result = run_segmint(project, "monitor", timeout=1500)
     assert result.returncode == 0, result.stderr[-3000:] + result.stdout[-2000:]
