@@ -48,7 +48,8 @@ def _one_prefect_server(request, tmp_path_factory):
     session of unit tests only (no commands) starts none. ``run_segmint(..., own_prefect=True)`` still
     runs a command on its temporary server, the default a user gets.
     """
-    if os.environ.get("PREFECT_API_URL") or all(Path(item.path).parent.name == "unit" for item in request.session.items):
+    unit_only = all(Path(item.path).parent.name == "unit" for item in request.session.items)
+    if os.environ.get("PREFECT_API_URL") or unit_only:
         yield
         return
     from infra.services import prefect_server
