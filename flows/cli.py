@@ -15,7 +15,7 @@ import sys
 import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Annotated, Any, ParamSpec, get_args
 
@@ -115,7 +115,7 @@ def _bad_input_cause(exc: BaseException) -> BadInputError | None:
 
 
 def _command(
-    *, locked: bool = False, check: Callable[..., None] | None = None
+    *, locked: bool = False, check: Callable[..., None] | None = None, flows: tuple[str, ...] = ()
 ) -> Callable[[Callable[Args, None]], Callable[Args, None]]:
     """Register a function as a command of ``app``, its failures turned into exit codes.
 
@@ -123,6 +123,8 @@ def _command(
         locked: run the command while holding the project lock (one run per project at a time).
         check: called first with the command's arguments, before the lock is taken: a bad argument or a
             bad ``params.yaml`` is reported (exit code 2) even while another run holds the project.
+        flows: the modules of the flows the command runs: it gets a Prefect API first (a temporary
+            server, started while these modules are imported, when none is configured).
     """
 
     def register(command: Callable[Args, None]) -> Callable[Args, None]:
@@ -131,13 +133,21 @@ def _command(
             with _exit_codes():
                 if check is not None:
                     check(*args, **kwargs)
-                with project_lock(_paths()) if locked else nullcontext():
+                with project_lock(_paths()) if locked else nullcontext(), _flow_api(flows):
                     command(*args, **kwargs)
 
         app.command()(guarded)
         return guarded
 
     return register
+
+
+def _flow_api(flows: tuple[str, ...]) -> AbstractContextManager[object]:
+    if not flows:
+        return nullcontext()
+    from tasks.prefect_api import prefect_api
+
+    return prefect_api(_paths(), warm=flows)
 
 
 def _known_source(source: str, **_: object) -> None:
@@ -264,7 +274,11 @@ def _run_training(paths: ProjectPaths, stages: list[str] | None = None) -> dict[
         return training_flow(str(paths.root), stages)
 
 
-@_command(locked=True)
+def _trainable(**_: object) -> None:
+    _ready_to_train(_paths(), "run `segmint ingest` first")
+
+
+@_command(locked=True, check=_trainable, flows=("flows.training",))
 def train() -> None:
     """Run the training flow (validate → features → models → evaluate → gate → campaign → report)."""
     paths = _paths()
@@ -272,7 +286,7 @@ def train() -> None:
     _print_gate(_gate_decisions(paths))
 
 
-@_command(locked=True)
+@_command(locked=True, flows=("flows.campaign",))
 def campaign() -> None:
     """Score every customer with the champion models and write the campaign plan."""
     from flows.campaign import campaign_flow  # lazy: Prefect and MLflow
@@ -354,7 +368,7 @@ def forget(
     console.print("  run `segmint train` to rebuild what was deleted (details: metrics/forget.json)")
 
 
-@_command(locked=True, check=_fresh_data_ready)
+@_command(locked=True, check=_fresh_data_ready, flows=("flows.monitoring",))
 def monitor() -> None:
     """Check fresh data/raw for drift against the champion's reference; retrain when past the thresholds."""
     from flows.monitoring import monitoring_flow  # lazy: Prefect, MLflow and Evidently
@@ -421,7 +435,7 @@ def _uplift_per_offer_table(per_offer: list[Mapping[str, Any]]) -> Table:
     return table
 
 
-@_command(locked=True, check=_settings_load)
+@_command(locked=True, check=_settings_load, flows=("flows.training",))
 def demo(
     customers: Annotated[int, typer.Option(help="customers in the generated shop")] = 20_000,
     seed: Annotated[int, typer.Option(help="random seed of the generated shop")] = 7,

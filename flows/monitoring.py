@@ -18,6 +18,7 @@ from tasks import tracking
 from tasks.drift import drift_task, record_monitoring_task
 from tasks.locking import project_lock
 from tasks.paths import ProjectPaths
+from tasks.prefect_api import uses_temporary_server
 from tasks.runlog import flow_run_namer
 from tasks.stages import PREFECT_TASKS
 
@@ -30,11 +31,11 @@ DEPLOYMENT_ENV = "SEGMINT_TRAINING_DEPLOYMENT"
 def training_deployment(settings: Settings) -> str | None:
     """The training deployment to run, when a Prefect server knows it (None: train in-process).
 
-    ``$SEGMINT_TRAINING_DEPLOYMENT`` overrides ``gate.training_deployment``; an ephemeral local API
-    (no ``PREFECT_API_URL``) has no workers to run a deployment, so it never counts as deployed.
+    ``$SEGMINT_TRAINING_DEPLOYMENT`` overrides ``gate.training_deployment``; the command's temporary
+    local API (no server configured) has no workers to run a deployment, so it never counts as deployed.
     """
     name = os.environ.get(DEPLOYMENT_ENV) or settings.gate.training_deployment
-    if not name or not os.environ.get("PREFECT_API_URL"):
+    if not name or uses_temporary_server():
         return None
     try:
         with get_client(sync_client=True) as client:

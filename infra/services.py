@@ -10,30 +10,19 @@ import contextlib
 import os
 import secrets
 import shutil
-import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from tasks.env import TELEMETRY_OFF
-from tasks.masking import masked_uri
+from tasks.processes import HOST, free_port, start, stop, tail, wait_http
+
+__all__ = ["HOST", "free_port", "start", "stop", "tail", "wait_http"]  # with the services below
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-HOST = "127.0.0.1"
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
 
 
 def base_env(**extra: str) -> dict[str, str]:
@@ -42,62 +31,6 @@ def base_env(**extra: str) -> dict[str, str]:
     env.update(TELEMETRY_OFF)
     env.update(extra)
     return env
-
-
-def start(cmd: list[str], log: Path, env: Mapping[str, str], cwd: Path | None = None) -> subprocess.Popen:
-    """Start ``cmd`` in a new process group (so that its children die with it), output to ``log``."""
-    log.parent.mkdir(parents=True, exist_ok=True)
-    handle = open(log, "ab")  # noqa: SIM115 - owned by the child for its lifetime
-    return subprocess.Popen(
-        cmd, stdout=handle, stderr=subprocess.STDOUT, env=dict(env), cwd=cwd, start_new_session=True
-    )
-
-
-def stop(proc: subprocess.Popen | None, grace: float = 10.0) -> None:
-    """Terminate ``proc``'s whole process group; kill it when it outlives ``grace`` seconds."""
-    if proc is None or proc.poll() is not None and not _group_alive(proc.pid):
-        return
-    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, sig)
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
-            if proc.poll() is not None and not _group_alive(proc.pid):
-                return
-            time.sleep(0.2)
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except (ProcessLookupError, PermissionError):
-        return False
-    return True
-
-
-def wait_http(
-    url: str, timeout: float, proc: subprocess.Popen | None = None, log: Path | None = None
-) -> None:
-    """Wait until ``url`` answers 200, failing early when ``proc`` exits (its log tail in the message)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"{url}: the server exited ({proc.returncode}): {tail(log)}")
-        try:
-            with urllib.request.urlopen(url, timeout=5) as resp:
-                if resp.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
-            pass
-        time.sleep(0.5)
-    raise TimeoutError(f"{url} did not answer within {timeout:.0f}s: {tail(log)}")
-
-
-def tail(log: Path | None, chars: int = 3000) -> str:
-    """The end of a service's log with any password in a URI masked."""
-    if log is None or not log.exists():
-        return ""
-    return masked_uri(log.read_text(errors="replace")[-chars:])
 
 
 # ----------------------------------------------------------------------------------------- Prefect

@@ -117,5 +117,6 @@ def test_campaign_command_plans_again_with_exit_0(trained, tmp_path):
     # without a Prefect server, as a user without one runs it: the command starts its temporary server
     result = run_segmint(project, "campaign", own_prefect=True)
     assert result.returncode == 0, result.stderr[-3000:] + result.stdout[-2000:]
+    assert (project / ".prefect" / "prefect.db").exists()  # the run's state stays in the project
     assert len(pd.read_parquet(project / "outputs" / "campaign_plan.parquet")) > 0
     assert (project / "reports" / "report.html").exists()
