@@ -85,7 +85,13 @@ def segmint_clv(tables: Tables, period: Period) -> pd.Series:
     history = _before(tables, period.calibration_end)
     train = customer_features(history, cutoff, cfg)
     labels = future_labels(history, cutoff, period.horizon_days)
-    model = fit_clv(train, labels, seed=settings.uplift.seed, target="future_revenue")
+    model = fit_clv(
+        train,
+        labels,
+        seed=settings.clv.seed,
+        target="future_revenue",
+        max_customers=settings.clv.fit_max_customers,
+    )
     scored = model.predict(customer_features(history, period.calibration_end, cfg))
     return scored.set_index("customer_id")["predicted_clv"].clip(lower=0.0)
 

@@ -113,7 +113,7 @@ STAGES: dict[str, Stage] = {
             "tasks.uplift",
             deps=("data/validated", "data/features", "tasks/uplift.py", "segmint/uplift", "segmint/clv.py"),
             outs=("models/uplift", "models/clv"),
-            params=("uplift", "clv.seed"),
+            params=("uplift", "clv.seed", "clv.fit_max_customers"),
             metrics=("metrics/uplift.json",),
             plots=(
                 "plots/qini.csv",

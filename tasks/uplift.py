@@ -119,7 +119,13 @@ def _fit_clv(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
         return skipped_model(paths, CLV, "no training features/labels")
     train, labels = read_parquet(train_file), read_parquet(labels_file)
     try:
-        clv = fit_clv(train, labels, seed=settings.clv.seed, target=CLV_TARGET)
+        clv = fit_clv(
+            train,
+            labels,
+            seed=settings.clv.seed,
+            target=CLV_TARGET,
+            max_customers=settings.clv.fit_max_customers,
+        )
     except ValueError as exc:  # e.g. no orders at all: CLV is skipped, uplift still runs
         _write_clv_plots(paths, None)
         return skipped_model(paths, CLV, str(exc))
@@ -129,7 +135,12 @@ def _fit_clv(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
         marker.unlink()
     _write_clv_plots(paths, _clv_fit(clv, train, labels))
     version = tracking.log_pyfunc(CLVPyfuncModel(clv), settings, CLV, train.head(5))
-    return {"customers": int(len(train)), "seed": clv.seed, "registered_version": version}
+    return {
+        "customers": int(len(train)),
+        "fit_customers": int(min(len(train), clv.max_customers or len(train))),
+        "seed": clv.seed,
+        "registered_version": version,
+    }
 
 
 def _clv_fit(

@@ -44,6 +44,20 @@ def test_clv_ranks_a_later_window_better_than_the_past_spend_rate() -> None:
     assert ours > baseline + 0.01, (ours, baseline)
 
 
+def test_the_bagged_fit_is_the_same_twice_and_a_capped_fit_samples_by_its_seed() -> None:
+    shop = generate_shop(GenerateSettings(customers=1_500, products=100, seed=6))
+    cutoff = PERIOD_END - pd.Timedelta(days=2 * HORIZON)
+    train = customer_features(shop.tables, cutoff, FeatureSettings())
+    labels = future_labels(shop.tables, cutoff, HORIZON)
+    first, again = (fit_clv(train, labels, seed=4, target="future_revenue") for _ in range(2))
+    pd.testing.assert_frame_equal(first.predict(train), again.predict(train))  # threads change nothing
+    capped = fit_clv(train, labels, seed=4, target="future_revenue", max_customers=1_000)
+    assert capped.max_customers == 1_000 and len(train) > 1_000
+    same = fit_clv(train, labels, seed=4, target="future_revenue", max_customers=1_000)
+    pd.testing.assert_frame_equal(capped.predict(train), same.predict(train))
+    assert not np.allclose(capped.predict(train)["predicted_clv"], first.predict(train)["predicted_clv"])
+
+
 def test_campaign_clv_is_empty_with_a_reason_without_a_champion(monkeypatch) -> None:
     monkeypatch.setattr(tracking, "load_alias", lambda settings, kind, alias: None)
     clv, note = customer_clv(Settings(), pd.DataFrame({"customer_id": ["c1"], "monetary": [1.0]}))
