@@ -31,9 +31,12 @@ demo: install
 # from source again. Their bytecode is cached in the venv instead, outside the source tree because
 # dvc.yaml hashes code folders. --durations shows in the CI log where the time goes.
 PYTEST := PYTHONDONTWRITEBYTECODE= PYTHONPYCACHEPREFIX=$(abspath $(VENV))/pycache $(PY) -m pytest --durations=30
+# Most tests wait on a `segmint` subprocess of one core: TEST_WORKERS pytest workers (pytest-xdist) run
+# test files side by side, each file whole on one worker (its module fixtures built once).
+TEST_WORKERS ?= 2
 
 test: install
-	$(PYTEST) -q -ra
+	$(PYTEST) -q -ra -n $(TEST_WORKERS) --dist loadfile
 
 test-fast: install
 	$(PYTEST) -q -m "not slow"

@@ -21,7 +21,9 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
 # Prefect and MLflow read their settings at import: the environment is set before any test imports them.
-os.environ.setdefault("PREFECT_HOME", str(ROOT / ".prefect-tests"))
+# One Prefect home per pytest-xdist worker: two temporary servers on one SQLite file lock each other.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+os.environ.setdefault("PREFECT_HOME", str(ROOT / f".prefect-tests{WORKER}"))
 apply_project_environment(ROOT)
 
 
