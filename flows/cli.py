@@ -274,11 +274,8 @@ def _run_training(paths: ProjectPaths, stages: list[str] | None = None) -> dict[
         return training_flow(str(paths.root), stages)
 
 
-def _trainable(**_: object) -> None:
-    _ready_to_train(_paths(), "run `segmint ingest` first")
-
-
-@_command(locked=True, check=_trainable, flows=("flows.training",))
+# No check before the lock: another run holding the project may be ingesting into data/raw right now.
+@_command(locked=True, flows=("flows.training",))
 def train() -> None:
     """Run the training flow (validate → features → models → evaluate → gate → campaign → report)."""
     paths = _paths()

@@ -316,7 +316,7 @@ def _arm_fault_injection(name: str) -> bool:
     When it does, the process SIGKILLs itself in the middle of the stage's writes: just before its
     second output file is renamed into place (one output already replaced, the next one's temporary
     written). A stage that writes fewer files is killed when its computation returns, before its
-    MLflow run ends. tests/reliability/test_fault_injection.py uses it to prove that a rerun heals.
+    MLflow run ends. tests/reliability/faults.py uses it to prove that a rerun heals.
 
     Returns:
         Whether the caller must kill the process after the stage's computation.

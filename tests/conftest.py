@@ -7,8 +7,11 @@ same project again.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
 
@@ -41,27 +44,61 @@ def shared_data_dir() -> Path:
     return SHARED_DATA
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _one_prefect_server(request, tmp_path_factory):
-    """One Prefect server for every ``segmint`` command the session starts, as a deployment has.
+def built_once(tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], None]) -> Path:
+    """The folder ``name``, filled by ``build(folder)`` once per test run and shared by every worker.
 
-    Without ``PREFECT_API_URL`` each command starts Prefect's temporary API server: 11 s here, and 25 s
-    in a project whose Prefect database does not exist yet, which was a third of the suite's time. A
-    session of unit tests only (no commands) starts none. ``run_segmint(..., own_prefect=True)`` still
-    runs a command on its temporary server, the default a user gets.
+    Under pytest-xdist each worker has its own session, so a session fixture would be built once per
+    worker: the first worker that needs it builds it under a file lock, the others wait and read it.
     """
-    unit_only = all(Path(item.path).parent.name == "unit" for item in request.session.items)
-    if os.environ.get("PREFECT_API_URL") or unit_only:
-        yield
+    from filelock import FileLock
+
+    base = tmp_path_factory.getbasetemp()
+    root = base.parent if WORKER else base  # the run's folder, above the workers' own
+    folder, done = root / name, root / f"{name}.built"
+    with FileLock(str(root / f"{name}.lock")):
+        if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir(parents=True)
+            build(folder)
+            done.touch()
+    return folder
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """One Prefect server for every ``segmint`` command of the test run, as a deployment has one.
+
+    Without ``PREFECT_API_URL`` each command starts a temporary server of its own: 8 s here, more in a
+    project whose Prefect database does not exist yet, for each of about a hundred commands. Started
+    here, in the controlling process before any pytest-xdist worker, every worker inherits its address,
+    and a project trained on one worker has its flow runs on the same server as the tests reading them
+    on another. A run of unit tests only (no commands) starts none. ``run_segmint(..., own_prefect=True)``
+    still runs a command on its own temporary server, the default a user gets.
+    """
+    if WORKER or os.environ.get("PREFECT_API_URL") or config.option.collectonly or _unit_tests_only(config):
         return
     from infra.services import prefect_server
 
-    with prefect_server(tmp_path_factory.mktemp("prefect-server")) as server:
-        os.environ["PREFECT_API_URL"] = server.api_url
-        try:
-            yield
-        finally:
-            os.environ.pop("PREFECT_API_URL", None)
+    stack = contextlib.ExitStack()
+    home = Path(tempfile.mkdtemp(prefix="segmint-tests-prefect-"))
+    server = stack.enter_context(prefect_server(home))
+    stack.callback(shutil.rmtree, home, ignore_errors=True)
+    os.environ["PREFECT_API_URL"] = server.api_url
+    config.stash[_SERVER] = stack
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    stack = config.stash.get(_SERVER, None)
+    if stack is not None:
+        os.environ.pop("PREFECT_API_URL", None)
+        stack.close()
+
+
+_SERVER = pytest.StashKey[contextlib.ExitStack]()
+
+
+def _unit_tests_only(config: pytest.Config) -> bool:
+    paths = [Path(arg.split("::")[0]).resolve() for arg in config.args] or [ROOT / "tests"]
+    return all((ROOT / "tests" / "unit") in (path, *path.parents) for path in paths)
 
 
 @pytest.fixture(scope="session")
@@ -81,39 +118,46 @@ def shop_dir(tmp_path_factory) -> Path:
     planted effect to clear random targeting with a paired interval, which a first uplift model must do
     to be promoted; one wave of 1,500 customers left too few rows for that.
     """
-    from segmint.generate import generate_shop
-    from segmint.settings import GenerateSettings
-    from tasks.io import write_parquet, write_tables
-    from tasks.paths import ProjectPaths
 
-    out = tmp_path_factory.mktemp("shop")
-    shop = generate_shop(GenerateSettings(customers=2_000, seed=5, waves=3))
-    write_tables(out, shop.tables, ProjectPaths(out))
-    for name, frame in shop.truth.items():
-        write_parquet(out / "truth" / f"{name}.parquet", frame)
-    return out
+    def build(out: Path) -> None:
+        from segmint.generate import generate_shop
+        from segmint.settings import GenerateSettings
+        from tasks.io import write_parquet, write_tables
+        from tasks.paths import ProjectPaths
+
+        shop = generate_shop(GenerateSettings(customers=2_000, seed=5, waves=3))
+        write_tables(out, shop.tables, ProjectPaths(out))
+        for name, frame in shop.truth.items():
+            write_parquet(out / "truth" / f"{name}.parquet", frame)
+
+    return built_once(tmp_path_factory, "shop", build)
 
 
 @pytest.fixture(scope="session")
 def trained_project(tmp_path_factory, shop_dir) -> Path:
     """A project that ingested the small shop and ran `segmint train` once (shared, read-only)."""
-    project = tmp_path_factory.mktemp("trained")
-    light_params(project / "params.yaml")
-    ingest = run_segmint(project, "ingest", "--source", "canonical", "--path", str(shop_dir))
-    assert ingest.returncode == 0, ingest.stderr + ingest.stdout
-    train = run_segmint(project, "train")
-    assert train.returncode == 0, train.stderr[-3000:] + train.stdout[-3000:]
-    return project
+
+    def build(project: Path) -> None:
+        light_params(project / "params.yaml")
+        ingest = run_segmint(project, "ingest", "--source", "canonical", "--path", str(shop_dir))
+        assert ingest.returncode == 0, ingest.stderr + ingest.stdout
+        train = run_segmint(project, "train")
+        assert train.returncode == 0, train.stderr[-3000:] + train.stdout[-3000:]
+
+    return built_once(tmp_path_factory, "trained", build)
 
 
 @pytest.fixture(scope="session")
 def retrained_project(tmp_path_factory, trained_project) -> Path:
     """A copy of the trained project that ran `segmint train` a second time on the same data (shared,
     read-only): the gate's decisions between the first champions and their same-data challengers."""
-    project = copy_project(trained_project, tmp_path_factory.mktemp("retrained") / "project")
-    train = run_segmint(project, "train")
-    assert train.returncode == 0, train.stderr[-3000:] + train.stdout[-2000:]
-    return project
+
+    def build(folder: Path) -> None:
+        project = copy_project(trained_project, folder / "project")
+        train = run_segmint(project, "train")
+        assert train.returncode == 0, train.stderr[-3000:] + train.stdout[-2000:]
+
+    return built_once(tmp_path_factory, "retrained", build) / "project"
 
 
 @pytest.fixture
