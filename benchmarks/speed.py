@@ -34,8 +34,8 @@ RESULTS = ROOT / "benchmarks" / "results"
 TARGETS = {
     # the training flow run (MLflow parent run: validate → … → report); the whole `segmint train`
     # command, with interpreter start-up and Prefect's temporary API server, is reported beside it
-    "train_100k_seconds": 180.0,
-    "train_100k_command_seconds": 180.0,
+    "train_100k_seconds": 120.0,
+    "train_100k_command_seconds": 120.0,
     "score_1m_seconds": 300.0,
     "peak_memory_1m_mb": 8192.0,
     "orchestration_overhead_seconds": 15.0,
