@@ -96,6 +96,19 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 _SERVER = pytest.StashKey[contextlib.ExitStack]()
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Files with slow tests first, those that do not read the shared trained project before those that
+    do; each file's own order is kept. pytest-xdist hands out whole files in this order: the long ones
+    start at once, while the first of them to need the trained project builds it, and the many short
+    files fill the gaps at the end instead of one long file running alone."""
+    slow = {item.path for item in items if item.get_closest_marker("slow")}
+    trained = {item.path for item in items if _SHARED_PROJECTS & set(getattr(item, "fixturenames", ()))}
+    items[:] = sorted(items, key=lambda item: (item.path not in slow, item.path in trained))
+
+
+_SHARED_PROJECTS = {"trained_project", "retrained_project", "fresh_copy"}
+
+
 def _unit_tests_only(config: pytest.Config) -> bool:
     paths = [Path(arg.split("::")[0]).resolve() for arg in config.args] or [ROOT / "tests"]
     return all((ROOT / "tests" / "unit") in (path, *path.parents) for path in paths)

@@ -1,5 +1,5 @@
-"""Fault injection on the model stages: uplift, evaluate, gate, campaign and report are each killed
-mid-writes and rerun; the project equals a clean run (the data stages: test_fault_injection.py)."""
+"""Fault injection on the second half of the DAG: evaluate, gate, campaign and report are each killed
+mid-writes and rerun; the project equals a clean run (the first half: test_fault_injection.py)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ MODEL_STAGES = TRAINING_ORDER[len(DATA_STAGES) :]
 
 
 def test_every_stage_is_in_one_of_the_two_halves():
-    assert (*DATA_STAGES, *MODEL_STAGES) == tuple(TRAINING_ORDER) and "uplift" in MODEL_STAGES
+    assert (*DATA_STAGES, *MODEL_STAGES) == tuple(TRAINING_ORDER) and "evaluate" in MODEL_STAGES
 
 
 def test_killing_each_model_stage_then_rerunning_equals_a_clean_run(trained_project, tmp_path):
