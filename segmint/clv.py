@@ -82,23 +82,7 @@ def fit_clv(
     Raises:
         ValueError: the target column cannot be determined, or no customer spent in the window.
     """
-    if target is None:
-        numeric = [
-            column
-            for column in labels.columns
-            if column != "customer_id" and pd.api.types.is_numeric_dtype(labels[column])
-        ]
-        target = "future_spend" if "future_spend" in numeric else (numeric[0] if len(numeric) == 1 else None)
-        if target is None:
-            raise ValueError(f"pass target=; label columns are {list(labels.columns)}")
-    joined = features_train.assign(customer_id=features_train["customer_id"].astype(str)).merge(
-        labels.assign(customer_id=labels["customer_id"].astype(str))[["customer_id", target]].rename(
-            columns={target: "_y"}
-        ),
-        on="customer_id",
-        how="left",
-    )
-    y = joined.pop("_y").fillna(0.0).clip(lower=0.0).to_numpy(dtype=np.float64)
+    joined, y = _rows_and_label(features_train, labels, _label_column(labels) if target is None else target)
     if not (y > 0).any():
         raise ValueError("no customer spent anything in the label window: there is no CLV to learn")
     if max_customers is not None and len(joined) > max_customers:
@@ -126,6 +110,35 @@ def fit_clv(
         delayed(member.fit)(X, y) for member in members
     )
     return CLVModel(tuple(columns), tuple(fitted), seed, max_customers)
+
+
+def _label_column(labels: pd.DataFrame) -> str:
+    """``future_spend`` when present, else the only numeric non-id column of ``labels``."""
+    numeric = [
+        column
+        for column in labels.columns
+        if column != "customer_id" and pd.api.types.is_numeric_dtype(labels[column])
+    ]
+    if "future_spend" in numeric:
+        return "future_spend"
+    if len(numeric) == 1:
+        return numeric[0]
+    raise ValueError(f"pass target=; label columns are {list(labels.columns)}")
+
+
+def _rows_and_label(
+    features_train: pd.DataFrame, labels: pd.DataFrame, target: str
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """The feature rows and each customer's non-negative ``target`` (0 for customers without a label)."""
+    joined = features_train.assign(customer_id=features_train["customer_id"].astype(str)).merge(
+        labels.assign(customer_id=labels["customer_id"].astype(str))[["customer_id", target]].rename(
+            columns={target: "_y"}
+        ),
+        on="customer_id",
+        how="left",
+    )
+    y = joined.pop("_y").fillna(0.0).clip(lower=0.0).to_numpy(dtype=np.float64)
+    return joined, y
 
 
 @dataclass(frozen=True)
