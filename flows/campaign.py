@@ -7,13 +7,13 @@ from typing import Any
 
 from prefect import flow
 
+from flows.prefect_tasks import PREFECT_TASKS, anomaly_scores_task, scoring_features_task
 from segmint.settings import load_settings
 from tasks import tracking
-from tasks.fresh import anomaly_scores_task, scoring_features_task, stale_scoring_steps
+from tasks.fresh import stale_scoring_steps
 from tasks.locking import project_lock
 from tasks.paths import ProjectPaths
 from tasks.runlog import flow_run_namer
-from tasks.stages import PREFECT_TASKS
 
 
 @flow(name="campaign", log_prints=False, flow_run_name=flow_run_namer("campaign"))

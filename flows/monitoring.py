@@ -12,15 +12,14 @@ from prefect.client.orchestration import get_client
 from prefect.deployments import run_deployment
 from prefect.exceptions import ObjectNotFound
 
+from flows.prefect_tasks import PREFECT_TASKS, drift_task, record_monitoring_task
 from flows.training import training_flow
 from segmint.settings import Settings, load_settings
 from tasks import tracking
-from tasks.drift import drift_task, record_monitoring_task
 from tasks.locking import project_lock
 from tasks.paths import ProjectPaths
 from tasks.prefect_api import uses_temporary_server
 from tasks.runlog import flow_run_namer
-from tasks.stages import PREFECT_TASKS
 
 if TYPE_CHECKING:
     from prefect.client.schemas.objects import FlowRun

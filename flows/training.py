@@ -8,13 +8,14 @@ from typing import Any
 
 from prefect import flow
 
+from flows.prefect_tasks import PREFECT_TASKS
 from segmint.settings import RuntimeSettings, Settings, load_settings
 from tasks import dvc_lock, tracking
 from tasks.artifacts import publish_training_artifacts
 from tasks.locking import project_lock
 from tasks.paths import ProjectPaths
 from tasks.runlog import flow_run_namer
-from tasks.stages import PREFECT_TASKS, STAGES, TRAINING_ORDER
+from tasks.stages import STAGES, TRAINING_ORDER
 
 StageListener = Callable[[str, str, dict[str, Any] | None], None]
 _listeners: list[StageListener] = []

@@ -22,7 +22,6 @@ from typing import Any
 
 import mlflow
 import pandas as pd
-from prefect import task
 
 from segmint.drift import (
     model_drift,
@@ -37,7 +36,6 @@ from tasks import tracking
 from tasks.features import FEATURES
 from tasks.io import atomic_path, read_parquet, write_json, write_text
 from tasks.paths import ProjectPaths
-from tasks.retry import retry_on_service_error
 
 RECOMMEND_SAMPLE = 2_000
 FEATURES_HTML, PREDICTIONS_HTML, SUMMARY_HTML = "features.html", "predictions.html", "summary.html"
@@ -671,10 +669,3 @@ def record_monitoring(paths: ProjectPaths, outcome: dict[str, Any]) -> dict[str,
     themselves are in ``metrics/drift.json``, which a triggered training run refreshes)."""
     write_json(paths.metric("monitoring"), outcome)
     return outcome
-
-
-# Drift fits nothing, but a retry still recomputes every report: only a service error is retried.
-drift_task = task(name="drift", retries=1, retry_delay_seconds=2, retry_condition_fn=retry_on_service_error)(
-    run_drift
-)
-record_monitoring_task = task(name="record-monitoring")(record_monitoring)

@@ -15,10 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from prefect import task
-
-from tasks.anomaly import run_anomaly_scoring
-from tasks.features import FEATURES, run_scoring_features
+from tasks.features import FEATURES
 from tasks.paths import ProjectPaths
 
 SCORING_STEPS: tuple[str, ...] = ("validate", "features", "anomaly_scores")
@@ -70,7 +67,3 @@ def stale_scoring_steps(paths: ProjectPaths) -> tuple[str, ...]:
         if _is_stale(step):
             return tuple(s.name for s in steps[index:])
     return ()
-
-
-scoring_features_task = task(name="scoring_features")(run_scoring_features)
-anomaly_scores_task = task(name="anomaly_scores")(run_anomaly_scoring)

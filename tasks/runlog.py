@@ -9,19 +9,24 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-
-from prefect import get_run_logger
-from prefect.exceptions import MissingContextError
-from prefect.runtime import flow_run
 
 from segmint.settings import SettingsError, load_settings
 
 
 def run_logger(fallback: str) -> logging.Logger | logging.LoggerAdapter[logging.Logger]:
-    """The current Prefect run's logger, or ``logging.getLogger(fallback)`` outside a run."""
+    """The current Prefect run's logger, or ``logging.getLogger(fallback)`` outside a run.
+
+    A process that has not imported Prefect is in no Prefect run, and is not made to import it.
+    """
+    if "prefect" not in sys.modules:
+        return logging.getLogger(fallback)
+    from prefect import get_run_logger
+    from prefect.exceptions import MissingContextError
+
     try:
         return get_run_logger()
     except MissingContextError:
@@ -46,6 +51,8 @@ def flow_run_namer(prefix: str) -> Callable[[], str]:
     ``project_dir`` parameter, e.g. ``train-2026-12-01-1808-segmint``."""
 
     def name() -> str:
+        from prefect.runtime import flow_run  # a flow run names itself, inside Prefect
+
         project_dir = Path(str(flow_run.parameters.get("project_dir", "."))).resolve()
         return f"{prefix}-{datetime.now(UTC):%Y-%m-%d-%H%M}-{project_name(project_dir)}"
 

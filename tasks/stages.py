@@ -18,15 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
-from prefect import task
-
 from segmint.contracts import NothingToDoError
 from segmint.settings import Settings, SettingsError, StageName
 from tasks import tracking
 from tasks.io import BEFORE_REPLACE_HOOKS, remove_temporaries, write_json, write_text
 from tasks.masking import masked_uri
 from tasks.paths import ProjectPaths
-from tasks.retry import call_with_retries, retry_on_service_error, work_not_redone
+from tasks.retry import call_with_retries, work_not_redone
 from tasks.runlog import run_logger
 
 LOGGER = "segmint.stages"
@@ -335,16 +333,6 @@ def _arm_fault_injection(name: str) -> bool:
 
 
 RETRY_DELAYS_SECONDS: list[float] = [2, 8]
-
-PREFECT_TASKS = {
-    name: task(
-        name=name,
-        retries=spec.retries,
-        retry_delay_seconds=RETRY_DELAYS_SECONDS[: spec.retries] or 0,
-        retry_condition_fn=retry_on_service_error,
-    )(run_stage)
-    for name, spec in STAGES.items()
-}
 
 
 def dvc_stages() -> dict[str, Any]:

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from prefect import task
 
 from segmint.contracts import TABLE_NAMES, BadInputError, Tables
 from segmint.settings import Settings, ValidateSettings
@@ -30,7 +29,7 @@ from tasks.validation_page import render_validation_page
 
 STAGING_PREFIX = ".validating-"
 
-__all__ = ["SUITES", "load_suite", "run_expectation_suites", "run_validate", "validate_task"]
+__all__ = ["SUITES", "load_suite", "run_expectation_suites", "run_validate"]
 
 
 @contextmanager
@@ -189,6 +188,3 @@ def _write_outcome(
     }
     write_json(metrics_path, metrics)
     return metrics
-
-
-validate_task = task(name="validate")(run_validate)

@@ -8,6 +8,7 @@ import requests
 from mlflow.exceptions import MlflowException
 from prefect.states import Failed
 
+from flows.prefect_tasks import PREFECT_TASKS
 from tasks.retry import (
     ServiceLostAfterWorkError,
     ServiceUnavailableError,
@@ -15,7 +16,6 @@ from tasks.retry import (
     retry_on_service_error,
     work_not_redone,
 )
-from tasks.stages import PREFECT_TASKS
 
 pytestmark = pytest.mark.reliability
 
