@@ -7,8 +7,9 @@ import json
 
 import pytest
 
+from flows.prefect_tasks import PREFECT_TASKS
 from tasks.retry import ServiceUnavailableError, call_with_retries
-from tasks.stages import PREFECT_TASKS, STAGES
+from tasks.stages import STAGES
 from tests.reliability.conftest import run_segmint
 
 pytestmark = pytest.mark.reliability
