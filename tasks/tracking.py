@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from importlib.metadata import version as package_version
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import mlflow
 import pandas as pd
@@ -22,7 +22,6 @@ import pathspec
 from dvc_data.hashfile.hash import file_md5 as dvc_file_md5
 from dvc_data.hashfile.hash_info import HashInfo
 from dvc_data.hashfile.tree import Tree
-from matplotlib.figure import Figure
 from mlflow.data.dataset_source_registry import get_dataset_source_from_json
 from mlflow.data.meta_dataset import MetaDataset
 from mlflow.models import infer_signature
@@ -35,6 +34,9 @@ from segmint.settings import Settings
 from tasks.masking import masked_uri
 from tasks.paths import ProjectPaths
 from tasks.retry import call_with_retries
+
+if TYPE_CHECKING:  # figures come from the stages that draw them (tasks.figures)
+    from matplotlib.figure import Figure
 
 MODEL_KINDS = ("segmenter", "recommender", "uplift", "clv")
 CHAMPION, CHALLENGER = "champion", "challenger"
