@@ -217,7 +217,7 @@ def run_stage(name: str, settings: Settings, paths: ProjectPaths) -> dict[str, A
     """Run one stage inside its own MLflow run: params, lineage of inputs, result metrics.
 
     This undecorated function is what ``segmint stage NAME`` and ``dvc repro`` call; the Prefect
-    tasks in :data:`PREFECT_TASKS` wrap it.
+    tasks in ``flows.prefect_tasks.PREFECT_TASKS`` wrap it.
     """
     spec = stage_spec(name)
     unknown = sorted(set(settings.runtime.stage_budget_seconds) - set(STAGES))
