@@ -31,9 +31,25 @@ from segmint.campaign import select_contacts
 TARGETS = {"oracle_ratio": 0.85, "response_multiple": 1.3}
 
 
-def _true_revenue(contacts: pd.DataFrame, effects: pd.DataFrame) -> float:
+def sent_contacts(plan: pd.DataFrame) -> pd.DataFrame:
+    """The plan's treatment sends (the hold-out gets nothing)."""
+    return plan[(plan["group"] == "treatment") & plan["offer"].notna()]
+
+
+def true_revenue(contacts: pd.DataFrame, effects: pd.DataFrame) -> float:
+    """The planted incremental revenue of sending each contact its offer."""
     joined = contacts[["customer_id", "offer"]].merge(effects, on=["customer_id", "offer"], how="left")
     return float(joined["true_incremental_revenue"].fillna(0.0).sum())
+
+
+def top_contacts(
+    pairs: pd.DataFrame, priority: str, eligible: pd.DataFrame, caps: dict[str, int]
+) -> pd.DataFrame:
+    """The ``caps`` contacts per offer among the ``eligible`` customers, by the highest ``priority``
+    column of the customer × offer ``pairs`` (the oracle: true incremental revenue; response
+    targeting: response probability)."""
+    chosen = pairs.assign(customer_id=pairs["customer_id"].astype(str)).merge(eligible, on="customer_id")
+    return select_contacts(chosen.assign(priority=chosen[priority], cost=0.0), caps=caps)
 
 
 def plan_against_truth(project: Path) -> dict[str, Any]:
@@ -44,22 +60,15 @@ def plan_against_truth(project: Path) -> dict[str, Any]:
     plan = pd.read_parquet(outputs / "campaign_plan.parquet")
     scores = pd.read_parquet(outputs / "customer_scores.parquet", columns=["customer_id", "is_anomalous"])
     customers = pd.read_parquet(project / "shop" / "customers.parquet", columns=["customer_id", "opted_out"])
-    sent = plan[(plan["group"] == "treatment") & plan["offer"].notna()]
+    sent = sent_contacts(plan)
     caps = sent["offer"].value_counts().to_dict()
     blocked = set(scores.loc[scores["is_anomalous"].astype(bool), "customer_id"].astype(str))
     blocked |= set(customers.loc[customers["opted_out"].astype(bool), "customer_id"].astype(str))
     eligible = pd.DataFrame({"customer_id": sorted(set(effects["customer_id"]) - blocked)})
-    oracle_pairs = effects.merge(eligible, on="customer_id").assign(
-        priority=lambda d: d["true_incremental_revenue"], cost=0.0
-    )
     uplift = pd.read_parquet(outputs / "uplift_scores.parquet")
-    response_pairs = uplift.assign(customer_id=uplift["customer_id"].astype(str)).merge(
-        eligible, on="customer_id"
-    )
-    response_pairs = response_pairs.assign(priority=lambda d: d["response_probability"], cost=0.0)
-    plan_rev = _true_revenue(sent, effects)
-    oracle_rev = _true_revenue(select_contacts(oracle_pairs, caps=caps), effects)
-    response_rev = _true_revenue(select_contacts(response_pairs, caps=caps), effects)
+    plan_rev = true_revenue(sent, effects)
+    oracle_rev = true_revenue(top_contacts(effects, "true_incremental_revenue", eligible, caps), effects)
+    response_rev = true_revenue(top_contacts(uplift, "response_probability", eligible, caps), effects)
     metrics = _campaign_metrics(project)
     return {
         "contacts_per_offer": {str(k): int(v) for k, v in caps.items()},

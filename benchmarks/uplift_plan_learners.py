@@ -26,9 +26,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from benchmarks.campaign_truth import sent_contacts, top_contacts, true_revenue
 from benchmarks.results_file import PROJECT_ROOT, write_result
 from segmint.anomaly import fit_anomaly_detector
-from segmint.campaign import plan_campaign, segment_calibrated_scores, select_contacts
+from segmint.campaign import plan_campaign, segment_calibrated_scores
 from segmint.contracts import latest_timestamp
 from segmint.features import customer_features
 from segmint.generate import generate_shop
@@ -97,25 +98,15 @@ def campaign_plan(inputs: CampaignInputs, scores: pd.DataFrame, settings: Settin
     return plan_campaign(calibrated, inputs.customers, settings.campaign, as_of=inputs.as_of).plan
 
 
-def sent_contacts(plan: pd.DataFrame) -> pd.DataFrame:
-    """The plan's treatment sends (the hold-out gets nothing)."""
-    return plan[(plan["group"] == "treatment") & plan["offer"].notna()]
-
-
-def true_revenue(contacts: pd.DataFrame, effects: pd.DataFrame) -> float:
-    """The planted incremental revenue of sending each contact its offer."""
-    joined = contacts[["customer_id", "offer"]].merge(effects, on=["customer_id", "offer"], how="left")
-    return float(joined["true_incremental_revenue"].fillna(0.0).sum())
+def contactable(inputs: CampaignInputs) -> pd.DataFrame:
+    """``[customer_id]`` of the customers the plan may contact: not flagged anomalous, not opted out."""
+    blocked = inputs.customers["is_anomalous"].astype(bool) | inputs.customers["opted_out"].astype(bool)
+    return inputs.customers.loc[~blocked, ["customer_id"]]
 
 
 def oracle_contacts(inputs: CampaignInputs, caps: dict[str, int]) -> pd.DataFrame:
     """The same contacts per offer, to the eligible customers of the highest true incremental revenue."""
-    blocked = inputs.customers["is_anomalous"].astype(bool) | inputs.customers["opted_out"].astype(bool)
-    eligible = inputs.customers.loc[~blocked, ["customer_id"]]
-    pairs = inputs.effects.merge(eligible, on="customer_id").assign(
-        priority=lambda d: d["true_incremental_revenue"], cost=0.0
-    )
-    return select_contacts(pairs, caps=caps)
+    return top_contacts(inputs.effects, "true_incremental_revenue", contactable(inputs), caps)
 
 
 def learner_set_result(

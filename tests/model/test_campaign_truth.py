@@ -16,14 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmarks.uplift_plan_learners import (
-    campaign_inputs,
-    campaign_plan,
-    oracle_contacts,
-    sent_contacts,
-    true_revenue,
-)
-from segmint.campaign import select_contacts
+from benchmarks.campaign_truth import sent_contacts, top_contacts, true_revenue
+from benchmarks.uplift_plan_learners import campaign_inputs, campaign_plan, contactable, oracle_contacts
 from segmint.settings import load_settings
 from segmint.uplift import fit_uplift
 
@@ -52,14 +46,7 @@ def _true_revenues(planned) -> tuple[float, float, float]:
     caps = contacts["offer"].value_counts().to_dict()
     assert len(contacts) > 0.1 * len(customers)
     oracle = oracle_contacts(inputs, caps)
-    blocked = customers["is_anomalous"].astype(bool) | customers["opted_out"].astype(bool)
-    eligible = customers.loc[~blocked, ["customer_id"]]
-    response_pairs = scores.assign(customer_id=scores["customer_id"].astype(str)).merge(
-        eligible, on="customer_id"
-    )
-    response = select_contacts(
-        response_pairs.assign(priority=lambda d: d["response_probability"], cost=0.0), caps=caps
-    )
+    response = top_contacts(scores, "response_probability", contactable(inputs), caps)
     assert oracle["offer"].value_counts().to_dict() == caps
 
     ours, best, resp = (true_revenue(c, effects) for c in (contacts, oracle, response))
