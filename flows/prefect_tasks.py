@@ -12,7 +12,9 @@ from tasks.anomaly import run_anomaly_scoring
 from tasks.drift import record_monitoring, run_drift
 from tasks.features import run_scoring_features
 from tasks.retry import retry_on_service_error
-from tasks.stages import RETRY_DELAYS_SECONDS, STAGES, run_stage
+from tasks.stages import STAGES, run_stage
+
+RETRY_DELAYS_SECONDS: list[float] = [2, 8]
 
 # Only stages that touch the registry or other services retry, and only on a service error before
 # their work begins (tasks.retry.retry_on_service_error).

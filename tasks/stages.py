@@ -332,9 +332,6 @@ def _arm_fault_injection(name: str) -> bool:
     return True
 
 
-RETRY_DELAYS_SECONDS: list[float] = [2, 8]
-
-
 def dvc_stages() -> dict[str, Any]:
     """The ``stages`` mapping of dvc.yaml that mirrors :data:`STAGES` (``make dvc.yaml`` writes it)."""
     out: dict[str, Any] = {}
