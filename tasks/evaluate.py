@@ -333,7 +333,7 @@ def _uplift_baseline(model: Any, new: Scored, data: UpliftData, settings: Settin
     measure = "qini_auc on the test part minus that of refits on permuted treatments (permutation test)"
     if settings.uplift.null_rounds == 0:
         return BaselineCheck(baseline=RANDOM_TARGETING, measure=measure, note="uplift.null_rounds is 0")
-    found = against_permuted_treatments(model, data.features, data.campaigns, settings.uplift)
+    found = against_permuted_treatments(model, data.features, data.campaigns, settings.uplift, new.raw)
     return BaselineCheck(
         baseline=found.against, measure=measure, estimate=found.difference, low=found.low, high=found.high
     )

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from segmint.settings import UpliftSettings
+from segmint.threads import threaded
 from segmint.uplift.design import Design, feature_matrix
 from segmint.uplift.learners import BinaryUpliftLearner, fit_classifier, lgb_classifier, positive_proba
 
@@ -60,6 +63,15 @@ def model_name(chosen: dict[str, str]) -> str:
     return names[0] if len(names) == 1 else "+".join(f"{offer}:{name}" for offer, name in chosen.items())
 
 
+def _offer_models(
+    design: Design, offer: str, name: str, settings: UpliftSettings, rows: np.ndarray
+) -> tuple[BinaryUpliftLearner, Any]:
+    """``offer``'s learner ``name`` and its response model P(convert | sent the offer), fitted on ``rows``."""
+    sent = rows[design.treatment[rows] == offer]
+    response = fit_classifier(lgb_classifier(settings, seed_offset=7), design.X[sent], design.y[sent])
+    return design.fitted(name, offer, settings, rows), response
+
+
 def fit_uplift_model(
     design: Design, chosen: dict[str, str], columns: list[str], settings: UpliftSettings
 ) -> UpliftModel:
@@ -71,14 +83,12 @@ def fit_uplift_model(
         columns: The feature columns of ``design.X``.
         settings: The uplift section the learners are built from.
     """
-    learners, responses = {}, {}
     all_rows = np.arange(len(design.frame))
-    for offer, name in chosen.items():
-        learners[offer] = design.fitted(name, offer, settings, all_rows)
-        sent = np.flatnonzero(design.treatment == offer)
-        responses[offer] = fit_classifier(
-            lgb_classifier(settings, seed_offset=7), design.X[sent], design.y[sent]
-        )
+    fitted = threaded(
+        [partial(_offer_models, design, offer, name, settings, all_rows) for offer, name in chosen.items()]
+    )
+    learners = {offer: learner for offer, (learner, _) in zip(chosen, fitted, strict=True)}
+    responses = {offer: response for offer, (_, response) in zip(chosen, fitted, strict=True)}
     return UpliftModel(
         model_name(chosen),
         tuple(chosen),

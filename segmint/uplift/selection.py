@@ -4,11 +4,13 @@ reports the choice's quality on the test part and refits it on every row."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 import pandas as pd
 
 from segmint.settings import UpliftSettings
+from segmint.threads import threaded
 from segmint.uplift.comparison import UpliftComparison, compare_uplift, held_out_metrics
 from segmint.uplift.design import Design, OfferScores, campaign_design, campaign_rows, design_matrix
 from segmint.uplift.evaluation import held_out_scores, segment_metrics, tested_offers
@@ -70,17 +72,18 @@ def _selection_splits(
     return [(kept[train], kept[test]) for train, test in folds]
 
 
-def _candidate(
+def _split_metrics(
     design: Design,
     name: str,
     offer: str,
     settings: UpliftSettings,
-    splits: list[tuple[np.ndarray, np.ndarray]],
-) -> dict:
-    per_split = []
-    for train, test in splits:
-        scored = design.scored(name, offer, settings, train, test)
-        per_split.append(uplift_metrics(scored.outcome, scored.uplift, scored.treated, settings.top_share))
+    split: tuple[np.ndarray, np.ndarray],
+) -> dict[str, float]:
+    scored = design.scored(name, offer, settings, *split)
+    return uplift_metrics(scored.outcome, scored.uplift, scored.treated, settings.top_share)
+
+
+def _candidate(name: str, offer: str, per_split: list[dict[str, float]]) -> dict:
     qinis = np.array([m["qini_auc"] for m in per_split], dtype=float)
     return {
         "learner": name,
@@ -108,13 +111,21 @@ def _candidate_scores(
 ) -> pd.DataFrame:
     """Every learner's metrics per offer: the mean over the CV folds of the training part (or on
     one inner split when ``cv_folds < 2``), with the Qini AUC's standard error over folds. Every
-    learner and offer gets the same folds, so the selection budget is the same for each."""
+    learner and offer gets the same folds, so the selection budget is the same for each. The fits
+    run side by side (:func:`~segmint.threads.threaded`)."""
     splits = _selection_splits(design, settings, train)
+    pairs = [(name, offer) for name in dict.fromkeys(settings.learners) for offer in offers]
+    fits = threaded(
+        [
+            partial(_split_metrics, design, name, offer, settings, split)
+            for name, offer in pairs
+            for split in splits
+        ]
+    )
     return pd.DataFrame(
         [
-            _candidate(design, name, offer, settings, splits)
-            for name in dict.fromkeys(settings.learners)
-            for offer in offers
+            _candidate(name, offer, fits[i * len(splits) : (i + 1) * len(splits)])
+            for i, (name, offer) in enumerate(pairs)
         ]
     )
 
