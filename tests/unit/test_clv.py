@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy.stats import spearmanr
 
-from segmint.clv import fit_clv
+from segmint.clv import fit_clv, spearman_difference
 from segmint.features import customer_features, future_labels
 from segmint.generate import PERIOD_END, generate_shop
 from segmint.segmentation import clv_tiers
@@ -56,6 +56,29 @@ def test_the_bagged_fit_is_the_same_twice_and_a_capped_fit_samples_by_its_seed()
     same = fit_clv(train, labels, seed=4, target="future_revenue", max_customers=1_000)
     pd.testing.assert_frame_equal(capped.predict(train), same.predict(train))
     assert not np.allclose(capped.predict(train)["predicted_clv"], first.predict(train)["predicted_clv"])
+
+
+def test_the_spearman_bootstrap_equals_ranking_every_resample_again() -> None:
+    """Counts-weighted ranks give the interval that scipy's Spearman on each expanded resample gives,
+    ties (zero spenders, repeated draws) and a constant prediction included."""
+    rng = np.random.default_rng(4)
+    actual = np.where(rng.random(3_000) < 0.6, 0.0, rng.gamma(2.0, 40.0, 3_000).round())
+    first = (actual * 0.4 + rng.gamma(2.0, 20.0, 3_000)).round(1)
+    second = np.where(rng.random(3_000) < 0.3, 0.0, first + rng.normal(0.0, 30.0, 3_000))
+    for other in (second, np.zeros_like(first)):
+        found = spearman_difference(first, other, actual, 50, seed=8)
+        draws_rng = np.random.default_rng(8)
+        draws = []
+        for _ in range(50):
+            rows = draws_rng.integers(0, len(actual), len(actual))
+            rho = [
+                spearmanr(p[rows], actual[rows]).statistic if np.ptp(p[rows]) else 0.0 for p in (first, other)
+            ]
+            draws.append(rho[0] - rho[1])
+        low, high = np.quantile(draws, [0.025, 0.975])
+        assert found["low"] == pytest.approx(low, abs=1e-12)
+        assert found["high"] == pytest.approx(high, abs=1e-12)
+        assert found["low"] < found["diff"] < found["high"]
 
 
 def test_campaign_clv_is_empty_with_a_reason_without_a_champion(monkeypatch) -> None:
