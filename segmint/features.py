@@ -123,6 +123,44 @@ def _as_str_ids(ids: pd.Series) -> pd.Series:
 
 
 @dataclass(frozen=True)
+class _CodedTable:
+    """The rows of one activity table, coded without reference to any cutoff.
+
+    Attributes:
+        rows: ``customer_key`` (position in ``customers``; -1 without an id), ``ts_ns`` (UTC
+            nanoseconds, :data:`_MISSING_NS` when missing) and the table's own integer codes.
+        customers: The distinct customer ids of the table, as strings.
+    """
+
+    rows: pd.DataFrame
+    customers: pd.Index
+
+
+@dataclass(frozen=True)
+class ActivityCodes:
+    """What :func:`customer_features` computes from the activity tables before it looks at a cutoff:
+    timestamps, customer keys, event kinds, session, order and category codes. Computed once by
+    :func:`activity_codes`, it serves every cutoff of the same tables, which then only filter rows
+    (string ids are hashed once, not once per cutoff).
+
+    Attributes:
+        categories: The category columns' categories (:func:`top_categories`).
+        tables: The coded rows per activity table (``orders``, ``events``); absent or empty tables
+            are left out.
+    """
+
+    categories: list[str]
+    tables: dict[str, _CodedTable]
+
+
+def _coded_table(frame: pd.DataFrame, own: dict[str, np.ndarray]) -> _CodedTable:
+    """``frame``'s customer keys and timestamps, with the table's ``own`` codes."""
+    keys, customers = pd.factorize(_as_str_ids(frame["customer_id"]))
+    rows = pd.DataFrame({"customer_key": keys.astype(np.int64), "ts_ns": _epoch_ns(frame["ts"]), **own})
+    return _CodedTable(rows=rows, customers=pd.Index(customers))
+
+
+@dataclass(frozen=True)
 class _PastRows:
     """The rows of an activity table that belong to the population and precede the cutoff.
 
@@ -137,9 +175,11 @@ class _PastRows:
     ts_ns: np.ndarray
 
 
-def _past_rows(frame: pd.DataFrame, population: _Population) -> _PastRows:
-    ts = _epoch_ns(frame["ts"])
-    customer = population.ids.get_indexer(_as_str_ids(frame["customer_id"]))
+def _past_rows(coded: _CodedTable, population: _Population) -> _PastRows:
+    # position of each distinct id in the population, -1 for none; the appended -1 serves key -1
+    position = np.append(population.ids.get_indexer(coded.customers), -1)
+    customer = position[coded.rows["customer_key"].to_numpy()]
+    ts = coded.rows["ts_ns"].to_numpy()
     keep = (customer >= 0) & (ts < population.as_of_ns) & (ts != _MISSING_NS)
     return _PastRows(keep=keep, customer=customer[keep], ts_ns=ts[keep])
 
@@ -268,31 +308,45 @@ def _share_columns(prefix: str, slugs: list[str], amounts: list[np.ndarray], tot
     return columns
 
 
-def _order_line_table(
-    orders: pd.DataFrame, products: pd.DataFrame | None, population: _Population, categories: list[str]
-) -> pd.DataFrame:
-    """One row per past order line of the population, integer-coded for DuckDB."""
-    past = _past_rows(orders, population)
-    keep, customer, ts = past.keep, past.customer, past.ts_ns
+def _order_codes(orders: pd.DataFrame, products: pd.DataFrame | None, categories: list[str]) -> _CodedTable:
+    """Order lines coded once: order code, quantity, unit price, return and discount flags, category."""
     lines = _order_lines(orders)
-    quantity, unit_price = lines.quantity[keep], lines.unit_price[keep]
     if "discount" in orders.columns:
-        discounted = pd.to_numeric(orders["discount"], errors="coerce").fillna(0.0).to_numpy()[keep] > 0
+        discounted = pd.to_numeric(orders["discount"], errors="coerce").fillna(0.0).to_numpy() > 0
     else:
-        discounted = np.zeros(len(customer), dtype=bool)
+        discounted = np.zeros(len(orders), dtype=bool)
+    return _coded_table(
+        orders,
+        {
+            "order_code": pd.factorize(orders["order_id"].to_numpy())[0].astype(np.int64),
+            "quantity": lines.quantity,
+            "unit_price": lines.unit_price,
+            "is_return": lines.is_return,
+            "discounted": discounted,
+            "category": _category_codes(orders["product_id"], products, categories),
+        },
+    )
+
+
+def _order_line_table(coded: _CodedTable, population: _Population) -> pd.DataFrame:
+    """One row per past order line of the population, integer-coded for DuckDB."""
+    past = _past_rows(coded, population)
+    keep, customer, ts = past.keep, past.customer, past.ts_ns
+    rows = coded.rows
+    quantity, unit_price = rows["quantity"].to_numpy()[keep], rows["unit_price"].to_numpy()[keep]
     signup = population.signup_ns[customer]
     return pd.DataFrame(
         {
             "customer": customer.astype(np.int32),
-            "order_code": pd.factorize(orders["order_id"].to_numpy()[keep])[0].astype(np.int64),
+            "order_code": rows["order_code"].to_numpy()[keep],
             "days_ago": (population.as_of_ns - ts) / _NS_PER_DAY,
             "days_since_signup": np.where(signup == _MISSING_NS, np.inf, (ts - signup) / _NS_PER_DAY),
             "quantity": quantity,
             "value": quantity * unit_price,
             "unit_price": unit_price,
-            "is_return": lines.is_return[keep],
-            "discounted": discounted,
-            "category": _category_codes(orders["product_id"], products, categories)[keep],
+            "is_return": rows["is_return"].to_numpy()[keep],
+            "discounted": rows["discounted"].to_numpy()[keep],
+            "category": rows["category"].to_numpy()[keep],
         }
     )
 
@@ -374,22 +428,32 @@ def _order_columns(
     return columns | _share_columns("cat_share", _unique_slugs(categories), spend, gross)
 
 
-def _event_table(
-    events: pd.DataFrame, products: pd.DataFrame | None, population: _Population, categories: list[str]
-) -> pd.DataFrame:
-    """One row per past event of the population, integer-coded for DuckDB."""
-    past = _past_rows(events, population)
-    keep = past.keep
-    kinds = events["event_type"].to_numpy()[keep]
+def _event_codes(events: pd.DataFrame, products: pd.DataFrame | None, categories: list[str]) -> _CodedTable:
+    """Events coded once: kind (0 view, 1 cart, 2 purchase, -1 other), session code, category."""
+    kinds = events["event_type"].to_numpy()
     # Elementwise comparison is cheaper than hashing millions of short strings.
     kind = np.where(kinds == "view", 0, np.where(kinds == "cart", 1, np.where(kinds == "purchase", 2, -1)))
+    return _coded_table(
+        events,
+        {
+            "session_code": pd.factorize(events["session_id"].to_numpy())[0].astype(np.int64),
+            "event_kind": kind.astype(np.int8),
+            "category": _category_codes(events["product_id"], products, categories),
+        },
+    )
+
+
+def _event_table(coded: _CodedTable, population: _Population) -> pd.DataFrame:
+    """One row per past event of the population, integer-coded for DuckDB."""
+    past = _past_rows(coded, population)
+    keep, rows = past.keep, coded.rows
     return pd.DataFrame(
         {
             "customer": past.customer.astype(np.int32),
-            "session_code": pd.factorize(events["session_id"].to_numpy()[keep])[0].astype(np.int64),
-            "event_kind": kind.astype(np.int8),
+            "session_code": rows["session_code"].to_numpy()[keep],
+            "event_kind": rows["event_kind"].to_numpy()[keep],
             "days_ago": (population.as_of_ns - past.ts_ns) / _NS_PER_DAY,
-            "category": _category_codes(events["product_id"], products, categories)[keep],
+            "category": rows["category"].to_numpy()[keep],
         }
     )
 
@@ -442,44 +506,56 @@ def _event_columns(
 
 @dataclass(frozen=True)
 class _Activity:
-    """How one activity table becomes feature columns: coded rows → DuckDB aggregates → columns.
+    """How one activity table becomes feature columns: codes → past rows → DuckDB aggregates → columns.
 
     Attributes:
         table: Name of the table in :class:`~segmint.contracts.Tables`.
-        coded: The table's past rows of the population, integer-coded.
-        sql: The per-customer aggregation query over the coded rows, registered as ``table``.
+        codes: The table coded once, whatever the cutoff (products and categories given).
+        past: The coded table's past rows of the population, for DuckDB.
+        sql: The per-customer aggregation query over the past rows, registered as ``table``.
         columns: The feature columns from the aggregates.
     """
 
     table: str
-    coded: Callable[[pd.DataFrame, pd.DataFrame | None, _Population, list[str]], pd.DataFrame]
+    codes: Callable[[pd.DataFrame, pd.DataFrame | None, list[str]], _CodedTable]
+    past: Callable[[_CodedTable, _Population], pd.DataFrame]
     sql: Callable[[FeatureSettings, int], str]
     columns: Callable[[_Aggregates, np.ndarray, FeatureSettings, list[str]], _Columns]
 
 
 # Recency, frequency, monetary value, baskets, returns, discounts and category spend shares.
-_ORDERS = _Activity("orders", _order_line_table, _order_sql, _order_columns)
+_ORDERS = _Activity("orders", _order_codes, _order_line_table, _order_sql, _order_columns)
 # Funnel counts and rates, sessions, event recency and category view shares.
-_EVENTS = _Activity("events", _event_table, _event_sql, _event_columns)
+_EVENTS = _Activity("events", _event_codes, _event_table, _event_sql, _event_columns)
+
+
+def activity_codes(tables: Tables, settings: FeatureSettings) -> ActivityCodes:
+    """The orders and events of ``tables`` coded once, for :func:`customer_features` at several cutoffs."""
+    categories = top_categories(tables.products, settings.top_categories)
+    coded = {}
+    for activity in (_ORDERS, _EVENTS):
+        frame = tables.get(activity.table)
+        if frame is not None and len(frame):
+            coded[activity.table] = activity.codes(frame, tables.products, categories)
+    return ActivityCodes(categories=categories, tables=coded)
 
 
 def _activity_features(
     activity: _Activity,
-    tables: Tables,
+    codes: ActivityCodes,
     population: _Population,
-    categories: list[str],
     settings: FeatureSettings,
     con: duckdb.DuckDBPyConnection,
 ) -> _Columns:
     """The feature columns of one activity table (defaults for everyone when it is absent or empty)."""
-    frame = tables.get(activity.table)
-    if frame is None or not len(frame):
+    coded = codes.tables.get(activity.table)
+    if coded is None:
         aggregates = _no_aggregates()
     else:
-        coded = activity.coded(frame, tables.products, population, categories)
-        aggregates = _query(con, activity.table, coded, activity.sql(settings, len(categories)))
+        past = activity.past(coded, population)
+        aggregates = _query(con, activity.table, past, activity.sql(settings, len(codes.categories)))
     per_customer = _Aggregates(aggregates, population.size)
-    return activity.columns(per_customer, population.tenure_days, settings, categories)
+    return activity.columns(per_customer, population.tenure_days, settings, codes.categories)
 
 
 def _own_sentiment_model(
@@ -511,7 +587,7 @@ def _review_aggregates(
     settings: FeatureSettings,
     sentiment: SentimentModel | None,
 ) -> pd.DataFrame:
-    past_rows = _past_rows(reviews, population)
+    past_rows = _past_rows(_coded_table(reviews, {}), population)  # few rows: coded per cutoff
     past = reviews.loc[past_rows.keep]
     ratings = pd.to_numeric(past["rating"], errors="coerce").fillna(3.0).to_numpy(dtype=float)
     scores = _review_sentiment(past, ratings, settings, sentiment)
@@ -612,6 +688,7 @@ def customer_features(
     as_of: pd.Timestamp,
     settings: FeatureSettings,
     sentiment: SentimentModel | None = None,
+    codes: ActivityCodes | None = None,
 ) -> pd.DataFrame:
     """One row of point-in-time features per customer known before ``as_of``.
 
@@ -626,16 +703,19 @@ def customer_features(
             neither is given and there are at least ``sentiment_min_reviews`` reviews before
             ``as_of``, one is fitted on them (their own star ratings, so nothing after ``as_of``
             leaks in).
+        codes: :func:`activity_codes` of these same ``tables`` and ``settings``, when the features
+            are wanted at several cutoffs (computed here when None).
 
     Returns:
         ``customer_id`` plus float columns (see :func:`feature_columns` and the module notes), in
         the order of ``tables.customers``; no NaN.
     """
     population = _population(tables.customers, int(_utc(as_of).value))
-    categories = top_categories(tables.products, settings.top_categories)
+    codes = activity_codes(tables, settings) if codes is None else codes
+    categories = codes.categories
     with _duckdb() as con:
-        orders = _activity_features(_ORDERS, tables, population, categories, settings, con)
-        events = _activity_features(_EVENTS, tables, population, categories, settings, con)
+        orders = _activity_features(_ORDERS, codes, population, settings, con)
+        events = _activity_features(_EVENTS, codes, population, settings, con)
     reviews = _review_features(tables.reviews, population, settings, sentiment)
     behaviour = {"tenure_days": population.tenure_days} | orders | events | reviews
     return _joined(population, behaviour, settings, categories)

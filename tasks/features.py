@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 
 from segmint.contracts import Tables, latest_timestamp
-from segmint.features import customer_features, future_labels
+from segmint.features import ActivityCodes, activity_codes, customer_features, future_labels
 from segmint.nlp import SentimentModel, fit_sentiment_model
 from segmint.partition import customer_partitions, features_are_per_customer, features_from_parts
 from segmint.settings import FeatureSettings, Settings
@@ -58,7 +58,11 @@ def _with_sentiment(tables: Tables, model: SentimentModel | None) -> Tables:
 
 
 def _campaign_features(
-    tables: Tables, cfg: FeatureSettings, sentiment: SentimentModel | None, paths: ProjectPaths
+    tables: Tables,
+    cfg: FeatureSettings,
+    sentiment: SentimentModel | None,
+    paths: ProjectPaths,
+    codes: ActivityCodes,
 ) -> dict[str, Any]:
     """Write each campaign wave's customers' features as of the wave's first send; the waves' counts.
 
@@ -70,7 +74,7 @@ def _campaign_features(
         if at_campaign.exists():
             at_campaign.unlink()
         return {}
-    features = wave_features(tables, cfg, sentiment)
+    features = wave_features(tables, cfg, sentiment, codes)
     write_parquet(at_campaign, features)
     with_features = features.groupby(WAVE_ID).size()
     waves = {
@@ -85,12 +89,18 @@ def _campaign_features(
 
 
 def _features_as_of(
-    tables: Tables, as_of: pd.Timestamp, settings: Settings, sentiment: SentimentModel | None, client: Any
+    tables: Tables,
+    as_of: pd.Timestamp,
+    settings: Settings,
+    sentiment: SentimentModel | None,
+    client: Any,
+    codes: ActivityCodes | None = None,
 ) -> tuple[pd.DataFrame, dict[str, int]]:
     """The customer features as of ``as_of``, and in how many partitions on how many workers.
 
     With a Dask ``client`` and more customers than ``runtime.dask_partition_customers``, each
-    partition of customers (with their orders, events and reviews) is computed on a worker.
+    partition of customers (with their orders, events and reviews) is computed on a worker. Locally,
+    ``codes`` (:func:`~segmint.features.activity_codes` of ``tables``) spare re-coding the tables.
     """
     cfg, size = settings.features, settings.runtime.dask_partition_customers
     if (
@@ -98,7 +108,7 @@ def _features_as_of(
         or len(tables.customers) <= size
         or not features_are_per_customer(tables, cfg, sentiment)
     ):
-        return customer_features(tables, as_of, cfg, sentiment), {"partitions": 1, "workers": 1}
+        return customer_features(tables, as_of, cfg, sentiment, codes), {"partitions": 1, "workers": 1}
     parts = customer_partitions(dataclasses.replace(tables, campaigns=None), size)
     results = map_partitions(client, customer_features, parts, as_of=as_of, settings=cfg, sentiment=sentiment)
     return features_from_parts(tables, as_of, cfg, results.parts), results.summary()
@@ -131,13 +141,14 @@ def run_features(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
     tables = sentiment.tables
 
     cutoff = end - pd.Timedelta(days=cfg.label_window_days)
+    codes = activity_codes(tables, cfg)  # one coding of the activity tables for every cutoff below
     with compute_client(settings.runtime) as client:
-        features, result["dask"] = _features_as_of(tables, end, settings, sentiment.model, client)
-        train, _ = _features_as_of(tables, cutoff, settings, sentiment.model, client)
+        features, result["dask"] = _features_as_of(tables, end, settings, sentiment.model, client, codes)
+        train, _ = _features_as_of(tables, cutoff, settings, sentiment.model, client, codes)
     write_parquet(out / FEATURES, features)
     result.update(customers=int(len(features)), feature_columns=int(features.shape[1] - 1))
 
-    result.update(_campaign_features(tables, cfg, sentiment.model, paths))
+    result.update(_campaign_features(tables, cfg, sentiment.model, paths, codes))
 
     labels = future_labels(tables, cutoff, cfg.label_window_days)
     write_parquet(out / TRAIN, train)

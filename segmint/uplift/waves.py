@@ -7,7 +7,7 @@ from __future__ import annotations
 import pandas as pd
 
 from segmint.contracts import Tables
-from segmint.features import customer_features
+from segmint.features import ActivityCodes, activity_codes, customer_features
 from segmint.nlp import SentimentModel
 from segmint.settings import FeatureSettings
 
@@ -56,7 +56,10 @@ def _wave_part(
 
 
 def wave_features(
-    tables: Tables, settings: FeatureSettings, sentiment: SentimentModel | None = None
+    tables: Tables,
+    settings: FeatureSettings,
+    sentiment: SentimentModel | None = None,
+    codes: ActivityCodes | None = None,
 ) -> pd.DataFrame:
     """The features of every wave's customers as of that wave's first send, stacked.
 
@@ -68,6 +71,7 @@ def wave_features(
         tables: The canonical tables; ``campaigns`` with ``campaign_id`` and ``sent_ts``.
         settings: The ``features`` section.
         sentiment: As for :func:`~segmint.features.customer_features`.
+        codes: :func:`~segmint.features.activity_codes` of ``tables`` (computed once here when None).
 
     Returns:
         ``campaign_id``, ``features_as_of``, ``customer_id`` and the feature columns, one row per
@@ -77,9 +81,10 @@ def wave_features(
     if campaigns is None or not len(campaigns):
         return pd.DataFrame(columns=[WAVE_ID, FEATURES_AS_OF, "customer_id"])
     ids = campaigns[WAVE_ID].astype(str)
+    codes = activity_codes(tables, settings) if codes is None else codes
     parts = [
         _wave_part(
-            customer_features(tables, wave.as_of, settings, sentiment),
+            customer_features(tables, wave.as_of, settings, sentiment, codes),
             campaigns.loc[ids == wave.campaign_id, "customer_id"],
             wave.campaign_id,
             wave.as_of,

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from segmint.contracts import Tables
-from segmint.features import customer_features, future_labels
+from segmint.features import activity_codes, customer_features, future_labels
 from segmint.settings import FeatureSettings
 
 AS_OF = pd.Timestamp("2024-03-01", tz="UTC")
@@ -105,6 +105,19 @@ def test_no_leakage_when_future_rows_change(tables: Tables) -> None:
     )
     after = customer_features(Tables(**{**tables.__dict__, "orders": future}), AS_OF, FeatureSettings())
     pd.testing.assert_frame_equal(before, after)
+
+
+def test_tables_coded_once_give_each_cutoff_the_features_it_gets_alone(tables: Tables) -> None:
+    """One :func:`activity_codes` serves every cutoff: the cutoffs only filter the coded rows, also
+    with rows lacking a customer id or a session."""
+    events = tables.events.assign(customer_id=["a", None, "a", "a", "b", "a"], session_id=[None, *["s1"] * 5])
+    broken = Tables(**{**tables.__dict__, "events": events})
+    settings = FeatureSettings()
+    for shop in (tables, broken):
+        codes = activity_codes(shop, settings)
+        for as_of in (_ts("2024-01-03"), _ts("2024-02-21"), AS_OF, _ts("2024-06-01")):
+            alone = customer_features(shop, as_of, settings)
+            pd.testing.assert_frame_equal(customer_features(shop, as_of, settings, codes=codes), alone)
 
 
 def test_customer_without_history_gets_defaults(tables: Tables) -> None:
