@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -43,11 +44,23 @@ def test_prefect_yaml_declares_the_three_scheduled_deployments() -> None:
     assert deployments["campaign-daily"]["schedules"][0]["cron"].split()[2:] == ["*", "*", "*"]
 
 
-def _api(url: str, body: dict | None = None) -> object:
+# The Prefect server answers these when a request may simply be sent again (503: its database was
+# busy); Prefect's own client retries them, and so does this one.
+RETRIED_STATUSES = {429, 502, 503}
+
+
+def _api(url: str, body: dict | None = None, attempts: int = 5) -> object:
     data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(url, data=data, headers={"content-type": "application/json"})
-    with urllib.request.urlopen(req, timeout=30) as resp:
-        return json.loads(resp.read())
+    for attempt in range(1, attempts + 1):
+        req = urllib.request.Request(url, data=data, headers={"content-type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                return json.loads(resp.read())
+        except urllib.error.HTTPError as exc:
+            if exc.code not in RETRIED_STATUSES or attempt == attempts:
+                raise
+            time.sleep(2.0 * attempt)
+    raise AssertionError("unreachable")
 
 
 def _small_project(tmp: Path, customers: int = 600) -> Path:
