@@ -278,7 +278,7 @@ def _stop(
 
 def _already_canonical(name: str, df: pd.DataFrame) -> bool:
     expected = {
-        "str": ("object", "string"),
+        "str": ("object", "string", "str"),
         "timestamp": ("datetime64[ns, UTC]",),
         "float": ("float64",),
         "int": ("int64", "Int64"),
@@ -373,9 +373,10 @@ def _unattributed(name: str, masks: dict[str, np.ndarray]) -> int:
 
 
 def _as_polars(df: pd.DataFrame, column: str) -> pl.Series:
-    """The string column as a polars Series (through Arrow)."""
-    arr = pa.array(df[column].to_numpy(dtype=object), type=pa.string(), from_pandas=True)
-    return pl.Series(column, arr)
+    """The string column as a polars Series (through Arrow; an Arrow-held column is not copied)."""
+    values = df[column]
+    source = values.to_numpy(dtype=object) if values.dtype == object else values
+    return pl.Series(column, pa.array(source, type=pa.string(), from_pandas=True))
 
 
 def _references(name: str, accepted: dict[str, pd.DataFrame]) -> list[tuple[str, str, str]]:

@@ -197,17 +197,23 @@ def read_tables(
     paths: ProjectPaths,
     names: Iterable[str] | None = None,
     columns: Mapping[str, list[str]] | None = None,
+    arrow_strings: bool = False,
 ) -> Tables:
     """Read the canonical tables present in ``folder``.
 
     Args:
         names: only these tables (``customers`` is always read); None reads all of them.
         columns: for some tables, only these columns (e.g. ``{"events": ["ts"]}``).
+        arrow_strings: text columns held by Arrow (pandas' ``str`` dtype, missing values NaN) instead
+            of Python objects. Event-sized tables are mostly ids and kinds: 4.9 million events read
+            in 0.7 s into 0.3 GB this way, against 5 to 7 s into 1.3 GB as objects. Code that reads
+            them must not assume object columns; validation, which reads the raw tables, does not.
     """
     wanted = set(TABLE_NAMES if names is None else (*names, "customers"))
     frames = {}
     for name in TABLE_NAMES:
         target = paths.table(folder, name)
         if name in wanted and target.exists():
-            frames[name] = pd.read_parquet(target, columns=(columns or {}).get(name))
+            with pd.option_context("future.infer_string", arrow_strings):
+                frames[name] = pd.read_parquet(target, columns=(columns or {}).get(name))
     return Tables.from_mapping(frames)

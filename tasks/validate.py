@@ -81,7 +81,7 @@ def run_validate(settings: Settings, paths: ProjectPaths) -> dict:
     source = read_json(paths.raw / "_source.json", None)
     previous = _previous_counts(read_json(metrics_path, {}) or {}, source)
     try:
-        raw = read_tables(paths.raw, paths)
+        raw = read_tables(paths.raw, paths, arrow_strings=True)
     except BadInputError as exc:
         failure = ValidationFailure(exc.table, exc.rule, str(exc), exc.column, exc.count)
         result = ValidationResult(accepted=None, quarantine={}, summary={}, failure=failure)

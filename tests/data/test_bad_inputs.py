@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -73,8 +74,31 @@ def base_frames() -> dict[str, pd.DataFrame]:
     }
 
 
-def tables_of(frames: dict[str, pd.DataFrame | None]) -> Tables:
-    return Tables.from_mapping({k: v for k, v in frames.items() if v is not None})
+def tables_of(frames: dict[str, pd.DataFrame | None], arrow_text: bool = False) -> Tables:
+    """The frames as tables; with ``arrow_text``, text columns as ``read_tables(arrow_strings=True)``
+    gives them to validation (Arrow-held ``str`` dtype, missing values NaN)."""
+    present = {k: v for k, v in frames.items() if v is not None}
+    if arrow_text:
+        present = {k: _with_arrow_text(v) for k, v in present.items()}
+    return Tables.from_mapping(present)
+
+
+ARROW_TEXT = pd.StringDtype("pyarrow", na_value=np.nan)
+
+
+def _with_arrow_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """Object columns holding only text (and nulls) as Arrow strings; a parquet column cannot mix
+    text with numbers, so mixed columns stay as they are."""
+    text = [
+        c
+        for c in frame.columns
+        if frame[c].dtype == object and frame[c].dropna().map(lambda v: isinstance(v, str)).all()
+    ]
+    return frame.astype(dict.fromkeys(text, ARROW_TEXT))
+
+
+# Every corpus case runs on both text representations validation can be given.
+TEXT_KINDS = pytest.mark.parametrize("arrow_text", [False, True], ids=["object_text", "arrow_text"])
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -385,11 +409,11 @@ def _assert_counts_add_up(result, tables: Tables) -> None:
         assert result.summary[name]["accepted"] + result.summary[name]["quarantined"] == len(frame)
 
 
-def _run(mutate, overrides=None, previous=None, lenient=True):
+def _run(mutate, overrides=None, previous=None, lenient=True, arrow_text=False):
     # Tiny frames: one bad row is a large share, so the share gates are opened unless a test needs them.
     frames = base_frames()
     mutate(frames)
-    tables = tables_of(frames)
+    tables = tables_of(frames, arrow_text)
     settings = ValidateSettings(**{**(LENIENT if lenient else {}), **(overrides or {})})
     return tables, assess_tables(tables, settings, previous, now=NOW)
 
@@ -398,11 +422,12 @@ def _run(mutate, overrides=None, previous=None, lenient=True):
     ("mutate", "overrides", "previous", "expected"),
     [pytest.param(m, o, p, e, id=i) for i, m, o, p, e in RAISE_CASES],
 )
-def test_table_level_breakage_raises(mutate, overrides, previous, expected):
+@TEXT_KINDS
+def test_table_level_breakage_raises(mutate, overrides, previous, expected, arrow_text):
     table, column, rule, count = expected
     frames = base_frames()
     mutate(frames)
-    tables = tables_of(frames)
+    tables = tables_of(frames, arrow_text)
     with pytest.raises(BadInputError) as info:
         assess_tables(tables, ValidateSettings(**overrides), previous, now=NOW).checked()
     err = info.value
@@ -420,8 +445,9 @@ def test_table_level_breakage_raises(mutate, overrides, previous, expected):
     ("mutate", "overrides", "expected"),
     [pytest.param(m, o, e, id=i) for i, m, o, e in QUARANTINE_CASES],
 )
-def test_row_level_problems_are_quarantined(mutate, overrides, expected):
-    tables, result = _run(mutate, overrides)
+@TEXT_KINDS
+def test_row_level_problems_are_quarantined(mutate, overrides, expected, arrow_text):
+    tables, result = _run(mutate, overrides, arrow_text=arrow_text)
     assert result.failure is None, result.failure
     _assert_counts_add_up(result, tables)
     for name in tables.present():
