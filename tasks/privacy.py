@@ -109,7 +109,7 @@ def _string_columns(table: pa.Table) -> list[str]:
 
 def _rows_mentioning(table: pa.Table, targets: pa.Array) -> pa.Array:
     """A boolean mask of the rows whose string (or list-of-string) cells hold one of ``targets``."""
-    mask = pa.array([False] * table.num_rows)
+    mask = pa.array([False] * table.num_rows, type=pa.bool_())  # typed: an empty list reads as null
     for name in _string_columns(table):
         column = table.column(name).combine_chunks()
         if pa.types.is_list(column.type) or pa.types.is_large_list(column.type):
@@ -119,7 +119,7 @@ def _rows_mentioning(table: pa.Table, targets: pa.Array) -> pa.Array:
             row_hits = [False] * table.num_rows
             for index in hits:
                 row_hits[int(index)] = True
-            mask = pc.or_(mask, pa.array(row_hits))
+            mask = pc.or_(mask, pa.array(row_hits, type=pa.bool_()))
         else:
             mask = pc.or_(
                 mask, pc.fill_null(pc.is_in(pc.cast(column, pa.string()), value_set=targets), False)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from segmint.contracts import Tables
 from segmint.features import customer_features
 from segmint.privacy import personal_by_content, personal_by_name, pseudonymised, without_personal_columns
 from segmint.settings import FeatureSettings, PrivacySettings, SettingsError
-from tasks.privacy import KEY_VARIABLE, private_tables
+from tasks.privacy import KEY_VARIABLE, _rows_mentioning, private_tables
 
 
 def _customers() -> pd.DataFrame:
@@ -119,3 +120,18 @@ def test_pseudonymisation_without_its_key_stops_with_a_message_naming_the_variab
     assert not private.tables.customers["customer_id"].isin(["c1"]).any()
     assert any("dropped personal column customers.e_mail" in note for note in private.notes)
     assert not any("s3cret" in note for note in private.notes)
+
+
+def test_erasure_finds_ids_in_text_and_list_columns_and_passes_over_empty_tables() -> None:
+    targets = pa.array(["c2"])
+    table = pa.table(
+        {
+            "customer_id": pa.array(["c1", "c2", None], type=pa.large_string()),
+            "members": pa.array([["c9"], [], ["c3", "c2"]], type=pa.list_(pa.string())),
+            "n": [1, 2, 3],
+        }
+    )
+    assert _rows_mentioning(table, targets).to_pylist() == [False, True, True]
+    # an empty quarantine file keeps its text columns' type: nothing to erase, and no error
+    empty = pa.table({"customer_id": pa.array([], type=pa.large_string()), "rule": pa.array([], pa.string())})
+    assert _rows_mentioning(empty, targets).to_pylist() == []
