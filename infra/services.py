@@ -160,7 +160,10 @@ def mlflow_server(backend_uri: str, artifacts: Path, log: Path, timeout: float =
         "--artifacts-destination", str(artifacts),
         "--host", HOST, "--port", str(port), "--workers", "1",
     ]  # fmt: skip
-    with _http_service(cmd, log, base_env(), port, "/health", timeout) as url:
+    # segmint submits no server-side jobs (GenAI evaluation, trace roll-ups): without job execution the
+    # server starts none of the seven job-consumer processes, each of which imports MLflow again.
+    env = base_env(MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false")
+    with _http_service(cmd, log, env, port, "/health", timeout) as url:
         yield url
 
 
