@@ -232,6 +232,10 @@ class RecommendSettings(_Section):
     # optional recency decay of every interaction value
     interaction_value: InteractionValue = "binary"
     recency_half_life_days: float | None = Field(None, gt=0.0)
+    # how item models weigh a customer's own history when they score them (the query side): each
+    # value decays with this half-life (days; None: undecayed), whatever decay their item-to-item
+    # weights were learnt under; "fitted": as the fitted matrix (the same decay)
+    history_half_life_days: Annotated[float, Field(gt=0.0)] | Literal["fitted"] | None = "fitted"
     # half-lives (days; None: no decay) each candidate is tried under on the inner cuts, the best
     # kept per candidate; empty: recency_half_life_days only
     recency_grid_days: tuple[Annotated[float, Field(gt=0.0)] | None, ...] = ()

@@ -62,6 +62,23 @@ def scores_on_catalogue(modelled: np.ndarray, cols: np.ndarray, tiebreak: np.nda
     return out
 
 
+def history_matrix(
+    interactions: Interactions, half_life_days: float | str | None, fitted: sp.csr_matrix
+) -> sp.csr_matrix:
+    """The customers' histories as the item models read them to score: each raw value decayed by
+    ``half_life_days`` (None: undecayed), or ``fitted`` itself under ``"fitted"`` or when the
+    interactions keep no raw values and ages.
+
+    Item-to-item models (EASE, item-kNN, RP3beta) learn which items go together from ``fitted``,
+    decayed to favour recent co-purchases, and score a customer as a weighted sum over their own
+    purchases; how those purchases weigh against each other is this separate decay.
+    """
+    if half_life_days == "fitted" or interactions.raw is None or interactions.ages is None:
+        return fitted
+    life = None if half_life_days is None else float(half_life_days)
+    return interactions.with_half_life(life).matrix.tocsr().astype(np.float32)
+
+
 def _editable(raw: np.ndarray) -> np.ndarray:
     """``raw`` as float32 that may be edited in place: copied only when the batch does not own it."""
     return np.require(raw, np.float32, ["C_CONTIGUOUS", "WRITEABLE", "OWNDATA"])
@@ -83,8 +100,9 @@ def item_block_size(n_items: int, budget_cells: int = 16_000_000) -> int:
 class Recommender:
     """Base class: subclasses implement ``_fit`` and ``_score_rows``.
 
-    After ``fit`` the model keeps the training matrix (to exclude seen items and to score known
-    customers), overall and per-segment popularity (for cold start) and ``unknown_products``, the
+    After ``fit`` the model keeps the training matrix ``X_`` (to exclude seen items and to score
+    known customers), the customers' histories as item models read them to score (``history_``:
+    :func:`history_matrix`), overall and per-segment popularity (for cold start) and ``unknown_products``, the
     number of products in the last ``recommend`` call's ``exclude`` that the model does not know.
     """
 
@@ -108,6 +126,7 @@ class Recommender:
         self.customer_index_ = pd.Index(interactions.customer_ids)
         self.item_index_ = pd.Index(interactions.item_ids)
         self.X_ = interactions.matrix.tocsr().astype(np.float32)
+        self.history_ = history_matrix(interactions, self.settings.history_half_life_days, self.X_)
         binary = (self.X_ > 0).astype(np.float32)
         pop = np.asarray(binary.sum(axis=0)).ravel()
         self.popularity_ = pop.astype(np.float32)
@@ -260,14 +279,25 @@ class Recommender:
 
     def _model_popular_items(self, max_items: int) -> np.ndarray:
         """Keep the ``max_items`` most popular items (all when fewer) as ``cols_``, their history
-        as ``X_modelled_``; returns ``cols_``."""
+        as ``X_modelled_`` (and ``history_modelled_``); returns ``cols_``."""
         n_items = self.X_.shape[1]
         if n_items > max_items:
             self.cols_ = np.sort(np.argsort(-self.popularity_, kind="stable")[:max_items])
         else:
             self.cols_ = np.arange(n_items)
         self.X_modelled_ = self.X_[:, self.cols_].tocsr()
+        self.history_modelled_ = self.history_[:, self.cols_].tocsr()
         return self.cols_
+
+    @property
+    def history(self) -> sp.csr_matrix:
+        """``history_`` (:func:`history_matrix`); the fitted matrix for models saved before it existed."""
+        return getattr(self, "history_", self.X_)
+
+    @property
+    def history_modelled(self) -> sp.csr_matrix:
+        """``history_`` over the modelled items ``cols_`` (the fitted ones for older saved models)."""
+        return getattr(self, "history_modelled_", self.X_modelled_)
 
     def _restricted(self) -> bool:
         """Whether the model scores only some items (``cols_``) and can score just those."""

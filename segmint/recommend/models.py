@@ -102,7 +102,7 @@ class ItemKNNRecommender(Recommender):
             self.similarity_ = topk_item_similarity(xn.T.tocsr(), xn, s.knn_neighbours)
 
     def _score_rows(self, rows: np.ndarray) -> np.ndarray:
-        return (self.X_[rows] @ self.similarity_).toarray()
+        return (self.history[rows] @ self.similarity_).toarray()
 
 
 class RP3BetaRecommender(Recommender):
@@ -127,14 +127,15 @@ class RP3BetaRecommender(Recommender):
         self.similarity_ = (sp.diags(1.0 / np.maximum(row_sum, 1e-12)) @ w).tocsr().astype(np.float32)
 
     def _score_rows(self, rows: np.ndarray) -> np.ndarray:
-        return (self.X_[rows] @ self.similarity_).toarray()
+        return (self.history[rows] @ self.similarity_).toarray()
 
 
 class EASERecommender(Recommender):
     """EASE (Steck 2019): closed-form item × item ridge regression with a zero diagonal.
 
     The inverse is dense, so only the ``ease_max_items`` most popular items take part; the rest of
-    the catalogue ranks after them by popularity.
+    the catalogue ranks after them by popularity. The weights are learnt from the fitted (possibly
+    time-decayed) matrix; a customer is scored from their history under ``history_half_life_days``.
     """
 
     name = "ease"
@@ -156,7 +157,7 @@ class EASERecommender(Recommender):
 
     def _score_modelled(self, rows: np.ndarray) -> np.ndarray:
         """Scores over the modelled items ``cols_`` only."""
-        return np.asarray(self.X_modelled_[rows] @ self.weights_)
+        return np.asarray(self.history_modelled[rows] @ self.weights_)
 
 
 class ALSRecommender(Recommender):

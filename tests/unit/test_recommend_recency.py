@@ -238,3 +238,40 @@ def test_evaluation_from_positions_equals_evaluation_from_the_recommended_ids(na
     pd.testing.assert_frame_equal(fast["per_customer"], slow)
     recommended = {p for x in recs["recommended_product_ids"] for p in x}
     assert fast["coverage"] == len(recommended) / split.train.shape[1]
+
+
+def _two_interest_shop() -> Tables:
+    """Six customers bought ``a`` with ``ra``, five ``b`` with ``rb`` (day 50); ``t`` bought ``a``
+    on day 0 and ``b`` on day 100, so ``ra`` follows ``t``'s whole history, ``rb`` the recent part."""
+    rows = [_buy(f"x{i}", p, 50) for i in range(6) for p in ("a", "ra")]
+    rows += [_buy(f"y{i}", p, 50) for i in range(5) for p in ("b", "rb")]
+    rows += [_buy("t", "a", 0), _buy("t", "b", 100)]
+    return _tables(rows)
+
+
+@pytest.mark.parametrize("name", ["itemknn", "rp3beta", "ease"])
+def test_item_models_score_a_customer_from_their_history_decayed_on_its_own(name):
+    tables = _two_interest_shop()
+    base = RecommendSettings(min_item_customers=1, knn_similarity="cosine", ease_lambda=1.0)
+    inter = interactions_from(tables, base)
+
+    def first_for_t(history: float | str | None) -> str:
+        model = make_recommender(name, base.model_copy(update={"history_half_life_days": history}))
+        return model.fit(inter).recommend(["t"], n=1)["recommended_product_ids"][0][0]
+
+    # undecayed (and, with no fitted decay, "fitted"): the stronger all-time association leads
+    assert first_for_t(None) == first_for_t("fitted") == "ra"
+    # a week's half-life: the purchase of 100 days ago counts next to nothing
+    assert first_for_t(7.0) == "rb"
+    # the item-to-item weights are learnt from the fitted matrix whatever the history decay
+    fitted = make_recommender(name, base.model_copy(update={"history_half_life_days": 7.0})).fit(inter)
+    assert (inter.matrix != fitted.X_).nnz == 0
+    assert fitted.history_[fitted.customer_index_.get_loc("t")].toarray().max() == pytest.approx(1.0)
+
+
+def test_models_saved_before_the_history_decay_score_from_their_fitted_matrix():
+    inter = interactions_from(_two_interest_shop(), RecommendSettings(min_item_customers=1))
+    model = make_recommender("ease", RecommendSettings(min_item_customers=1, ease_lambda=1.0)).fit(inter)
+    expected = model.recommend(["t", "x1"], n=3)
+    del model.history_, model.history_modelled_  # what an artifact from an older version holds
+    pd.testing.assert_frame_equal(model.recommend(["t", "x1"], n=3), expected)
