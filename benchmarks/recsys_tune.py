@@ -6,12 +6,16 @@ outer cutoff. The outer test period (the latest one, where ``benchmarks.recsys``
 read. Every tuned model, ours and the peers', gets the same budget: three settings of its own knobs
 times the two recency options (no decay, or a half-life of 240 days) = six configurations.
 
-Our candidates share one ``recency_half_life_days`` in ``params.yaml``; the option kept is the one
-under which the best candidate scores highest, and each model keeps its best knobs under it. The
+Every model with knobs is tuned, whether ``params.yaml`` lists it among the default candidates or
+not (torch and the blend are optional). The default candidates share one
+``recency_half_life_days`` in ``params.yaml``; the option kept is the one under which the best of
+them scores highest, and each model keeps its best knobs under it. The
 blend's members keep their own best knobs and only its weights are tuned. A peer keeps its best
-configuration, recency included. Writes the grid, every score and the choices to
-``benchmarks/results/recsys_tune.json``; ``params.yaml`` (``recommend``) cites it, and
-``benchmarks.recsys`` reads the peers' configurations from it.
+configuration, recency included. Our item models score a customer from their history under
+``params.yaml``'s ``history_half_life_days`` (``benchmarks.recsys_history``); the peers, plain EASE
+included, from the matrix they were fitted on. Writes the grid, every score and the choices to
+``benchmarks/results/recsys_tune.json``; ``params.yaml`` (``recommend``) cites it.
+``benchmarks.recsys`` makes its peers here (:func:`make_peer`) and tunes them on its own cuts.
 
     python -m benchmarks.recsys_tune
 """
@@ -76,7 +80,8 @@ PEER_KNOBS: dict[str, tuple[dict[str, Any], ...]] = {
     ),
     "implicit_bm25": ({"K": 50}, {"K": 100}, {"K": 200}),
 }
-# The EASE peer is our EASE: its six configurations are the candidate's rows, its pick its own.
+# The EASE peer is plain EASE (our implementation, a customer scored from the matrix it was fitted
+# on): the candidate's three penalties under each recency option.
 EASE_PEER = "ease_peer"
 
 
@@ -132,7 +137,10 @@ def make_peer(name: str, knobs: dict[str, Any], settings: RecommendSettings) -> 
     if name == "recent_popularity":
         return make_recommender("recent_popularity", settings)
     if name == EASE_PEER:
-        return make_recommender("ease", settings.model_copy(update=knobs))
+        # plain EASE: a customer is scored from the matrix it was fitted on, as the library does
+        return make_recommender(
+            "ease", settings.model_copy(update={"history_half_life_days": "fitted", **knobs})
+        )
     if name == "popularity":
         return make_recommender("popularity", settings)
     raise ValueError(
@@ -187,9 +195,10 @@ def single_rows(
     """Our single models over their grid: the rows, and the fitted blend members by (name, knobs, r)."""
     rows: list[dict[str, Any]] = []
     fitted: dict[tuple[str, int, float | None], Recommender] = {}
-    singles = [n for n in dict.fromkeys((*base.candidates, *base.blend_members)) if n != "blend"]
+    # every model with knobs is tuned, in the default candidates or not: params.yaml cites them all
+    singles = [n for n in dict.fromkeys((*base.candidates, *OUR_KNOBS, *base.blend_members)) if n != "blend"]
     for name in singles:
-        kind = "candidate" if name in base.candidates else "blend member"
+        kind = _kind(name, base)
         for recency, split in splits.items():
             for index, knobs in enumerate(OUR_KNOBS.get(name, ({},))):
                 settings = base.model_copy(update={**knobs, "recency_half_life_days": recency})
@@ -198,6 +207,13 @@ def single_rows(
                 if name in base.blend_members:
                     fitted[(name, index, recency)] = model
     return rows, fitted
+
+
+def _kind(name: str, base: RecommendSettings) -> str:
+    """``candidate`` (a default one), ``blend member`` or ``optional candidate``."""
+    if name in base.candidates:
+        return "candidate"
+    return "blend member" if name in base.blend_members else "optional candidate"
 
 
 def _best_knobs(rows: list[dict[str, Any]], name: str, recency: float | None) -> dict[str, Any]:
@@ -231,15 +247,15 @@ def blend_rows(
         for knobs in OUR_KNOBS["blend"]:
             settings = base.model_copy(update={**merged, **knobs, "recency_half_life_days": recency})
             model = _FittedBlend(settings, members)
-            about = _about("blend", "candidate", {**knobs, "members": merged}, recency)
+            about = _about("blend", _kind("blend", base), {**knobs, "members": merged}, recency)
             out.append(scored_row(model, split, base.k, about))
     return out
 
 
 def peer_rows(splits: dict[float | None, Split], base: RecommendSettings) -> list[dict[str, Any]]:
-    """The implicit peers over their grid, and popularity (nothing to tune) once."""
+    """The implicit peers and plain EASE over their grids, and popularity (nothing to tune) once."""
     rows = []
-    for name, grid in PEER_KNOBS.items():
+    for name, grid in {**PEER_KNOBS, EASE_PEER: OUR_KNOBS["ease"]}.items():
         for recency, split in splits.items():
             for knobs in grid:
                 settings = base.model_copy(update={"recency_half_life_days": recency})
@@ -269,7 +285,7 @@ def chosen_settings(rows: list[dict[str, Any]], base: RecommendSettings) -> dict
         by_recency[str(recency)] = {"best_candidate": best["model"], "ndcg": best["ndcg"], "recency": recency}
     kept = max(by_recency.values(), key=lambda v: v["ndcg"])["recency"]
     recommend: dict[str, Any] = {"recency_half_life_days": kept}
-    for name in dict.fromkeys((*base.candidates, *base.blend_members)):
+    for name in dict.fromkeys((*base.candidates, *OUR_KNOBS, *base.blend_members)):
         if any(r["model"] == name for r in rows):
             knobs = dict(_best_knobs(rows, name, kept))
             knobs.pop("members", None)
@@ -283,7 +299,7 @@ def chosen_peers(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     for name, source in (
         ("implicit_als", "implicit_als"),
         ("implicit_bm25", "implicit_bm25"),
-        (EASE_PEER, "ease"),
+        (EASE_PEER, EASE_PEER),
         ("popularity", "popularity"),
     ):
         best = max((r for r in rows if r["model"] == source), key=lambda r: r["ndcg"])
