@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from segmint.contracts import Tables
 from segmint.nlp import SentimentModel, fit_sentiment_model, sentiment_classes
@@ -119,7 +120,8 @@ def _population(customers: pd.DataFrame, as_of_ns: int) -> _Population:
 
 
 def _as_str_ids(ids: pd.Series) -> pd.Series:
-    return ids if ids.dtype == object else ids.astype(str)
+    """``ids`` as text: Python objects and Arrow-held text (pandas' ``str`` dtype) as they are."""
+    return ids if ids.dtype == object or isinstance(ids.dtype, pd.StringDtype) else ids.astype(str)
 
 
 @dataclass(frozen=True)
@@ -222,11 +224,13 @@ def _category_codes(
     catalogue_ids = products["product_id"].astype(str)
     first = ~catalogue_ids.duplicated().to_numpy()
     category_of_product = pd.Index(categories).get_indexer(products["category"].astype(str).to_numpy()[first])
-    position = pd.Index(catalogue_ids.to_numpy()[first]).get_indexer(product_ids.astype(str).to_numpy())
-    codes = np.full(len(product_ids), -1, dtype=np.int16)
-    known = position >= 0
-    codes[known] = category_of_product[position[known]]
-    return codes
+    # Each distinct id is looked up once: an event-sized column is hashed, never turned into strings.
+    keys, distinct = pd.factorize(product_ids)
+    position = pd.Index(catalogue_ids.to_numpy()[first]).get_indexer(
+        np.asarray(distinct, dtype=object).astype(str)
+    )
+    category_of_key = np.append(np.where(position >= 0, category_of_product[position], -1), -1)
+    return category_of_key[keys].astype(np.int16)
 
 
 def _may_be_feature(values: pd.Series) -> bool:
@@ -269,7 +273,9 @@ def _duckdb() -> Iterator[duckdb.DuckDBPyConnection]:
         con.close()
 
 
-def _query(con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame, sql: str) -> pd.DataFrame:
+def _query(
+    con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame | pa.Table, sql: str
+) -> pd.DataFrame:
     """The result of ``sql`` run against ``frame`` registered as the view ``name``."""
     con.register(name, frame)
     try:
@@ -328,14 +334,14 @@ def _order_codes(orders: pd.DataFrame, products: pd.DataFrame | None, categories
     )
 
 
-def _order_line_table(coded: _CodedTable, population: _Population) -> pd.DataFrame:
-    """One row per past order line of the population, integer-coded for DuckDB."""
+def _order_line_table(coded: _CodedTable, population: _Population) -> pa.Table:
+    """One row per past order line of the population, integer-coded for DuckDB (Arrow: no block copies)."""
     past = _past_rows(coded, population)
     keep, customer, ts = past.keep, past.customer, past.ts_ns
     rows = coded.rows
     quantity, unit_price = rows["quantity"].to_numpy()[keep], rows["unit_price"].to_numpy()[keep]
     signup = population.signup_ns[customer]
-    return pd.DataFrame(
+    return pa.table(
         {
             "customer": customer.astype(np.int32),
             "order_code": rows["order_code"].to_numpy()[keep],
@@ -429,25 +435,30 @@ def _order_columns(
 
 
 def _event_codes(events: pd.DataFrame, products: pd.DataFrame | None, categories: list[str]) -> _CodedTable:
-    """Events coded once: kind (0 view, 1 cart, 2 purchase, -1 other), session code, category."""
-    kinds = events["event_type"].to_numpy()
+    """Events coded once: kind (0 view, 1 cart, 2 purchase, -1 other), session code, category.
+
+    The text columns may be Python objects or Arrow-held (pandas' ``str`` dtype); both are compared
+    and hashed in place, never copied into new strings.
+    """
+    kind = np.full(len(events), -1, dtype=np.int8)
     # Elementwise comparison is cheaper than hashing millions of short strings.
-    kind = np.where(kinds == "view", 0, np.where(kinds == "cart", 1, np.where(kinds == "purchase", 2, -1)))
+    for code, name in enumerate(("view", "cart", "purchase")):
+        kind[(events["event_type"] == name).to_numpy(dtype=bool, na_value=False)] = code
     return _coded_table(
         events,
         {
-            "session_code": pd.factorize(events["session_id"].to_numpy())[0].astype(np.int64),
-            "event_kind": kind.astype(np.int8),
+            "session_code": pd.factorize(events["session_id"])[0].astype(np.int64),
+            "event_kind": kind,
             "category": _category_codes(events["product_id"], products, categories),
         },
     )
 
 
-def _event_table(coded: _CodedTable, population: _Population) -> pd.DataFrame:
-    """One row per past event of the population, integer-coded for DuckDB."""
+def _event_table(coded: _CodedTable, population: _Population) -> pa.Table:
+    """One row per past event of the population, integer-coded for DuckDB (Arrow: no block copies)."""
     past = _past_rows(coded, population)
     keep, rows = past.keep, coded.rows
-    return pd.DataFrame(
+    return pa.table(
         {
             "customer": past.customer.astype(np.int32),
             "session_code": rows["session_code"].to_numpy()[keep],
@@ -518,7 +529,7 @@ class _Activity:
 
     table: str
     codes: Callable[[pd.DataFrame, pd.DataFrame | None, list[str]], _CodedTable]
-    past: Callable[[_CodedTable, _Population], pd.DataFrame]
+    past: Callable[[_CodedTable, _Population], pa.Table]
     sql: Callable[[FeatureSettings, int], str]
     columns: Callable[[_Aggregates, np.ndarray, FeatureSettings, list[str]], _Columns]
 
@@ -671,15 +682,20 @@ def _joined(
 ) -> pd.DataFrame:
     """Customer ids, the behavioural columns in :func:`feature_columns` order, then the attributes."""
     ordered = feature_columns(settings, categories)
-    out = pd.DataFrame({"customer_id": population.ids.to_numpy(dtype=object)})
-    out = pd.concat([out, pd.DataFrame({name: behaviour[name] for name in ordered})], axis=1)
     # Only customer_id and signup_ts are needed here: country, channel and the rest are attributes
     # when present, and a table without them simply has fewer attribute columns.
     attributes = _attribute_features(population.customers.reset_index(drop=True), settings.onehot_max_levels)
+    # One float matrix filled column by column and cleaned in place: at 1M customers every
+    # whole-frame concat, astype, replace or fillna held another 0.6 GB copy.
+    # (columns × customers) in memory, as pandas holds a block: each column is one contiguous run
+    values = np.empty((len(ordered) + len(attributes.columns), len(population.ids)), dtype=float).T
+    for position, name in enumerate(ordered):
+        values[:, position] = behaviour[name]
     if len(attributes.columns):
-        out = pd.concat([out, attributes.reset_index(drop=True)], axis=1)
-    numeric = out.columns.drop("customer_id")
-    out[numeric] = out[numeric].astype(float).replace([np.inf, -np.inf], np.nan).fillna(0.0)
+        values[:, len(ordered) :] = attributes.to_numpy(dtype=float)
+    values[~np.isfinite(values)] = 0.0
+    out = pd.DataFrame(values, columns=[*ordered, *attributes.columns], copy=False)
+    out.insert(0, "customer_id", population.ids.to_numpy(dtype=object))
     return out
 
 

@@ -6,7 +6,7 @@ import json
 import os
 import pickle
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -197,7 +197,7 @@ def read_tables(
     paths: ProjectPaths,
     names: Iterable[str] | None = None,
     columns: Mapping[str, list[str]] | None = None,
-    arrow_strings: bool = False,
+    arrow_strings: bool | Collection[str] = False,
 ) -> Tables:
     """Read the canonical tables present in ``folder``.
 
@@ -208,12 +208,14 @@ def read_tables(
             of Python objects. Event-sized tables are mostly ids and kinds: 4.9 million events read
             in 0.7 s into 0.3 GB this way, against 5 to 7 s into 1.3 GB as objects. Code that reads
             them must not assume object columns; validation, which reads the raw tables, does not.
+            A collection of table names: only those tables' text is Arrow-held.
     """
     wanted = set(TABLE_NAMES if names is None else (*names, "customers"))
     frames = {}
     for name in TABLE_NAMES:
         target = paths.table(folder, name)
         if name in wanted and target.exists():
-            with pd.option_context("future.infer_string", arrow_strings):
+            arrow = name in arrow_strings if isinstance(arrow_strings, Collection) else arrow_strings
+            with pd.option_context("future.infer_string", arrow):
                 frames[name] = pd.read_parquet(target, columns=(columns or {}).get(name))
     return Tables.from_mapping(frames)

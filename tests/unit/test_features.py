@@ -162,3 +162,33 @@ def test_future_labels_count_the_window_after_as_of(tables: Tables) -> None:
     assert labels.loc["a", "future_purchased"] == 1
     assert labels.loc["b", "future_purchased"] == 0
     assert "late" not in labels.index
+
+
+def _arrow_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its text columns Arrow-held (pandas' ``str`` dtype), as ``read_tables`` reads them."""
+    text = [c for c in frame.columns if frame[c].dtype == object]
+    with pd.option_context("future.infer_string", True):
+        return frame.astype({c: "str" for c in text})
+
+
+def test_events_with_arrow_held_text_give_the_features_of_python_strings(tables: Tables) -> None:
+    """The features stage reads the event log's text into Arrow: every event feature is unchanged,
+    with missing ids and sessions, unknown kinds and products, on the hand-made and a generated shop."""
+    from segmint.generate import generate_shop
+    from segmint.settings import GenerateSettings
+
+    events = tables.events.assign(
+        customer_id=["a", None, "a", "a", "b", "a"],
+        session_id=[None, *["s1"] * 5],
+        event_type=["view", "wishlist", "cart", "purchase", "view", None],
+        product_id=["p1", "p9", "p2", None, "p3", "p1"],
+    )
+    generated = generate_shop(GenerateSettings(customers=600, products=60, seed=3)).tables
+    settings = FeatureSettings()
+    for shop, as_of in ((Tables(**{**tables.__dict__, "events": events}), AS_OF), (generated, None)):
+        as_of = as_of if as_of is not None else shop.events["ts"].max() - pd.Timedelta(days=10)
+        arrow = Tables(**{**shop.__dict__, "events": _arrow_text(shop.events)})
+        assert isinstance(arrow.events["session_id"].dtype, pd.StringDtype)
+        pd.testing.assert_frame_equal(
+            customer_features(arrow, as_of, settings), customer_features(shop, as_of, settings)
+        )
