@@ -37,13 +37,15 @@ def staged_tables(tables: Tables, paths: ProjectPaths) -> Iterator[Path]:
     """A temporary folder under ``data/`` holding ``tables`` as parquet files, removed on exit.
 
     A validate run killed while the folder existed left it behind: it is removed first (the stage
-    runs under the project lock, so no live run owns it).
+    runs under the project lock, so no live run owns it). Once written, the folder keeps no
+    reference to ``tables``, so a caller that drops its own can free them while the folder is used.
     """
     paths.data.mkdir(parents=True, exist_ok=True)
     for stale in paths.data.glob(f"{STAGING_PREFIX}*"):
         shutil.rmtree(stale, ignore_errors=True)
     with tempfile.TemporaryDirectory(prefix=STAGING_PREFIX, dir=paths.data) as folder:
         write_tables(Path(folder), tables, paths)
+        del tables
         yield Path(folder)
 
 
@@ -57,9 +59,7 @@ def run_expectation_suites(
         return run_checkpoint(staged, tables.present(), settings, docs_dir)
 
 
-def _empty_quarantine(name: str, tables: Tables) -> pd.DataFrame:
-    frame = tables.get(name)
-    columns = list(frame.columns) if frame is not None else []
+def _empty_quarantine(columns: list[str]) -> pd.DataFrame:
     return pd.DataFrame(
         {**{column: pd.Series(dtype=object) for column in columns}, "rule": pd.Series(dtype=object)}
     )
@@ -88,14 +88,21 @@ def run_validate(settings: Settings, paths: ProjectPaths) -> dict:
         _write_outcome(result, [], previous, source, report_path, metrics_path)
         raise failure.error(str(report_path)) from None
     result = assess_tables(raw, cfg, previous)
+    # What is left to do needs the raw tables' names and columns only.
+    raw_columns = {name: list(frame.columns) for name, frame in raw.items()}
+    del raw
     expectations: list[dict[str, Any]] = []
     if result.failure is None and result.accepted is not None:
+        accepted = result.accepted.present()
         with staged_tables(result.accepted, paths) as staged:
+            # GX reads the staged files: the accepted rows in memory go before it (at 1M customers
+            # they held 4 GB under the checkpoint's own copies)
+            result = replace(result, accepted=None)
             docs, suites = paths.reports / "data_docs", suites_folder(paths.root)
-            expectations = run_checkpoint(staged, result.accepted.present(), cfg, docs, suites)
+            expectations = run_checkpoint(staged, accepted, cfg, docs, suites)
             result = _with_expectation_failure(result, expectations)
             if result.failure is None:
-                _write_accepted_and_quarantine(raw, staged, result.quarantine, paths)
+                _write_accepted_and_quarantine(raw_columns, staged, result.quarantine, paths)
     metrics = _write_outcome(result, expectations, previous, source, report_path, metrics_path)
     if result.failure is not None:
         raise result.failure.error(str(report_path))
@@ -128,10 +135,11 @@ def _with_expectation_failure(
 
 
 def _write_accepted_and_quarantine(
-    raw: Tables, staged: Path, quarantine: dict[str, pd.DataFrame], paths: ProjectPaths
+    raw_columns: dict[str, list[str]], staged: Path, quarantine: dict[str, pd.DataFrame], paths: ProjectPaths
 ) -> None:
     """Move the staged accepted tables in place and write every present table's quarantine.
 
+    ``raw_columns``: each table of the delivery with its columns (an empty quarantine keeps them).
     Validated and quarantine files of tables absent from this delivery are removed.
     """
     paths.validated.mkdir(parents=True, exist_ok=True)
@@ -142,15 +150,15 @@ def _write_accepted_and_quarantine(
                 os.replace(source, tmp)
         elif target.exists():
             target.unlink()
-    for name in raw.present():
+    for name, columns in raw_columns.items():
         frame = quarantine.get(name)
         write_parquet(
             paths.table(paths.quarantine, name),
-            frame if frame is not None else _empty_quarantine(name, raw),
+            frame if frame is not None else _empty_quarantine(columns),
         )
     for name in TABLE_NAMES:
         stale = paths.table(paths.quarantine, name)
-        if name not in raw.present() and stale.exists():
+        if name not in raw_columns and stale.exists():
             stale.unlink()
 
 
