@@ -11,6 +11,7 @@ from prefect import task
 from tasks.anomaly import run_anomaly_scoring
 from tasks.drift import record_monitoring, run_drift
 from tasks.features import run_scoring_features
+from tasks.processes import releasing_memory
 from tasks.retry import retry_on_service_error
 from tasks.stages import STAGES, run_stage
 
@@ -33,5 +34,6 @@ drift_task = task(name="drift", retries=1, retry_delay_seconds=2, retry_conditio
     run_drift
 )
 record_monitoring_task = task(name="record-monitoring")(record_monitoring)
-scoring_features_task = task(name="scoring_features")(run_scoring_features)
-anomaly_scores_task = task(name="anomaly_scores")(run_anomaly_scoring)
+# the campaign flow runs these before its stages, in the same process
+scoring_features_task = task(name="scoring_features")(releasing_memory(run_scoring_features))
+anomaly_scores_task = task(name="anomaly_scores")(releasing_memory(run_anomaly_scoring))

@@ -5,19 +5,57 @@ wait until a service answers over HTTP. Used by the command's temporary Prefect 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import functools
+import gc
 import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import ParamSpec, TypeVar
 
 from tasks.masking import masked_uri
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
 HOST = "127.0.0.1"
+
+
+def release_free_memory() -> None:
+    """Give the memory a finished step freed back to the system.
+
+    Frames and arrays a step let go stay in the allocators' free lists (glibc malloc's arenas,
+    Arrow's pool) and count in the process's resident size, so the next step in the same process
+    starts on top of them: after the features of 1M customers, 3.6 GB resident with nothing alive,
+    1.2 GB once trimmed. Called between the steps a flow runs in one process.
+    """
+    import pyarrow as pa
+
+    gc.collect()
+    pa.default_memory_pool().release_unused()
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):  # not glibc (e.g. musl): nothing to trim
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+def releasing_memory(fn: Callable[P, R]) -> Callable[P, R]:
+    """``fn``, then the memory it freed given back (:func:`release_free_memory`) once its locals are gone."""
+
+    @functools.wraps(fn)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            release_free_memory()
+
+    return run
 
 
 def free_port() -> int:

@@ -45,6 +45,19 @@ def test_the_checkpoint_validates_every_accepted_row(validated):
     assert metrics["expectations_failed"] == 0
 
 
+def test_the_checkpoint_keeps_no_table_it_loaded(validated):
+    """GX caches every batch it loads for as long as its (global) context lives; after a checkpoint
+    nothing of the validated tables may stay in memory for the stages that follow."""
+    import gc
+
+    paths, metrics, settings = validated
+    run_checkpoint(paths.validated, list(metrics["accepted_counts"]), settings.validate_)
+    gc.collect()
+    events = len(pd.read_parquet(paths.table(paths.validated, "events")))
+    alive = [o for o in gc.get_objects() if isinstance(o, pd.DataFrame) and len(o) == events]
+    assert alive == []
+
+
 def test_a_threshold_in_the_settings_changes_the_verdict_through_the_suite_parameter(validated):
     paths, _, settings = validated
     suite_text = (SUITES / "products.json").read_text()
