@@ -681,7 +681,8 @@ def _joined(
     population: _Population, behaviour: _Columns, settings: FeatureSettings, categories: list[str]
 ) -> pd.DataFrame:
     """Customer ids, the behavioural columns in :func:`feature_columns` order, then the attributes."""
-    ordered = feature_columns(settings, categories)
+    # A category slugged like a fixed share column ("other") names that column twice: it is kept once.
+    ordered = list(dict.fromkeys(feature_columns(settings, categories)))
     # Only customer_id and signup_ts are needed here: country, channel and the rest are attributes
     # when present, and a table without them simply has fewer attribute columns.
     attributes = _attribute_features(population.customers.reset_index(drop=True), settings.onehot_max_levels)

@@ -192,3 +192,14 @@ def test_events_with_arrow_held_text_give_the_features_of_python_strings(tables:
         pd.testing.assert_frame_equal(
             customer_features(arrow, as_of, settings), customer_features(shop, as_of, settings)
         )
+
+
+def test_a_category_called_other_gives_each_column_once(tables: Tables) -> None:
+    """A category slugged like the fixed "other" share column names it twice; the features keep one
+    column per name (the feature store and the segmenter refuse duplicates)."""
+    products = tables.products.assign(category=["Other", "Other", "books"])
+    features = customer_features(
+        Tables(**{**tables.__dict__, "products": products}), AS_OF, FeatureSettings()
+    )
+    assert features.columns.is_unique
+    assert {"cat_share_other", "view_share_other", "cat_share_books"} <= set(features.columns)
