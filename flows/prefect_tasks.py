@@ -17,15 +17,16 @@ from tasks.stages import STAGES, run_stage
 
 RETRY_DELAYS_SECONDS: list[float] = [2, 8]
 
-# Only stages that touch the registry or other services retry, and only on a service error before
-# their work begins (tasks.retry.retry_on_service_error).
+# A flow runs its steps in one process: each step gives back the memory it freed before the next
+# (tasks.processes.releasing_memory). Only stages that touch the registry or other services retry,
+# and only on a service error before their work begins (tasks.retry.retry_on_service_error).
 PREFECT_TASKS = {
     name: task(
         name=name,
         retries=spec.retries,
         retry_delay_seconds=RETRY_DELAYS_SECONDS[: spec.retries] or 0,
         retry_condition_fn=retry_on_service_error,
-    )(run_stage)
+    )(releasing_memory(run_stage))
     for name, spec in STAGES.items()
 }
 
@@ -34,6 +35,5 @@ drift_task = task(name="drift", retries=1, retry_delay_seconds=2, retry_conditio
     run_drift
 )
 record_monitoring_task = task(name="record-monitoring")(record_monitoring)
-# the campaign flow runs these before its stages, in the same process
 scoring_features_task = task(name="scoring_features")(releasing_memory(run_scoring_features))
 anomaly_scores_task = task(name="anomaly_scores")(releasing_memory(run_anomaly_scoring))

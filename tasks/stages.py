@@ -24,7 +24,6 @@ from tasks import tracking
 from tasks.io import BEFORE_REPLACE_HOOKS, remove_temporaries, write_json, write_text
 from tasks.masking import masked_uri
 from tasks.paths import ProjectPaths
-from tasks.processes import release_free_memory
 from tasks.retry import call_with_retries, work_not_redone
 from tasks.runlog import run_logger
 
@@ -251,7 +250,6 @@ def run_stage(name: str, settings: Settings, paths: ProjectPaths) -> dict[str, A
         result = {**result, **_timing(name, time.perf_counter() - started, settings)}
         server = f"MLflow tracking server at {masked_uri(tracking.tracking_uri(settings, paths))}"
         call_with_retries(lambda: tracking.log_stage_result(result, hashes), server)
-    release_free_memory()  # the next stage of a flow runs in this process
     run_logger(LOGGER).info("stage %s done in %.1fs", name, result["stage_seconds"])
     return result
 

@@ -93,13 +93,13 @@ def run_validate(settings: Settings, paths: ProjectPaths) -> dict:
     del raw
     expectations: list[dict[str, Any]] = []
     if result.failure is None and result.accepted is not None:
-        accepted = result.accepted.present()
+        accepted_tables = result.accepted.present()
         with staged_tables(result.accepted, paths) as staged:
             # GX reads the staged files: the accepted rows in memory go before it (at 1M customers
             # they held 4 GB under the checkpoint's own copies)
             result = replace(result, accepted=None)
             docs, suites = paths.reports / "data_docs", suites_folder(paths.root)
-            expectations = run_checkpoint(staged, accepted, cfg, docs, suites)
+            expectations = run_checkpoint(staged, accepted_tables, cfg, docs, suites)
             result = _with_expectation_failure(result, expectations)
             if result.failure is None:
                 _write_accepted_and_quarantine(raw_columns, staged, result.quarantine, paths)

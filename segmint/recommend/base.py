@@ -107,6 +107,8 @@ class Recommender:
     """
 
     name = "base"
+    # Item-to-item models score a customer from ``history_``; the others keep the fitted matrix there.
+    reads_history = False
 
     def __init__(self, settings: RecommendSettings) -> None:
         self.settings = settings
@@ -126,7 +128,8 @@ class Recommender:
         self.customer_index_ = pd.Index(interactions.customer_ids)
         self.item_index_ = pd.Index(interactions.item_ids)
         self.X_ = interactions.matrix.tocsr().astype(np.float32)
-        self.history_ = history_matrix(interactions, self.settings.history_half_life_days, self.X_)
+        life = self.settings.history_half_life_days if self.reads_history else "fitted"
+        self.history_ = history_matrix(interactions, life, self.X_)
         binary = (self.X_ > 0).astype(np.float32)
         pop = np.asarray(binary.sum(axis=0)).ravel()
         self.popularity_ = pop.astype(np.float32)
@@ -286,7 +289,8 @@ class Recommender:
         else:
             self.cols_ = np.arange(n_items)
         self.X_modelled_ = self.X_[:, self.cols_].tocsr()
-        self.history_modelled_ = self.history_[:, self.cols_].tocsr()
+        same = self.history_ is self.X_
+        self.history_modelled_ = self.X_modelled_ if same else self.history_[:, self.cols_].tocsr()
         return self.cols_
 
     @property

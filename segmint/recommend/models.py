@@ -83,6 +83,7 @@ class ItemKNNRecommender(Recommender):
     """Item-based k-nearest neighbours (cosine or BM25-weighted dot products), top-k sparse."""
 
     name = "itemknn"
+    reads_history = True
 
     def _fit(self, interactions: Interactions) -> None:
         s = self.settings
@@ -109,6 +110,7 @@ class RP3BetaRecommender(Recommender):
     """RP3beta: three-step random walk item similarity divided by popularity ** beta (top-k sparse)."""
 
     name = "rp3beta"
+    reads_history = True
 
     def _fit(self, interactions: Interactions) -> None:
         s = self.settings
@@ -139,6 +141,7 @@ class EASERecommender(Recommender):
     """
 
     name = "ease"
+    reads_history = True
 
     def _fit(self, interactions: Interactions) -> None:
         s = self.settings
