@@ -23,6 +23,15 @@ class CLVModel:
     model: tuple[lgb.LGBMRegressor, ...]  # fitted with successive seeds; predictions are averaged
     seed: int = 0  # the first of the successive seeds: with the code, the model's configuration
     max_customers: int | None = None  # the fit's sample cap, part of the configuration too
+    # the boosting configuration (models saved before these fields existed read the class defaults,
+    # the configuration they were fitted with)
+    trees: int = 600
+    learning_rate: float = 0.025
+
+    @property
+    def configuration(self) -> tuple[Any, ...]:
+        """What a refit needs besides the data: two models with the same configuration refit alike."""
+        return (self.seed, self.max_customers, self.trees, self.learning_rate, len(self.model))
 
     def predict(self, features: pd.DataFrame) -> pd.DataFrame:
         """Predicted next-period spend per customer.
@@ -46,8 +55,12 @@ CLV_TARGET = "future_revenue"
 # Past spend never lowers predicted spend: a prior that holds for the biggest spenders too, whose
 # totals lie beyond most of the training range.
 MONOTONE_INCREASING = ("monetary", "frequency")
-# Models averaged over seeds: a few whales sway any single fit, the average much less.
+# The defaults of fit_clv (ClvSettings carries the pipeline's values, chosen by
+# benchmarks/clv_tune.py on inner out-of-time splits): models averaged over seeds, because a few
+# whales sway any single fit and the average much less.
 BAGGED_SEEDS = 5
+TREES = 600
+LEARNING_RATE = 0.025
 
 
 def fit_clv(
@@ -56,14 +69,17 @@ def fit_clv(
     seed: int,
     target: str | None = None,
     max_customers: int | None = None,
+    trees: int | None = None,
+    learning_rate: float | None = None,
+    bagged: int | None = None,
 ) -> CLVModel:
     """Fit LightGBM with a Tweedie loss (many zero spenders, a long right tail) on next-period spend.
 
-    Predicted spend rises with past spend and orders (monotone constraints); 600 trees at a learning
-    rate of 0.025, averaged over ``BAGGED_SEEDS`` seeds (on an inner out-of-time split of CDNOW and
-    Online Retail, each ranked next-period spend at least as well as 300 trees at 0.05 of one seed,
-    and better than adding past spend rates as features). The bagged models are fitted side by side,
-    one thread each (each model single-threaded: the same trees whatever the number of cores).
+    Predicted spend rises with past spend and orders (monotone constraints); ``trees`` trees at
+    ``learning_rate``, averaged over ``bagged`` seeds (the pipeline's values are ``clv.trees``,
+    ``clv.learning_rate`` and ``clv.bagged_seeds``, chosen on inner out-of-time splits by
+    ``benchmarks/clv_tune.py``). The bagged models are fitted side by side, one thread each (each
+    model single-threaded: the same trees whatever the number of cores).
 
     Args:
         features_train: ``customer_id`` + numeric features as of the training cutoff.
@@ -71,6 +87,9 @@ def fit_clv(
         seed: random seed (of the sample too).
         target: label column; None takes the only numeric non-id column, or ``future_spend``.
         max_customers: fit on a seeded random sample of at most this many customers (None: all).
+        trees: boosting rounds per model (None: ``TREES``).
+        learning_rate: shrinkage (None: ``LEARNING_RATE``).
+        bagged: models averaged, on successive seeds (None: ``BAGGED_SEEDS``).
 
     Raises:
         ValueError: the target column cannot be determined, or no customer spent in the window.
@@ -83,11 +102,13 @@ def fit_clv(
         joined, y = joined.iloc[kept].reset_index(drop=True), y[kept]
     X, columns = feature_matrix(joined)
     monotone = [1 if column in MONOTONE_INCREASING else 0 for column in columns]
+    trees = TREES if trees is None else trees
+    learning_rate = LEARNING_RATE if learning_rate is None else learning_rate
     members = [
         lgb.LGBMRegressor(
             objective="tweedie",
-            n_estimators=600,
-            learning_rate=0.025,
+            n_estimators=trees,
+            learning_rate=learning_rate,
             monotone_constraints=monotone,
             num_leaves=15,
             min_child_samples=50,
@@ -97,10 +118,10 @@ def fit_clv(
             random_state=seed + offset,
             verbose=-1,
         )
-        for offset in range(BAGGED_SEEDS)
+        for offset in range(BAGGED_SEEDS if bagged is None else bagged)
     ]
     fitted = threaded([partial(member.fit, X, y) for member in members])
-    return CLVModel(tuple(columns), tuple(fitted), seed, max_customers)
+    return CLVModel(tuple(columns), tuple(fitted), seed, max_customers, trees, learning_rate)
 
 
 def _label_column(labels: pd.DataFrame) -> str:
@@ -195,9 +216,12 @@ def clv_holdout(model: CLVModel, periods: CLVPeriods) -> CLVHoldout:
     refit = fit_clv(
         periods.calibration,
         periods.calibration_labels,
-        getattr(model, "seed", 0),
+        model.seed,
         periods.target,
-        getattr(model, "max_customers", None),
+        model.max_customers,
+        model.trees,
+        model.learning_rate,
+        len(model.model),
     )
     buyers = periods.test[periods.test["frequency"] > 0]
     if not len(buyers):

@@ -348,6 +348,11 @@ class ClvSettings(_Section):
     # the fit and its out-of-time refit use a seeded sample of at most this many customers (None: all):
     # at 100k customers, 29 s instead of 52 s, Spearman 0.637 vs 0.639 (benchmarks/results/clv_sample.json)
     fit_max_customers: int | None = Field(30_000, ge=1_000)
+    # LightGBM boosting rounds, shrinkage and the models averaged over successive seeds
+    # (benchmarks/results/clv_tune.json)
+    trees: int = Field(600, ge=1)
+    learning_rate: float = Field(0.025, gt=0.0, le=1.0)
+    bagged_seeds: int = Field(5, ge=1)
     # paired bootstrap rounds of the test-period Spearman difference (against the naive rate or champion)
     bootstrap_rounds: int = Field(200, ge=0)
     tier_quantiles: tuple[float, float] = (0.5, 0.8)

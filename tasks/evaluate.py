@@ -42,7 +42,7 @@ from segmint.uplift import (
 )
 from tasks import tracking
 from tasks.drift import with_model_columns
-from tasks.features import AT_CAMPAIGN, FEATURES, LABELS, TRAIN, trained_sentiment
+from tasks.features import ARROW_TEXT, AT_CAMPAIGN, FEATURES, LABELS, TRAIN, trained_sentiment
 from tasks.io import read_json, read_parquet, read_pickle, read_tables, write_json
 from tasks.paths import ProjectPaths
 
@@ -345,18 +345,18 @@ def _uplift_baseline(model: Any, new: Scored, data: UpliftData, settings: Settin
 @dataclass(frozen=True)
 class CLVData:
     """The out-of-time split both CLV models are refit and scored on, and the refits made on it by
-    configuration (the seed; the code is the same), so a champion of the challenger's configuration
-    is not fitted twice."""
+    configuration (:attr:`~segmint.clv.CLVModel.configuration`; the code is the same), so a champion
+    of the challenger's configuration is not fitted twice."""
 
     periods: CLVPeriods
-    holdouts: dict[int, CLVHoldout] = field(default_factory=dict)
+    holdouts: dict[tuple[Any, ...], CLVHoldout] = field(default_factory=dict)
 
 
 def _clv_data(settings: Settings, paths: ProjectPaths) -> CLVData:
     """Features as of C - H with spend in [C - H, C) to refit on; the features stage's label-cutoff
     features (as of C) and labels (spend in [C, C + H)) to score; C is that stage's label cutoff."""
     horizon = settings.features.label_window_days
-    tables = read_tables(paths.validated, paths)
+    tables = read_tables(paths.validated, paths, arrow_strings=ARROW_TEXT)  # as the features stage reads
     recorded = read_json(paths.metric("features"), {}).get("label_cutoff")
     cutoff = pd.Timestamp(recorded) if recorded else _label_cutoff(tables, horizon)
     calibration = cutoff - pd.Timedelta(days=horizon)
@@ -381,11 +381,11 @@ def _label_cutoff(tables: Any, horizon: int) -> pd.Timestamp:
 
 
 def _clv_scored(model: Any, data: CLVData) -> Scored:
-    seed = int(getattr(model, "seed", 0))
-    if seed not in data.holdouts:
-        data.holdouts[seed] = clv_holdout(model, data.periods)
-    holdout = data.holdouts[seed]
-    summary = {**holdout.summary(), "seed": seed}
+    configuration = model.configuration
+    if configuration not in data.holdouts:
+        data.holdouts[configuration] = clv_holdout(model, data.periods)
+    holdout = data.holdouts[configuration]
+    summary = {**holdout.summary(), "seed": model.seed}
     return Scored(summary["model"]["spearman"], details=summary, raw=holdout)
 
 

@@ -45,6 +45,18 @@ def release_free_memory() -> None:
             ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
+def exempt_loaded_objects() -> None:
+    """Leave every object alive now (the imported modules, classes and their caches) out of all later
+    garbage collections (:func:`gc.freeze`).
+
+    A full collection walks every tracked object, and a command that has imported Prefect, MLflow and
+    the models holds half a million of them: 0.3 s for each :func:`release_free_memory`, ten times a
+    training run, to find none of them garbage. Called once the command has imported its flows.
+    """
+    gc.collect()
+    gc.freeze()
+
+
 def releasing_memory(fn: Callable[P, R]) -> Callable[P, R]:
     """``fn``, then the memory it freed given back (:func:`release_free_memory`) once its locals are gone."""
 

@@ -125,6 +125,9 @@ def _fit_clv(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
             seed=settings.clv.seed,
             target=CLV_TARGET,
             max_customers=settings.clv.fit_max_customers,
+            trees=settings.clv.trees,
+            learning_rate=settings.clv.learning_rate,
+            bagged=settings.clv.bagged_seeds,
         )
     except ValueError as exc:  # e.g. no orders at all: CLV is skipped, uplift still runs
         _write_clv_plots(paths, None)

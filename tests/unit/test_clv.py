@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy.stats import spearmanr
 
-from segmint.clv import fit_clv, spearman_difference
+from segmint.clv import CLVModel, CLVPeriods, clv_holdout, fit_clv, spearman_difference
 from segmint.features import customer_features, future_labels
 from segmint.generate import PERIOD_END, generate_shop
 from segmint.segmentation import clv_tiers
@@ -56,6 +56,33 @@ def test_the_bagged_fit_is_the_same_twice_and_a_capped_fit_samples_by_its_seed()
     same = fit_clv(train, labels, seed=4, target="future_revenue", max_customers=1_000)
     pd.testing.assert_frame_equal(capped.predict(train), same.predict(train))
     assert not np.allclose(capped.predict(train)["predicted_clv"], first.predict(train)["predicted_clv"])
+
+
+def test_the_boosting_configuration_is_the_models_and_its_holdout_refit_uses_it() -> None:
+    shop = generate_shop(GenerateSettings(customers=1_500, products=100, seed=6))
+    cutoff = PERIOD_END - pd.Timedelta(days=2 * HORIZON)
+    later = cutoff + pd.Timedelta(days=HORIZON)
+    train = customer_features(shop.tables, cutoff, FeatureSettings())
+    labels = future_labels(shop.tables, cutoff, HORIZON)
+    small = fit_clv(train, labels, seed=4, target="future_revenue", trees=40, learning_rate=0.1, bagged=2)
+    assert [member.n_estimators for member in small.model] == [40, 40]
+    assert small.configuration == (4, None, 40, 0.1, 2)
+    # a model pickled before the boosting fields existed reads the configuration it was fitted with
+    old = object.__new__(CLVModel)
+    old.__dict__.update({k: v for k, v in small.__dict__.items() if k not in ("trees", "learning_rate")})
+    assert old.configuration == (4, None, 600, 0.025, 2)
+    periods = CLVPeriods(
+        calibration=train,
+        calibration_labels=labels,
+        test=customer_features(shop.tables, later, FeatureSettings()),
+        test_labels=future_labels(shop.tables, later, HORIZON),
+        horizon_days=HORIZON,
+        target="future_revenue",
+    )
+    # the holdout refits the same configuration on the calibration period: the same predictions
+    holdout = clv_holdout(small, periods)
+    buyers = periods.test[periods.test["frequency"] > 0]
+    np.testing.assert_allclose(holdout.predicted, small.predict(buyers)["predicted_clv"].clip(lower=0.0))
 
 
 def test_the_spearman_bootstrap_equals_ranking_every_resample_again() -> None:
