@@ -164,9 +164,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     datasets: dict[str, Callable[[], Tables]] = {
         "cdnow": lambda: load_source("cdnow", DATA / "cdnow"),
         "online_retail_2010_2011": online_retail_tables,
-        "generated": lambda: generate_shop(
-            GenerateSettings(customers=args.customers, seed=GENERATED_SEED)
-        ).tables,
+        "generated": lambda: (
+            generate_shop(GenerateSettings(customers=args.customers, seed=GENERATED_SEED)).tables
+        ),
     }
     results = {name: tune(name, load(), horizon) for name, load in datasets.items()}
     pick = chosen(results, "generated")
