@@ -90,9 +90,13 @@ def _local_database() -> Path | None:
     return Path(os.environ.get("PREFECT_HOME") or "~/.prefect").expanduser() / "prefect.db"
 
 
-def _template_database() -> Path:
-    """Where a freshly migrated database of the installed Prefect version is kept (per user)."""
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+def _template_database() -> Path | None:
+    """Where a freshly migrated database of the installed Prefect version is kept (per user); None
+    when there is no home folder to keep it in."""
+    try:
+        cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    except RuntimeError:  # no home folder: no template, the server migrates a new database
+        return None
     return cache / "segmint" / f"prefect-{version('prefect')}" / "prefect.db"
 
 
@@ -101,25 +105,28 @@ def _copied(source: Path, target: Path) -> None:
     it), written beside ``target`` and renamed into place."""
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f"{target.name}.{os.getpid()}.part")
-    with (
-        contextlib.closing(sqlite3.connect(source)) as src,
-        contextlib.closing(sqlite3.connect(partial)) as dst,
-    ):
-        src.backup(dst)
-    partial.replace(target)
+    try:
+        with (
+            contextlib.closing(sqlite3.connect(source)) as src,
+            contextlib.closing(sqlite3.connect(partial)) as dst,
+        ):
+            src.backup(dst)
+        partial.replace(target)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
-def _seed_database(database: Path, template: Path) -> None:
+def _seed_database(database: Path, template: Path | None) -> None:
     """A project with no database yet starts from the kept freshly migrated one, when there is one."""
-    if not template.is_file():
+    if template is None or not template.is_file():
         return
     with contextlib.suppress(OSError, sqlite3.Error):  # no copy: the server migrates a new database
         _copied(template, database)
 
 
-def _keep_template(database: Path, template: Path) -> None:
+def _keep_template(database: Path, template: Path | None) -> None:
     """Keep a new database the server has just migrated, before any flow used it, as the template."""
-    if template.exists() or not database.is_file():
+    if template is None or template.exists() or not database.is_file():
         return
     with contextlib.suppress(OSError, sqlite3.Error):  # a cache: failing to write it costs time only
         _copied(database, template)

@@ -82,7 +82,17 @@ def test_a_new_database_is_kept_as_the_template_and_seeds_the_next_new_project(t
 def test_without_a_template_the_server_migrates_a_new_database_itself(tmp_path):
     database = tmp_path / ".prefect" / "prefect.db"
     _seed_database(database, tmp_path / "cache" / "missing.db")
+    _seed_database(database, None)  # no home folder to keep a template in
     assert not database.exists()
+
+
+def test_a_copy_that_fails_leaves_nothing_behind(tmp_path):
+    not_a_database = tmp_path / "cache" / "prefect.db"
+    not_a_database.parent.mkdir()
+    not_a_database.write_text("not sqlite")
+    database = tmp_path / ".prefect" / "prefect.db"
+    _seed_database(database, not_a_database)
+    assert not database.exists() and list(database.parent.iterdir()) == []
 
 
 def test_a_configured_database_url_is_left_alone(monkeypatch, tmp_path):
