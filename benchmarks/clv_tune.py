@@ -33,11 +33,11 @@ from benchmarks.clv import DATA, _before, _net_orders
 from benchmarks.online_retail_tables import online_retail_tables
 from benchmarks.results_file import PROJECT_ROOT, RESULTS_DIR, write_json
 from segmint.adapters import load_source
-from segmint.clv import clv_metrics, fit_clv, spearman_difference
+from segmint.clv import CLV_TARGET, CLVPeriods, clv_metrics, fit_clv, spearman_difference, test_buyers
 from segmint.contracts import Tables
 from segmint.features import customer_features, future_labels
 from segmint.generate import generate_shop
-from segmint.settings import GenerateSettings, load_settings
+from segmint.settings import GenerateSettings, Settings, load_settings
 
 ROUNDS = 300
 SEED = 2027
@@ -57,58 +57,54 @@ def _name(config: tuple[int, float, int]) -> str:
     return f"{trees} trees at {rate} x {bagged} seeds"
 
 
-def inner_split(tables: Tables, horizon: int) -> dict[str, Any]:
-    """The inner split's fit and score frames, from the tables cut at the outer calibration end."""
+def inner_split(tables: Tables, settings: Settings) -> dict[str, Any]:
+    """The inner split (fit and score periods, ``periods``) from the tables cut at the outer
+    calibration end, with its dates."""
+    horizon = settings.features.label_window_days
     last = _net_orders(tables)["ts"].max()
     outer = (last - pd.Timedelta(days=horizon)).floor("D")
     history = _before(tables, outer)
     score_at = outer - pd.Timedelta(days=horizon)
     fit_at = score_at - pd.Timedelta(days=horizon)
-    settings = load_settings(PROJECT_ROOT / "params.yaml").features
-    current = customer_features(history, score_at, settings)
-    buyers = current[current["frequency"] > 0]
-    actual = (
-        future_labels(history, score_at, horizon)
-        .assign(customer_id=lambda d: d["customer_id"].astype(str))
-        .set_index("customer_id")["future_revenue"]
-        .reindex(buyers["customer_id"].astype(str))
-        .fillna(0.0)
-        .clip(lower=0.0)
-        .to_numpy(dtype=np.float64)
+    periods = CLVPeriods(
+        calibration=customer_features(history, fit_at, settings.features),
+        calibration_labels=future_labels(history, fit_at, horizon),
+        test=customer_features(history, score_at, settings.features),
+        test_labels=future_labels(history, score_at, horizon),
+        horizon_days=horizon,
+        target=CLV_TARGET,
     )
     return {
-        "fit_features": customer_features(history, fit_at, settings),
-        "fit_labels": future_labels(history, fit_at, horizon),
-        "buyers": buyers,
-        "actual": actual,
+        "periods": periods,
         "fit_at": fit_at.isoformat(),
         "score_at": score_at.isoformat(),
         "outer_calibration_end": outer.isoformat(),
     }
 
 
-def tune(name: str, tables: Tables, horizon: int) -> dict[str, Any]:
+def tune(name: str, tables: Tables, settings: Settings) -> dict[str, Any]:
     """Every configuration of ``GRID`` on one dataset's inner split."""
-    split = inner_split(tables, horizon)
-    clv = load_settings(PROJECT_ROOT / "params.yaml").clv
+    split = inner_split(tables, settings)
+    periods: CLVPeriods = split["periods"]
+    buyers, actual = test_buyers(periods)
     predicted: dict[str, np.ndarray] = {}
     rows: dict[str, dict[str, Any]] = {}
     for config in GRID:
         trees, rate, bagged = config
         started = time.perf_counter()
         model = fit_clv(
-            split["fit_features"],
-            split["fit_labels"],
-            seed=clv.seed,
-            target="future_revenue",
-            max_customers=clv.fit_max_customers,
+            periods.calibration,
+            periods.calibration_labels,
+            seed=settings.clv.seed,
+            target=CLV_TARGET,
+            max_customers=settings.clv.fit_max_customers,
             trees=trees,
             learning_rate=rate,
             bagged=bagged,
         )
         fitted = time.perf_counter() - started
         started = time.perf_counter()
-        scores = model.predict(split["buyers"])["predicted_clv"].clip(lower=0.0).to_numpy(dtype=np.float64)
+        scores = model.predict(buyers)["predicted_clv"].clip(lower=0.0).to_numpy(dtype=np.float64)
         predicted[_name(config)] = scores
         rows[_name(config)] = {
             "trees": trees,
@@ -116,12 +112,12 @@ def tune(name: str, tables: Tables, horizon: int) -> dict[str, Any]:
             "bagged_seeds": bagged,
             "fit_seconds": round(fitted, 2),
             "predict_seconds": round(time.perf_counter() - started, 2),
-            **clv_metrics(scores, split["actual"]),
+            **clv_metrics(scores, actual),
         }
     committed = _name(GRID[0])
     for key, row in rows.items():
         if key != committed:
-            found = spearman_difference(predicted[key], predicted[committed], split["actual"], ROUNDS, SEED)
+            found = spearman_difference(predicted[key], predicted[committed], actual, ROUNDS, SEED)
             worse = found["high"] is not None and found["high"] < 0
             better = found["low"] is not None and found["low"] > 0
             row["spearman_minus_committed"] = {
@@ -130,8 +126,8 @@ def tune(name: str, tables: Tables, horizon: int) -> dict[str, Any]:
             }
     print(name, {key: (round(row["spearman"], 4), row["fit_seconds"]) for key, row in rows.items()})
     return {
-        "customers_fitted": int(len(split["fit_features"])),
-        "customers_scored": int(len(split["buyers"])),
+        "customers_fitted": int(len(periods.calibration)),
+        "customers_scored": int(len(buyers)),
         **{key: split[key] for key in ("fit_at", "score_at", "outer_calibration_end")},
         "configurations": rows,
     }
@@ -160,7 +156,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=100_000, help="the generated shop's customers")
     args = parser.parse_args(argv)
-    horizon = load_settings(PROJECT_ROOT / "params.yaml").features.label_window_days
+    settings = load_settings(PROJECT_ROOT / "params.yaml")
     datasets: dict[str, Callable[[], Tables]] = {
         "cdnow": lambda: load_source("cdnow", DATA / "cdnow"),
         "online_retail_2010_2011": online_retail_tables,
@@ -168,11 +164,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             generate_shop(GenerateSettings(customers=args.customers, seed=GENERATED_SEED)).tables
         ),
     }
-    results = {name: tune(name, load(), horizon) for name, load in datasets.items()}
+    results = {name: tune(name, load(), settings) for name, load in datasets.items()}
     pick = chosen(results, "generated")
     out = {
         "protocol": __doc__.split("Protocol, per dataset,")[1].strip(),
-        "horizon_days": horizon,
+        "horizon_days": settings.features.label_window_days,
         "grid": [_name(config) for config in GRID],
         "committed_before": _name(GRID[0]),
         "bootstrap_rounds": ROUNDS,

@@ -69,8 +69,8 @@ def fit_clv(
     seed: int,
     target: str | None = None,
     max_customers: int | None = None,
-    trees: int | None = None,
-    learning_rate: float | None = None,
+    trees: int = TREES,
+    learning_rate: float = LEARNING_RATE,
     bagged: int | None = None,
 ) -> CLVModel:
     """Fit LightGBM with a Tweedie loss (many zero spenders, a long right tail) on next-period spend.
@@ -87,9 +87,9 @@ def fit_clv(
         seed: random seed (of the sample too).
         target: label column; None takes the only numeric non-id column, or ``future_spend``.
         max_customers: fit on a seeded random sample of at most this many customers (None: all).
-        trees: boosting rounds per model (None: ``TREES``).
-        learning_rate: shrinkage (None: ``LEARNING_RATE``).
-        bagged: models averaged, on successive seeds (None: ``BAGGED_SEEDS``).
+        trees: boosting rounds per model.
+        learning_rate: shrinkage.
+        bagged: models averaged, on successive seeds (None: ``BAGGED_SEEDS`` when called).
 
     Raises:
         ValueError: the target column cannot be determined, or no customer spent in the window.
@@ -102,8 +102,6 @@ def fit_clv(
         joined, y = joined.iloc[kept].reset_index(drop=True), y[kept]
     X, columns = feature_matrix(joined)
     monotone = [1 if column in MONOTONE_INCREASING else 0 for column in columns]
-    trees = TREES if trees is None else trees
-    learning_rate = LEARNING_RATE if learning_rate is None else learning_rate
     members = [
         lgb.LGBMRegressor(
             objective="tweedie",
@@ -206,6 +204,26 @@ def naive_rate(features: pd.DataFrame, horizon_days: int) -> np.ndarray:
     return (features["monetary"].clip(lower=0.0) / days * horizon_days).to_numpy(dtype=np.float64)
 
 
+def test_buyers(periods: CLVPeriods) -> tuple[pd.DataFrame, np.ndarray]:
+    """The test period's features of the customers with an order before it, and their spend in it
+    (non-negative, zero for those who spent nothing).
+
+    Raises:
+        ValueError: nobody bought before the test period.
+    """
+    buyers = periods.test[periods.test["frequency"] > 0]
+    if not len(buyers):
+        raise ValueError("no customer bought before the test period: there is no CLV to score")
+    actual = (
+        periods.test_labels.assign(customer_id=periods.test_labels["customer_id"].astype(str))
+        .set_index("customer_id")[periods.target]
+        .reindex(buyers["customer_id"].astype(str))
+        .fillna(0.0)
+        .clip(lower=0.0)
+    )
+    return buyers, actual.to_numpy(dtype=np.float64)
+
+
 def clv_holdout(model: CLVModel, periods: CLVPeriods) -> CLVHoldout:
     """``model``'s configuration (its seed, this code) refit on the calibration period and scored on the
     test period, with the naive baseline, on the customers with an order before the test period.
@@ -223,22 +241,12 @@ def clv_holdout(model: CLVModel, periods: CLVPeriods) -> CLVHoldout:
         model.learning_rate,
         len(model.model),
     )
-    buyers = periods.test[periods.test["frequency"] > 0]
-    if not len(buyers):
-        raise ValueError("no customer bought before the test period: there is no CLV to score")
-    ids = buyers["customer_id"].astype(str)
-    actual = (
-        periods.test_labels.assign(customer_id=periods.test_labels["customer_id"].astype(str))
-        .set_index("customer_id")[periods.target]
-        .reindex(ids)
-        .fillna(0.0)
-        .clip(lower=0.0)
-    )
+    buyers, actual = test_buyers(periods)
     return CLVHoldout(
-        customer_id=ids.to_numpy(),
+        customer_id=buyers["customer_id"].astype(str).to_numpy(),
         predicted=refit.predict(buyers)["predicted_clv"].clip(lower=0.0).to_numpy(dtype=np.float64),
         naive=naive_rate(buyers, periods.horizon_days),
-        actual=actual.to_numpy(dtype=np.float64),
+        actual=actual,
     )
 
 

@@ -63,8 +63,9 @@ def prefect_api(paths: ProjectPaths, warm: Sequence[str] = (), timeout: float = 
     database = _local_database()
     # the server migrates a new database; kept as the template only when nothing used it before
     new_database = database if database is not None and not database.exists() else None
+    template = _template_database() if new_database is not None else None
     if new_database is not None:
-        _seed_database(new_database, _template_database())
+        _seed_database(new_database, template)
     server = start(cmd, log, {**os.environ, "PREFECT_SERVER_LOGGING_LEVEL": "WARNING"}, cwd=paths.root)
     # Registered before Prefect is imported: exit handlers run last-in first-out, so Prefect's own (its
     # log and event senders draining) run before the server stops.
@@ -77,7 +78,7 @@ def prefect_api(paths: ProjectPaths, warm: Sequence[str] = (), timeout: float = 
         stop(server)
         raise
     if new_database is not None:
-        _keep_template(new_database, _template_database())
+        _keep_template(new_database, template)
     yield url
 
 
