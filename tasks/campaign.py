@@ -18,7 +18,7 @@ import pandas as pd
 from segmint.campaign import compare_strategies, exploration_plan, plan_campaign, segment_calibrated_scores
 from segmint.contracts import CONTROL, Tables, latest_timestamp
 from segmint.learning import learned_scores, learning_summary
-from segmint.profile import exclusion_masks, exclusion_reasons, is_item_based, offer_reasons, segment_reasons
+from segmint.profile import exclusion_masks, exclusion_text, is_item_based, offer_reasons, segment_reasons
 from segmint.recommend.interactions import purchased_pairs
 from segmint.segmentation import clv_tiers
 from segmint.settings import Settings
@@ -425,11 +425,11 @@ def _offer_reasons(
     contacts = customer_contacts(inputs.tables.customers, inputs.tables.campaigns)
     info = scores[["customer_id", "is_anomalous"]].merge(contacts, on="customer_id", how="left")
     days = settings.campaign.min_days_between_contacts
-    broken = exclusion_reasons(exclusion_masks(info, days, latest_timestamp(inputs.tables)), days)
+    broken = exclusion_text(exclusion_masks(info, days, latest_timestamp(inputs.tables)), days)
     reasons = offer_reasons(
         campaign.plan,
         campaign.uplift_scores,
-        dict(zip(info["customer_id"].astype(str), broken, strict=True)),
+        pd.Series(broken, index=info["customer_id"].astype(str).to_numpy()),
         campaign.summary.get("plan_kind"),
     )
     return scores["customer_id"].astype(str).map(reasons).fillna("not in the campaign plan")

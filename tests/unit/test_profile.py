@@ -10,9 +10,11 @@ from segmint.profile import (
     describe_anomaly,
     exclusion_masks,
     exclusion_reasons,
+    exclusion_text,
     offer_reasons,
     recommendation_reasons,
     segment_reasons,
+    signed_tenths,
 )
 
 
@@ -25,6 +27,14 @@ def test_segment_reasons_name_the_columns_that_stand_out_most() -> None:
     assert "number of orders lower than most customers (z -1.2)" in first
     assert "toys" not in first  # |z| < 1 does not count
     assert second == "close to the typical customer on every clustered column"
+
+
+def test_signed_tenths_round_as_python_formats() -> None:
+    rng = np.random.default_rng(3)
+    halves = np.arange(-400, 400) / 20  # exact and inexact half tenths: 0.25 -> +0.2, 0.35 -> +0.3
+    edges = [0.0, -0.0, -0.04, 0.05, 2e6, -1.79e308, np.nan]
+    values = np.concatenate([rng.normal(0, 3, 5000), halves, edges])
+    assert signed_tenths(values).to_list() == [f"{v:+.1f}" for v in values.tolist()]
 
 
 def test_offer_reasons_follow_the_plan_and_the_exclusions() -> None:
@@ -46,7 +56,8 @@ def test_offer_reasons_follow_the_plan_and_the_exclusions() -> None:
         }
     )
     masks = exclusion_masks(info, 14, pd.Timestamp("2025-06-01", tz="UTC"))
-    broken = dict(zip(info["customer_id"], exclusion_reasons(masks, 14), strict=True))
+    broken = pd.Series(exclusion_text(masks, 14), index=info["customer_id"])
+    assert broken.tolist() == ["; ".join(rules) for rules in exclusion_reasons(masks, 14)]
     reasons = offer_reasons(plan, uplift, broken, "uplift")
     assert "highest expected incremental profit" in reasons["a"] and "+4.2 points" in reasons["a"]
     assert "hold-out" in reasons["b"]
