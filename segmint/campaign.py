@@ -122,23 +122,29 @@ def select_contacts(
     if candidates.empty:
         return candidates.iloc[0:0].copy()
     caps = caps or {}
-    order = np.lexsort((candidates["customer_id"].astype(str).to_numpy(), -candidates["priority"].to_numpy()))
+    # ties in priority go to the smaller customer id: codes of the sorted ids order as the ids do
+    customer_codes, _ = pd.factorize(candidates["customer_id"].astype(str), sort=True)
+    offer_codes, offer_names = pd.factorize(candidates["offer"].astype(str))
+    order = np.lexsort((customer_codes, -candidates["priority"].to_numpy()))
     ranked = candidates.iloc[order]
-    customer_codes, _ = pd.factorize(ranked["customer_id"])
-    offer_codes, offer_names = pd.factorize(ranked["offer"].astype(str))
-    cost = ranked["cost"].to_numpy(dtype=np.float64)
-    left = np.array([_cap(caps.get(offer)) for offer in offer_names], dtype=np.float64)
-    taken = np.zeros(customer_codes.max() + 1, dtype=bool)
+    customer_codes, offer_codes = customer_codes[order], offer_codes[order]
+    # Python lists and a bytearray: the greedy pass is sequential, and scalar reads of numpy arrays
+    # cost several times more than list reads.
+    customers, offers = customer_codes.tolist(), offer_codes.tolist()
+    cost = ranked["cost"].to_numpy(dtype=np.float64).tolist()
+    left = [_cap(caps.get(offer)) for offer in offer_names]
+    taken = bytearray(int(customer_codes.max()) + 1)
     chosen = np.zeros(len(ranked), dtype=bool)
     remaining = float(budget)
-    for i in range(len(ranked)):
-        customer, offer = customer_codes[i], offer_codes[i]
+    cheapest = min(cost)  # once the budget is below every cost, no later pair fits
+    for i, (customer, offer) in enumerate(zip(customers, offers, strict=True)):
         if taken[customer] or left[offer] <= 0 or cost[i] > remaining:
             continue
-        taken[customer] = chosen[i] = True
+        taken[customer] = 1
+        chosen[i] = True
         left[offer] -= 1
         remaining -= cost[i]
-        if remaining <= 0 and not (left > 0).any():
+        if remaining < cheapest or (remaining <= 0 and not any(limit > 0 for limit in left)):
             break
     return ranked[chosen]
 

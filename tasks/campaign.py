@@ -392,10 +392,7 @@ def recommended_lists(settings: Settings, ids: list[str], orders: pd.DataFrame |
     recs, partitions = recommendations(
         champion.model.recommender, ids, settings.recommend.top_n, exclude, exclude_seen, settings
     )
-    lists = recs[["customer_id", "recommended_product_ids"]]
-    lists = lists.assign(
-        recommended_product_ids=lists["recommended_product_ids"].map(lambda v: [str(x) for x in v])
-    )
+    lists = recs[["customer_id", "recommended_product_ids"]]  # product ids are text already
     summary = {
         "customers": len(ids),
         "partitions": partitions,
@@ -411,10 +408,11 @@ def _with_recommendations(scores: pd.DataFrame, lists: pd.DataFrame | None) -> p
     else:
         scores = scores.merge(lists, on="customer_id", how="left")
     # Customers the recommender returned nothing for get an empty list, not a missing value.
+    lists_or_missing = scores["recommended_product_ids"].tolist()
     return scores.assign(
-        recommended_product_ids=scores["recommended_product_ids"].map(
-            lambda v: list(v) if isinstance(v, (list, np.ndarray)) else []
-        )
+        recommended_product_ids=[
+            v if type(v) is list else list(v) if isinstance(v, np.ndarray) else [] for v in lists_or_missing
+        ]
     )
 
 

@@ -39,14 +39,11 @@ class UpliftModel:
         X, _ = feature_matrix(features, list(self.feature_columns))
         ids = features["customer_id"].astype(str).to_numpy()
         n, k = len(ids), len(self.offers)
-        uplift = np.empty((n, k))
-        response = np.empty((n, k))
-        # Batches bound the memory LightGBM needs for very large customer tables.
-        for start in range(0, n, self.batch_size):
-            part = X[start : start + self.batch_size]
-            for j, offer in enumerate(self.offers):
-                uplift[start : start + len(part), j] = self.learners[offer].uplift(part)
-                response[start : start + len(part), j] = positive_proba(self.response_models[offer], part)
+        # The offers are scored side by side (their models are distinct objects, and LightGBM
+        # releases the GIL); one LightGBM model is never called from two threads at once.
+        scored = threaded([partial(self._offer_scores, offer, X) for offer in self.offers])
+        uplift = np.column_stack([lift for lift, _ in scored]) if k else np.empty((n, 0))
+        response = np.column_stack([respond for _, respond in scored]) if k else np.empty((n, 0))
         return pd.DataFrame(
             {
                 "customer_id": np.repeat(ids, k),
@@ -55,6 +52,16 @@ class UpliftModel:
                 "response_probability": response.ravel(),
             }
         )
+
+    def _offer_scores(self, offer: str, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Uplift and response probability of ``offer`` for every row of ``X``, in batches that
+        bound the memory LightGBM needs for very large customer tables."""
+        uplift, response = np.empty(len(X)), np.empty(len(X))
+        for start in range(0, len(X), self.batch_size):
+            part = X[start : start + self.batch_size]
+            uplift[start : start + len(part)] = self.learners[offer].uplift(part)
+            response[start : start + len(part)] = positive_proba(self.response_models[offer], part)
+        return uplift, response
 
 
 def model_name(chosen: dict[str, str]) -> str:
