@@ -19,6 +19,8 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from segmint.contracts import TABLE_NAMES
 from segmint.settings import ValidateSettings
 
@@ -104,7 +106,7 @@ def build_checkpoint(context: Any, folder: Path, suites: dict[str, dict[str, Any
     source = context.data_sources.add_pandas_filesystem("accepted", base_directory=folder)
     definitions = []
     for name, suite in suites.items():
-        asset = source.add_parquet_asset(name, kwargs={"dtype_backend": "pyarrow"})
+        asset = source.add_parquet_asset(name)
         batch = asset.add_batch_definition_path(name, path=f"{name}.parquet")
         definition = gx.ValidationDefinition(
             name=name, data=batch, suite=context.suites.add(gx.ExpectationSuite(**suite))
@@ -116,6 +118,14 @@ def build_checkpoint(context: Any, folder: Path, suites: dict[str, dict[str, Any
         result_format={"result_format": "BASIC"},
     )
     return context.checkpoints.add(checkpoint)
+
+
+def text_read_into_arrow() -> Any:
+    """A context in which pandas reads text into Arrow (its "str" dtype) and numbers and times
+    into numpy, as GX validates fastest: it checks missing values and duplicates of Arrow text
+    without a pass over Python objects, and takes its vectorised path for numeric and datetime
+    ranges only on numpy dtypes (at 1M customers the checkpoint took 32 s on object text)."""
+    return pd.option_context("future.infer_string", True)
 
 
 def run_checkpoint(
@@ -139,7 +149,8 @@ def run_checkpoint(
         _add_docs_site(context, docs_dir)
     checkpoint = build_checkpoint(context, Path(folder).resolve(), suites)
     try:
-        outcome = checkpoint.run(expectation_parameters=parameters)
+        with text_read_into_arrow():
+            outcome = checkpoint.run(expectation_parameters=parameters)
         if docs_dir is not None:  # the run stored its results: one build renders every table's page
             context.build_data_docs(site_names=[DOCS_SITE], resource_identifiers=list(outcome.run_results))
     finally:

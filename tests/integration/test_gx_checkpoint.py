@@ -10,7 +10,15 @@ import pytest
 
 from segmint.settings import Settings, ValidateSettings, load_settings
 from tasks.generate import ingest_tables
-from tasks.gx_checkpoint import SUITES, expectation_parameters, load_suite, run_checkpoint
+from tasks.gx_checkpoint import (
+    SUITES,
+    _quiet_context,
+    build_checkpoint,
+    expectation_parameters,
+    load_suite,
+    run_checkpoint,
+    text_read_into_arrow,
+)
 from tasks.paths import ProjectPaths
 from tasks.validate import run_validate
 
@@ -43,6 +51,20 @@ def test_the_checkpoint_validates_every_accepted_row(validated):
     # the stage itself records as many expectations as the suites hold, none failing
     assert metrics["expectations_evaluated"] == sum(len(load_suite(t)["expectations"]) for t in accepted)
     assert metrics["expectations_failed"] == 0
+
+
+def test_the_checkpoint_reads_text_into_arrow(validated):
+    """GX validates Arrow-held text (missing-value and duplicate checks read Arrow arrays, not
+    Python objects) and numpy numbers and times (its vectorised range checks)."""
+    paths, metrics, _ = validated
+    context = _quiet_context()
+    build_checkpoint(context, paths.validated.resolve(), {"orders": load_suite("orders")})
+    asset = context.data_sources.get("accepted").get_asset("orders")
+    with text_read_into_arrow():
+        frame = asset.get_batch_definition("orders").get_batch().data.dataframe
+    assert isinstance(frame["customer_id"].dtype, pd.StringDtype), frame.dtypes.to_dict()
+    assert frame["customer_id"].dtype.storage == "pyarrow"
+    assert frame["quantity"].dtype.kind in "iuf" and frame["ts"].dtype.kind == "M", frame.dtypes.to_dict()
 
 
 def test_the_checkpoint_keeps_no_table_it_loaded(validated):
