@@ -16,9 +16,14 @@ from joblib import Parallel, delayed
 T = TypeVar("T")
 
 
+def core_count() -> int:
+    """The machine's cores (at least one)."""
+    return max(1, os.cpu_count() or 1)
+
+
 def thread_count(tasks: int) -> int:
     """Threads for ``tasks`` single-threaded calls: one each, at most one per core."""
-    return max(1, min(tasks, os.cpu_count() or 1))
+    return max(1, min(tasks, core_count()))
 
 
 def threaded(calls: Sequence[Callable[[], T]]) -> list[T]:

@@ -51,6 +51,10 @@ def test_the_bagged_fit_is_the_same_twice_and_a_capped_fit_samples_by_its_seed()
     labels = future_labels(shop.tables, cutoff, HORIZON)
     first, again = (fit_clv(train, labels, seed=4, target="future_revenue") for _ in range(2))
     pd.testing.assert_frame_equal(first.predict(train), again.predict(train))  # threads change nothing
+    # the bagged models score on every core in turn: each row's value is a single thread's
+    X = train[list(first.feature_columns)].to_numpy(dtype=np.float64, na_value=np.nan)
+    alone = np.mean([member.predict(X, num_threads=1) for member in first.model], axis=0)
+    np.testing.assert_array_equal(first.predict(train)["predicted_clv"].to_numpy(), alone)
     capped = fit_clv(train, labels, seed=4, target="future_revenue", max_customers=1_000)
     assert capped.max_customers == 1_000 and len(train) > 1_000
     same = fit_clv(train, labels, seed=4, target="future_revenue", max_customers=1_000)
