@@ -122,7 +122,9 @@ def model_drift(
 def _estimator_importances(estimator: Any, n_columns: int) -> np.ndarray | None:
     """One fitted estimator's importance per input column (first ``n_columns`` inputs), or None."""
     try:  # an unfitted estimator raises on these attributes
-        booster = getattr(estimator, "booster_", None)
+        # a LightGBM Booster itself (the X-learner's models) or the sklearn model around one
+        is_booster = callable(getattr(estimator, "feature_importance", None))
+        booster = estimator if is_booster else getattr(estimator, "booster_", None)
         coef = getattr(estimator, "coef_", None)
         tree = getattr(estimator, "feature_importances_", None) if booster is None else None
     except (AttributeError, ValueError):

@@ -270,3 +270,44 @@ def test_selection_sample_keeps_every_arm_and_is_seeded():
         frame["treatment"].value_counts(normalize=True).to_dict(), abs=0.01
     )
     assert len(selection_rows(frame, UpliftSettings(selection_max_rows=10_000))) == 5000
+
+
+def _sklearn_x_learner_uplift(settings: UpliftSettings, X, y, t, X_new) -> np.ndarray:
+    """The X-learner as the sklearn estimators fit it (each model binning its rows anew)."""
+    from segmint.uplift.learners import TLearner, _lgb_regressor, positive_proba
+
+    treated = t == 1
+    first = TLearner(settings).fit(X, y, t)
+    effect_treated = y[treated] - positive_proba(first.control_, X[treated])
+    effect_control = positive_proba(first.treated_, X[~treated]) - y[~treated]
+    tau_treated = _lgb_regressor(settings, 1).fit(X[treated], effect_treated)
+    tau_control = _lgb_regressor(settings, 2).fit(X[~treated], effect_control)
+    propensity = float(treated.mean())
+    return propensity * tau_control.predict(X_new) + (1.0 - propensity) * tau_treated.predict(X_new)
+
+
+@pytest.mark.parametrize("constant_arm", [False, True])
+def test_the_x_learner_binning_each_arm_once_fits_the_sklearn_models_trees(constant_arm: bool) -> None:
+    """Sharing an arm's binned rows between its outcome and effect models changes no prediction,
+    also when an arm never converts (its outcome model is a constant); pickling keeps them."""
+    import pickle
+
+    from segmint.drift import model_importances
+    from segmint.uplift.learners import XLearner
+
+    rng = np.random.default_rng(5)
+    n = 4000
+    X = rng.normal(size=(n, 6))
+    t = (rng.random(n) < 0.5).astype(int)
+    p = 1 / (1 + np.exp(-(X[:, 0] + t * (0.8 * X[:, 1] > 0))))
+    y = (rng.random(n) < p).astype(np.float64)
+    if constant_arm:
+        y[t == 0] = 0.0
+    settings = UpliftSettings(min_child_samples=50, num_leaves=4)
+    X_new = rng.normal(size=(500, 6))
+    fitted = XLearner(settings).fit(X, y, t)
+    expected = _sklearn_x_learner_uplift(settings, X, y, t, X_new)
+    np.testing.assert_array_equal(fitted.uplift(X_new), expected)
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(fitted)).uplift(X_new), expected)
+    importances = model_importances(fitted, 6)
+    assert importances is not None and importances.sum() == pytest.approx(1.0) and importances[1] > 0
