@@ -74,7 +74,8 @@ def _arm_rows(X: np.ndarray, y: np.ndarray, settings: UpliftSettings) -> lgb.Dat
 def _boosted(rows: lgb.Dataset, settings: UpliftSettings, objective: str, seed_offset: int) -> lgb.Booster:
     """The booster of :func:`lgb_classifier` (``binary``) or the regressor (``regression``) on ``rows``."""
     params = _booster_params(settings, objective, seed_offset)
-    return lgb.train(params, rows, num_boost_round=settings.n_estimators)
+    # the fitted model does not keep the rows it was trained on alive
+    return lgb.train(params, rows, num_boost_round=settings.n_estimators).free_dataset()
 
 
 def _arm_outcome(rows: lgb.Dataset, y: np.ndarray, settings: UpliftSettings) -> lgb.Booster | _Constant:

@@ -309,5 +309,6 @@ def test_the_x_learner_binning_each_arm_once_fits_the_sklearn_models_trees(const
     expected = _sklearn_x_learner_uplift(settings, X, y, t, X_new)
     np.testing.assert_array_equal(fitted.uplift(X_new), expected)
     np.testing.assert_array_equal(pickle.loads(pickle.dumps(fitted)).uplift(X_new), expected)
+    assert "train_set" not in vars(fitted.tau_treated_)  # the model does not keep its rows alive
     importances = model_importances(fitted, 6)
     assert importances is not None and importances.sum() == pytest.approx(1.0) and importances[1] > 0
