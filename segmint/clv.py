@@ -99,8 +99,8 @@ def fit_clv(
     joined, y = _rows_and_label(features_train, labels, _label_column(labels) if target is None else target)
     if not (y > 0).any():
         raise ValueError("no customer spent anything in the label window: there is no CLV to learn")
-    if max_customers is not None and len(joined) > max_customers:
-        kept = np.sort(np.random.default_rng(seed).choice(len(joined), size=max_customers, replace=False))
+    kept = fitted_rows(len(joined), seed, max_customers)
+    if kept is not None:
         joined, y = joined.iloc[kept].reset_index(drop=True), y[kept]
     X, columns = feature_matrix(joined)
     monotone = [1 if column in MONOTONE_INCREASING else 0 for column in columns]
@@ -122,6 +122,14 @@ def fit_clv(
     ]
     fitted = threaded([partial(member.fit, X, y) for member in members])
     return CLVModel(tuple(columns), tuple(fitted), seed, max_customers, trees, learning_rate)
+
+
+def fitted_rows(rows: int, seed: int, max_customers: int | None) -> np.ndarray | None:
+    """The positions, in order, of the feature rows :func:`fit_clv` fits on: a seeded sample of
+    ``max_customers`` of ``rows``; None when it fits on all of them."""
+    if max_customers is None or rows <= max_customers:
+        return None
+    return np.sort(np.random.default_rng(seed).choice(rows, size=max_customers, replace=False))
 
 
 def _label_column(labels: pd.DataFrame) -> str:

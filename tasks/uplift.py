@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import shutil
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import mlflow
 import pandas as pd
 
-from segmint.clv import CLV_TARGET, CLVModel, fit_clv
+from segmint.clv import CLV_TARGET, CLVModel, fit_clv, fitted_rows
 from segmint.contracts import Tables
 from segmint.plot_data import calibration_by_decile, cumulative_gain, file_stem, qini_by_offer
 from segmint.settings import Settings
+from segmint.threads import side_by_side
 from segmint.uplift import FEATURES_AS_OF, WAVE_ID, UpliftSelection, fit_uplift
 from tasks import tracking
 from tasks.features import AT_CAMPAIGN, LABELS, TRAIN
@@ -39,8 +42,13 @@ def run_uplift(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
         uplift from.
     """
     tables = read_tables(paths.validated, paths, names=("campaigns",), columns=_CUSTOMER_COLUMNS)
-    result: dict[str, Any] = {"clv": _fit_clv(settings, paths)}
-    fitted = _selection_or_reason(settings, paths, tables)
+    # The CLV fit and the uplift selection are independent LightGBM work, every model single-threaded
+    # under its own seed: side by side, each fills the core the other leaves idle (the last of the five
+    # bagged CLV models runs alone), and the models are those of fitting them in turn.
+    clv, fitted = side_by_side(
+        partial(_clv_or_reason, settings, paths), partial(_selection_or_reason, settings, paths, tables)
+    )
+    result: dict[str, Any] = {"clv": _saved_clv(settings, paths, clv)}
     if isinstance(fitted, str):
         result.update(skipped_model(paths, "uplift", fitted))
         _write_qini_csv(paths, None)
@@ -109,14 +117,21 @@ def _tag_rows(selection: UpliftSelection) -> None:
     )
 
 
-def _fit_clv(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
-    """Fit the CLV model on the label cutoff's features and next-period spend, save it under
-    ``models/clv`` and register it (``<prefix>-clv``, alias ``challenger``); a skip marker instead
-    when there are no labels or no spend to learn from."""
+@dataclass(frozen=True)
+class _CLVFit:
+    """The fitted CLV model and the label cutoff's features and labels it was fitted on."""
+
+    model: CLVModel
+    train: pd.DataFrame
+    labels: pd.DataFrame
+
+
+def _clv_or_reason(settings: Settings, paths: ProjectPaths) -> _CLVFit | str:
+    """The CLV model fitted on the label cutoff's features and next-period spend, or why there is none
+    (no training features or labels, or no spend to learn from)."""
     train_file, labels_file = paths.features / TRAIN, paths.features / LABELS
     if not train_file.exists() or not labels_file.exists():
-        _write_clv_plots(paths, None)
-        return skipped_model(paths, CLV, "no training features/labels")
+        return "no training features/labels"
     train, labels = read_parquet(train_file), read_parquet(labels_file)
     try:
         clv = fit_clv(
@@ -130,13 +145,22 @@ def _fit_clv(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
             bagged=settings.clv.bagged_seeds,
         )
     except ValueError as exc:  # e.g. no orders at all: CLV is skipped, uplift still runs
+        return str(exc)
+    return _CLVFit(clv, train, labels)
+
+
+def _saved_clv(settings: Settings, paths: ProjectPaths, fitted: _CLVFit | str) -> dict[str, Any]:
+    """Save the CLV model under ``models/clv`` (clearing an earlier skip marker) with its plots and
+    register it (``<prefix>-clv``, alias ``challenger``); a skip marker instead when there is none."""
+    if isinstance(fitted, str):
         _write_clv_plots(paths, None)
-        return skipped_model(paths, CLV, str(exc))
+        return skipped_model(paths, CLV, fitted)
+    clv, train = fitted.model, fitted.train
     write_pickle(paths.models / CLV / "model.pkl", clv)
     marker = paths.models / CLV / "SKIPPED.json"
     if marker.exists():
         marker.unlink()
-    _write_clv_plots(paths, _clv_fit(clv, train, labels))
+    _write_clv_plots(paths, _clv_fit(clv, train, fitted.labels))
     version = tracking.log_pyfunc(CLVPyfuncModel(clv), settings, CLV, train.head(5))
     return {
         "customers": int(len(train)),
@@ -152,10 +176,12 @@ def _clv_fit(
     """CLV calibration by decile and the cumulative gain of targeting by predicted CLV; None when the
     rows are too few for deciles.
 
-    Both are on the training rows the model was fitted on, so they show the fit; the out-of-time
-    scores (a refit on the period before, against the naive rate) are in ``metrics/evaluate.json``.
+    Both are on the rows the model was fitted on (its sample of the training rows), so they show the
+    fit; the out-of-time scores (a refit on the period before, against the naive rate) are in
+    ``metrics/evaluate.json``.
     """
-    predicted = clv.predict(train)
+    kept = fitted_rows(len(train), clv.seed, clv.max_customers)
+    predicted = clv.predict(train if kept is None else train.iloc[kept])
     spend = predicted[["customer_id"]].merge(
         labels.assign(customer_id=labels["customer_id"].astype(str)), on="customer_id", how="left"
     )[CLV_TARGET]

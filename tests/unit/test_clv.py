@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy.stats import spearmanr
 
-from segmint.clv import CLVModel, CLVPeriods, clv_holdout, fit_clv, spearman_difference
+from segmint.clv import CLVModel, CLVPeriods, clv_holdout, fit_clv, fitted_rows, spearman_difference
 from segmint.features import customer_features, future_labels
 from segmint.generate import PERIOD_END, generate_shop
 from segmint.segmentation import clv_tiers
@@ -60,6 +60,14 @@ def test_the_bagged_fit_is_the_same_twice_and_a_capped_fit_samples_by_its_seed()
     same = fit_clv(train, labels, seed=4, target="future_revenue", max_customers=1_000)
     pd.testing.assert_frame_equal(capped.predict(train), same.predict(train))
     assert not np.allclose(capped.predict(train)["predicted_clv"], first.predict(train)["predicted_clv"])
+    # the sample is the rows fitted_rows names (the CLV plots score those): fitted on them alone, the
+    # same trees
+    kept = fitted_rows(len(train), 4, 1_000)
+    assert kept is not None and len(kept) == 1_000 and fitted_rows(len(train), 4, None) is None
+    on_rows = fit_clv(train.iloc[kept], labels, seed=4, target="future_revenue")
+    assert [m.booster_.model_to_string() for m in on_rows.model] == [
+        m.booster_.model_to_string() for m in capped.model
+    ]
 
 
 def test_the_boosting_configuration_is_the_models_and_its_holdout_refit_uses_it() -> None:
