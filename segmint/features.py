@@ -369,10 +369,19 @@ def _order_sql(settings: FeatureSettings, n_categories: int) -> str:
         f", coalesce(sum(value) FILTER (WHERE NOT is_return AND category = {i}), 0) AS spend_category_{i}"
         for i in range(n_categories)
     )
+    # Money is summed (and prices averaged) as DECIMAL: exact, so the same whatever rows each of
+    # DuckDB's threads took. A sum of doubles depends on that order, and a customer's features then
+    # changed in their last bits from run to run (a CLV refit on them scored 0.67028 or 0.67040).
+    # A value that is not a finite number counts as missing.
     return f"""
-        WITH per_order AS (
+        WITH lines AS (
+            SELECT * REPLACE (
+                TRY_CAST(value AS DECIMAL(18, 6)) AS value,
+                TRY_CAST(unit_price AS DECIMAL(18, 6)) AS unit_price
+            ) FROM orders
+        ), per_order AS (
             SELECT customer, order_code, sum(quantity) AS order_quantity, count(*) AS order_lines
-            FROM orders WHERE NOT is_return GROUP BY customer, order_code
+            FROM lines WHERE NOT is_return GROUP BY customer, order_code
         ), order_stats AS (
             SELECT customer, max(order_quantity) AS max_order_quantity, max(order_lines) AS max_order_lines
             FROM per_order GROUP BY customer
@@ -392,7 +401,7 @@ def _order_sql(settings: FeatureSettings, n_categories: int) -> str:
                     AS orders_first_days,
                 count(*) FILTER (WHERE NOT is_return AND discounted) AS discounted_lines
                 {windows}{category_spend}
-            FROM orders GROUP BY customer
+            FROM lines GROUP BY customer
         )
         SELECT l.*, s.max_order_quantity, s.max_order_lines
         FROM line_stats l LEFT JOIN order_stats s USING (customer)

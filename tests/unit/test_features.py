@@ -203,3 +203,27 @@ def test_a_category_called_other_gives_each_column_once(tables: Tables) -> None:
     )
     assert features.columns.is_unique
     assert {"cat_share_other", "view_share_other", "cat_share_books"} <= set(features.columns)
+
+
+def test_money_is_summed_exactly_whatever_the_order_of_the_rows(tables: Tables) -> None:
+    """Sums of doubles depend on the order of their terms, and DuckDB's threads take the rows in no
+    fixed order: spend is summed exactly instead, so the features are the same run after run."""
+    lines = pd.DataFrame(
+        {
+            "order_id": ["o1", "o2", "o3"],
+            "customer_id": ["a", "a", "a"],
+            "product_id": ["p1", "p2", "p3"],
+            "quantity": [1, 1, 1],
+            "unit_price": [0.1, 0.2, 0.3],  # 0.1 + 0.2 + 0.3 is 0.6000000000000001 in doubles
+            "ts": [_ts("2024-01-02"), _ts("2024-01-05"), _ts("2024-01-09")],
+            "is_return": [False, False, False],
+            "discount": [0.0, 0.0, 0.0],
+        }
+    )
+    forward, backward = (
+        customer_features(Tables(**{**tables.__dict__, "orders": orders}), AS_OF, FeatureSettings())
+        for orders in (lines, lines.iloc[::-1].reset_index(drop=True))
+    )
+    pd.testing.assert_frame_equal(forward, backward, check_exact=True)
+    a = forward.set_index("customer_id").loc["a"]
+    assert a["gross_revenue"] == 0.6 and a["monetary"] == 0.6 and a["mean_unit_price"] == 0.2
