@@ -44,7 +44,16 @@ from segmint.uplift import (
 )
 from tasks import tracking
 from tasks.drift import with_model_columns
-from tasks.features import ARROW_TEXT, AT_CAMPAIGN, FEATURES, LABELS, TRAIN, trained_sentiment
+from tasks.features import (
+    ARROW_TEXT,
+    AT_CAMPAIGN,
+    CALIBRATION,
+    CALIBRATION_LABELS,
+    FEATURES,
+    LABELS,
+    TRAIN,
+    trained_sentiment,
+)
 from tasks.io import read_json, read_parquet, read_pickle, read_tables, write_json
 from tasks.paths import ProjectPaths
 
@@ -355,23 +364,39 @@ class CLVData:
 
 
 def _clv_data(settings: Settings, paths: ProjectPaths) -> CLVData:
-    """Features as of C - H with spend in [C - H, C) to refit on; the features stage's label-cutoff
-    features (as of C) and labels (spend in [C, C + H)) to score; C is that stage's label cutoff."""
+    """The features stage's out-of-time split: features as of C - H with spend in [C - H, C) to refit
+    on, its label-cutoff features (as of C) and labels (spend in [C, C + H)) to score; C is that
+    stage's label cutoff. Features written before the stage kept the calibration period are computed
+    here, as that stage computes them."""
     horizon = settings.features.label_window_days
-    tables = read_tables(paths.validated, paths, arrow_strings=ARROW_TEXT)  # as the features stage reads
-    recorded = read_json(paths.metric("features"), {}).get("label_cutoff")
-    cutoff = pd.Timestamp(recorded) if recorded else _label_cutoff(tables, horizon)
-    calibration = cutoff - pd.Timedelta(days=horizon)
-    sentiment = trained_sentiment(paths)
+    calibration, calibration_labels = paths.features / CALIBRATION, paths.features / CALIBRATION_LABELS
+    if calibration.exists() and calibration_labels.exists():
+        before, spend = read_parquet(calibration), read_parquet(calibration_labels)
+    else:
+        before, spend = _calibration_period(settings, paths)
     periods = CLVPeriods(
-        calibration=customer_features(tables, calibration, settings.features, sentiment),
-        calibration_labels=future_labels(tables, calibration, horizon),
+        calibration=before,
+        calibration_labels=spend,
         test=read_parquet(paths.features / TRAIN),
         test_labels=read_parquet(paths.features / LABELS),
         horizon_days=horizon,
         target=CLV_TARGET,
     )
     return CLVData(periods)
+
+
+def _calibration_period(settings: Settings, paths: ProjectPaths) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Features as of C - H and the spend in [C - H, C), from the validated tables."""
+    horizon = settings.features.label_window_days
+    tables = read_tables(paths.validated, paths, arrow_strings=ARROW_TEXT)  # as the features stage reads
+    recorded = read_json(paths.metric("features"), {}).get("label_cutoff")
+    cutoff = pd.Timestamp(recorded) if recorded else _label_cutoff(tables, horizon)
+    calibration = cutoff - pd.Timedelta(days=horizon)
+    sentiment = trained_sentiment(paths)
+    return (
+        customer_features(tables, calibration, settings.features, sentiment),
+        future_labels(tables, calibration, horizon),
+    )
 
 
 def _label_cutoff(tables: Any, horizon: int) -> pd.Timestamp:

@@ -21,6 +21,8 @@ from tasks.paths import ProjectPaths
 FEATURES = "features.parquet"
 AT_CAMPAIGN = "features_at_campaign.parquet"
 TRAIN, LABELS = "train.parquet", "labels.parquet"
+# the CLV check of the evaluate stage: features one horizon before the label cutoff, and the spend up to it
+CALIBRATION, CALIBRATION_LABELS = "calibration.parquet", "calibration_labels.parquet"
 SENTIMENT_MODEL = "features/sentiment.pkl"  # under models/
 
 
@@ -126,7 +128,8 @@ def _features_as_of_end(tables: Tables) -> pd.Timestamp:
 
 
 def run_features(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
-    """Write the customer features now, per campaign wave at its first send, and at the label cutoff.
+    """Write the customer features now, per campaign wave at its first send, at the label cutoff, and
+    one horizon before it (the calibration period the evaluate stage refits CLV on).
 
     Args:
         settings: The project settings (``features`` section).
@@ -146,10 +149,12 @@ def run_features(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
     tables = sentiment.tables
 
     cutoff = end - pd.Timedelta(days=cfg.label_window_days)
+    calibration = cutoff - pd.Timedelta(days=cfg.label_window_days)
     codes = activity_codes(tables, cfg)  # one coding of the activity tables for every cutoff below
     with compute_client(settings.runtime) as client:
         features, result["dask"] = _features_as_of(tables, end, settings, sentiment.model, client, codes)
         train, _ = _features_as_of(tables, cutoff, settings, sentiment.model, client, codes)
+        before, _ = _features_as_of(tables, calibration, settings, sentiment.model, client, codes)
     write_parquet(out / FEATURES, features)
     result.update(customers=int(len(features)), feature_columns=int(features.shape[1] - 1))
 
@@ -158,7 +163,10 @@ def run_features(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
     labels = future_labels(tables, cutoff, cfg.label_window_days)
     write_parquet(out / TRAIN, train)
     write_parquet(out / LABELS, labels)
+    write_parquet(out / CALIBRATION, before)
+    write_parquet(out / CALIBRATION_LABELS, future_labels(tables, calibration, cfg.label_window_days))
     result["label_cutoff"] = cutoff.isoformat()
+    result["calibration_cutoff"] = calibration.isoformat()
     write_json(paths.metric("features"), result)
     return result
 

@@ -28,6 +28,26 @@ def test_the_first_clv_model_beat_the_naive_rate_out_of_time_and_is_champion(tra
     assert (trained_project / "models" / "clv" / "model.pkl").is_file()
 
 
+def test_the_features_stage_keeps_the_calibration_period_the_clv_check_would_compute(trained_project):
+    """The evaluate stage refits CLV on features one horizon before the label cutoff: the features stage
+    writes them (from the activity it coded once) and they are those computed from the tables."""
+    from segmint.settings import load_settings
+    from tasks.evaluate import _calibration_period, _clv_data
+    from tasks.paths import ProjectPaths
+
+    settings = load_settings(trained_project / "params.yaml")
+    paths = ProjectPaths(trained_project)
+    metrics = json.loads((trained_project / "metrics" / "features.json").read_text())
+    horizon = pd.Timedelta(days=settings.features.label_window_days)
+    calibration = pd.Timestamp(metrics["label_cutoff"]) - horizon
+    assert pd.Timestamp(metrics["calibration_cutoff"]) == calibration
+    periods = _clv_data(settings, paths).periods
+    features, spend = _calibration_period(settings, paths)
+    assert len(periods.calibration) > 0 and (spend["future_revenue"] > 0).any()
+    pd.testing.assert_frame_equal(periods.calibration, features)
+    pd.testing.assert_frame_equal(periods.calibration_labels, spend)
+
+
 def test_value_tiers_follow_predicted_clv(trained_project):
     campaign = json.loads((trained_project / "metrics" / "campaign.json").read_text())
     assert campaign["value_tiers"]["source"] == "clv"
