@@ -13,7 +13,14 @@ import pandas as pd
 
 from segmint.contracts import CONTROL
 from segmint.settings import UpliftSettings
-from segmint.uplift.learners import BinaryUpliftLearner, make_learner
+from segmint.uplift.learners import (
+    LEARNERS,
+    BinaryUpliftLearner,
+    ControlArm,
+    XLearner,
+    control_arm,
+    make_learner,
+)
 from segmint.uplift.waves import FEATURES_AS_OF, WAVE_ID, wave_starts
 
 
@@ -191,19 +198,54 @@ class Design:
         return (self.treatment[rows] == offer).astype(np.float64)
 
     def fitted(
-        self, name: str, offer: str, settings: UpliftSettings, rows: np.ndarray
+        self,
+        name: str,
+        offer: str,
+        settings: UpliftSettings,
+        rows: np.ndarray,
+        control: ControlArm | None = None,
     ) -> BinaryUpliftLearner:
-        """Learner ``name`` fitted for ``offer`` on the pair's part of ``rows``."""
+        """Learner ``name`` fitted for ``offer`` on the pair's part of ``rows``; an X-learner takes
+        ``control``, the :meth:`control_arm` of the same ``rows``, when given."""
         pair = self.offer_rows(offer, rows)
-        return make_learner(name, settings).fit(self.X[pair], self.y[pair], self.treated(pair, offer))
+        X, y, t = self.X[pair], self.y[pair], self.treated(pair, offer)
+        learner = make_learner(name, settings)
+        if control is not None and isinstance(learner, XLearner):
+            return learner.fit(X, y, t, control=control)
+        return learner.fit(X, y, t)
+
+    def control_arm(self, rows: np.ndarray, settings: UpliftSettings) -> ControlArm:
+        """The control rows among ``rows`` (in their order) binned, with their outcome model: what an
+        X-learner fits for every offer on ``rows`` alike."""
+        control = rows[self.treatment[rows] == CONTROL]
+        return control_arm(self.X[control], self.y[control], settings)
 
     def scored(
-        self, name: str, offer: str, settings: UpliftSettings, train: np.ndarray, test: np.ndarray
+        self,
+        name: str,
+        offer: str,
+        settings: UpliftSettings,
+        train: np.ndarray,
+        test: np.ndarray,
+        control: ControlArm | None = None,
     ) -> OfferScores:
         """Fit ``name`` for ``offer`` on the train rows and score the pair's test rows."""
-        learner = self.fitted(name, offer, settings, train)
+        learner = self.fitted(name, offer, settings, train, control)
         rows = self.offer_rows(offer, test)
         return OfferScores(rows, self.y[rows], learner.uplift(self.X[rows]), self.treated(rows, offer))
+
+    def scored_in_turn(
+        self, learners: dict[str, str], settings: UpliftSettings, train: np.ndarray, test: np.ndarray
+    ) -> dict[str, OfferScores]:
+        """:meth:`scored` for each offer's learner, one offer after another; the X-learners share one
+        control arm, binned and fitted once (the same models as fitting it for each offer)."""
+        arm: ControlArm | None = None
+        scored = {}
+        for offer, name in learners.items():
+            if LEARNERS.get(name) is XLearner and arm is None:
+                arm = self.control_arm(train, settings)
+            scored[offer] = self.scored(name, offer, settings, train, test, arm)
+        return scored
 
 
 def campaign_design(frame: pd.DataFrame, X: np.ndarray) -> Design:

@@ -8,6 +8,7 @@ propensity is the treated share of the training rows, not a fitted model.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from functools import partial
 from typing import Protocol
 
@@ -177,6 +178,25 @@ class LogisticTLearner(TLearner):
         super().__init__(settings, make=partial(_logistic, settings))
 
 
+@dataclass(frozen=True)
+class ControlArm:
+    """The control rows of an X-learner's fit, binned, with their outcome model: the same for every
+    offer fitted on the same rows, so offers fitted one after another can share it
+    (:meth:`XLearner.fit`). Each fit sets the binned rows' label to its own imputed effects, so two
+    fits must not use one arm at the same time."""
+
+    X: np.ndarray
+    y: np.ndarray
+    rows: lgb.Dataset
+    outcome: lgb.Booster | _Constant
+
+
+def control_arm(X: np.ndarray, y: np.ndarray, settings: UpliftSettings) -> ControlArm:
+    """The control rows ``X``, ``y`` binned once, with P(conversion) fitted on them."""
+    rows = _arm_rows(X, y, settings)
+    return ControlArm(X, y, rows, _arm_outcome(rows, y, settings))
+
+
 class XLearner:
     """Künzel et al.'s X-learner: T-learner outcomes impute each row's effect, second-stage
     regressors learn it, blended by the (constant, randomized) propensity."""
@@ -184,23 +204,24 @@ class XLearner:
     def __init__(self, settings: UpliftSettings) -> None:
         self.settings = settings
 
-    def fit(self, X, y, t):
+    def fit(self, X, y, t, control: ControlArm | None = None):
+        """Fit on ``X``, ``y``, ``t``; ``control``: the :func:`control_arm` of exactly the rows where
+        ``t`` is 0, in their order (fitted once for several offers), or None to fit it here."""
         # The models of the T-learner's LightGBM classifiers and of the regressors, through LightGBM's
         # own API so that each arm's rows are binned once for both its models (the sklearn estimators
         # bin their input anew on every fit: a third of a fit's time). The trees are the same: the
         # bins are found on the same rows (for an arm of over ``subsample_for_bin`` rows, on a sample
         # drawn with the outcome model's seed rather than the effect model's).
         treated = t == 1
-        X_treated, X_control, y_treated, y_control = X[treated], X[~treated], y[treated], y[~treated]
+        X_treated, y_treated = X[treated], y[treated]
+        arm = control_arm(X[~treated], y[~treated], self.settings) if control is None else control
         treated_rows = _arm_rows(X_treated, y_treated, self.settings)
-        control_rows = _arm_rows(X_control, y_control, self.settings)
         outcome_treated = _arm_outcome(treated_rows, y_treated, self.settings)
-        outcome_control = _arm_outcome(control_rows, y_control, self.settings)
         threads = self.settings.n_jobs
-        treated_rows.set_label(y_treated - outcome_control.predict(X_treated, num_threads=threads))
-        control_rows.set_label(outcome_treated.predict(X_control, num_threads=threads) - y_control)
+        treated_rows.set_label(y_treated - arm.outcome.predict(X_treated, num_threads=threads))
+        arm.rows.set_label(outcome_treated.predict(arm.X, num_threads=threads) - arm.y)
         self.tau_treated_ = _boosted(treated_rows, self.settings, "regression", 1)
-        self.tau_control_ = _boosted(control_rows, self.settings, "regression", 2)
+        self.tau_control_ = _boosted(arm.rows, self.settings, "regression", 2)
         self.propensity_ = float(treated.mean())
         return self
 

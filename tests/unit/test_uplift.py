@@ -312,3 +312,32 @@ def test_the_x_learner_binning_each_arm_once_fits_the_sklearn_models_trees(const
     assert "train_set" not in vars(fitted.tau_treated_)  # the model does not keep its rows alive
     importances = model_importances(fitted, 6)
     assert importances is not None and importances.sum() == pytest.approx(1.0) and importances[1] > 0
+
+
+@pytest.mark.parametrize("constant_control", [False, True])
+def test_offers_fitted_in_turn_share_the_control_arm_and_score_as_fitted_apart(constant_control: bool) -> None:
+    """The permutation test's refits fit every offer's X-learner on the same control rows: binned and
+    fitted once, they give each offer exactly the scores of fitting it alone; other learners are
+    fitted as before, beside them."""
+    from segmint.contracts import CONTROL
+    from segmint.uplift.design import Design
+
+    rng = np.random.default_rng(11)
+    n = 6000
+    X = rng.normal(size=(n, 5))
+    treatment = rng.choice(np.array([CONTROL, "a", "b", "c"], dtype=object), size=n)
+    lift = np.where(treatment == "a", 0.8 * (X[:, 1] > 0), np.where(treatment == "b", 0.5 * X[:, 2], 0.0))
+    y = (rng.random(n) < 1 / (1 + np.exp(-(X[:, 0] - 1 + lift)))).astype(np.float64)
+    if constant_control:
+        y[treatment == CONTROL] = 0.0
+    design = Design(pd.DataFrame(index=range(n)), X, y, treatment)
+    order = rng.permutation(n)
+    train, test = np.sort(order[:4000]), np.sort(order[4000:])
+    settings = UpliftSettings(min_child_samples=50, num_leaves=4, n_estimators=30)
+    learners = {"a": "x_learner", "b": "logistic_t_learner", "c": "x_learner"}
+    together = design.scored_in_turn(learners, settings, train, test)
+    assert list(together) == ["a", "b", "c"]
+    for offer, name in learners.items():
+        apart = design.scored(name, offer, settings, train, test)
+        np.testing.assert_array_equal(together[offer].rows, apart.rows)
+        np.testing.assert_array_equal(together[offer].uplift, apart.uplift)
