@@ -35,10 +35,16 @@ def release_free_memory() -> None:
     Arrow's pool) and count in the process's resident size, so the next step in the same process
     starts on top of them: after the features of 1M customers, 3.6 GB resident with nothing alive,
     1.2 GB once trimmed. Called between the steps a flow runs in one process.
+
+    The full collection that finds the step's cyclic garbage leaves what survived it out of later
+    collections (:func:`exempt_loaded_objects`): the libraries a step imported and the run's records,
+    which every later collection walked again to find none of them garbage (in a 100k training, 0.19
+    s after the first stage, 0.5 s after the last, 3.3 s in all; 0.4 s with the survivors exempt).
+    Frames and arrays form no reference cycles, so what a later step lets go of is still freed at once.
     """
     import pyarrow as pa
 
-    gc.collect()
+    exempt_loaded_objects()
     pa.default_memory_pool().release_unused()
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError, AttributeError):  # not glibc (e.g. musl): nothing to trim
@@ -46,12 +52,13 @@ def release_free_memory() -> None:
 
 
 def exempt_loaded_objects() -> None:
-    """Leave every object alive now (the imported modules, classes and their caches) out of all later
-    garbage collections (:func:`gc.freeze`).
+    """Collect the garbage, then leave every object still alive (the imported modules, classes and
+    their caches) out of all later garbage collections (:func:`gc.freeze`).
 
     A full collection walks every tracked object, and a command that has imported Prefect, MLflow and
     the models holds half a million of them: 0.3 s for each :func:`release_free_memory`, ten times a
-    training run, to find none of them garbage. Called once the command has imported its flows.
+    training run, to find none of them garbage. Called once the command has imported its flows, and
+    by :func:`release_free_memory` after each step.
     """
     gc.collect()
     gc.freeze()

@@ -41,3 +41,27 @@ def test_release_gives_freed_memory_back():
     release_free_memory()
     assert resident_mb() < held - 100
     del blocks
+
+
+def test_release_exempts_what_survived_and_still_collects_later_cycles():
+    import gc
+    import weakref
+
+    class Node:
+        pass
+
+    def cycle() -> Node:
+        node = Node()
+        node.self = node
+        return node
+
+    kept = cycle()
+    frozen_before = gc.get_freeze_count()
+    release_free_memory()
+    assert gc.get_freeze_count() > frozen_before  # the survivors are left out of later collections
+    assert gc.is_tracked(kept) and not any(obj is kept for obj in gc.get_objects())
+
+    garbage = weakref.ref(cycle())  # a cycle made after the release, then dropped
+    assert garbage() is not None
+    release_free_memory()
+    assert garbage() is None  # is still found and freed

@@ -315,7 +315,9 @@ def test_the_x_learner_binning_each_arm_once_fits_the_sklearn_models_trees(const
 
 
 @pytest.mark.parametrize("constant_control", [False, True])
-def test_offers_fitted_in_turn_share_the_control_arm_and_score_as_fitted_apart(constant_control: bool) -> None:
+def test_offers_fitted_in_turn_share_the_control_arm_and_score_as_fitted_apart(
+    constant_control: bool,
+) -> None:
     """The permutation test's refits fit every offer's X-learner on the same control rows: binned and
     fitted once, they give each offer exactly the scores of fitting it alone; other learners are
     fitted as before, beside them."""
