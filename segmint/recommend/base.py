@@ -14,8 +14,6 @@ import scipy.sparse as sp
 from segmint.recommend.interactions import Interactions
 from segmint.settings import RecommendSettings
 
-# what a recommender reads of the segments table: cold-start customers get their segment's favourites
-SEGMENT_COLUMNS = ("customer_id", "segment_id")
 _NO_SEGMENT = -1
 
 
@@ -153,7 +151,7 @@ class Recommender:
         overall = np.asarray(binary.sum(axis=0), dtype=np.float32).ravel()
         seg_pop = [overall]
         if segments is not None and len(segments):
-            seg = segments[list(SEGMENT_COLUMNS)].dropna().drop_duplicates("customer_id")
+            seg = segments[["customer_id", "segment_id"]].dropna().drop_duplicates("customer_id")
             labels = pd.Index(pd.unique(seg["segment_id"].astype(str)))
             self.segment_codes_ = {lab: i for i, lab in enumerate(labels)}
             codes = labels.get_indexer(seg["segment_id"].astype(str))

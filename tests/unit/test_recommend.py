@@ -181,32 +181,6 @@ def test_cold_start_uses_segment_bestsellers_and_counts_unknown_products():
     assert model.unknown_products == 2 and recs.attrs["unknown_products"] == 2
 
 
-def test_segments_taken_once_fit_as_the_segments_table_itself():
-    """A selection hands every fit the segments as :func:`fitted_segments` took them once."""
-    from segmint.recommend.selection import fitted_segments
-
-    tables = _shop(40)
-    inter = interactions_from(tables, FAST)
-    segments = pd.DataFrame(
-        {
-            "customer_id": ["c0", "c1", "c1", "c2", "c3", "new", "other", "c5"],
-            "segment_id": [0, 1, 0, 10, np.nan, 1, 10, 2],
-            "segment_name": ["a", "b", "a", "c", "d", "b", "c", "e"],
-        }
-    )
-    taken = fitted_segments(segments)
-    assert list(taken.columns) == ["customer_id", "segment_id"] and taken["customer_id"].is_unique
-    assert fitted_segments(None) is None
-    for name in ("popularity", "itemknn"):
-        raw = make_recommender(name, FAST).fit(inter, segments)
-        once = make_recommender(name, FAST).fit(inter, taken)
-        assert raw.segment_of_ == once.segment_of_ and raw.segment_codes_ == once.segment_codes_
-        np.testing.assert_array_equal(raw.segment_popularity_, once.segment_popularity_)
-        np.testing.assert_array_equal(raw.row_segment_, once.row_segment_)
-        ids = ["c0", "c1", "c3", "new", "other", "stranger"]
-        pd.testing.assert_frame_equal(raw.recommend(ids, n=3), once.recommend(ids, n=3))
-
-
 def test_recommend_scores_in_bounded_batches(monkeypatch):
     inter = interactions_from(_shop(), FAST)
     model = make_recommender("ease", FAST).fit(inter)
