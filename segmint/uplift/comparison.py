@@ -15,7 +15,7 @@ import numpy as np
 
 from segmint.settings import UpliftSettings
 from segmint.uplift.design import OfferScores
-from segmint.uplift.metrics import METRIC_NAMES, qini_auc, uplift_metrics
+from segmint.uplift.metrics import METRIC_NAMES, ResampledMetrics, qini_auc, uplift_metrics
 
 # Two-sided level of every uplift interval (the gate's "above zero" is then one-sided 95 %).
 INTERVAL_LEVEL = 0.9
@@ -75,33 +75,41 @@ def resamples(scores: Mapping[str, OfferScores], rounds: int, seed: int) -> list
     """
     rows, labels = _arm_labels(scores)
     arms = [np.flatnonzero(labels == arm) for arm in sorted(set(labels))]
+    # each test row's position among an offer's scored rows (-1: not one of them)
+    position = {}
+    for offer, scored in scores.items():
+        position[offer] = np.full(len(rows), -1, dtype=np.intp)
+        position[offer][np.searchsorted(rows, scored.rows)] = np.arange(len(scored.rows))
     rng = np.random.default_rng(seed)
     draws = []
     for _ in range(rounds):
-        drawn = rows[np.concatenate([rng.choice(arm, size=arm.size, replace=True) for arm in arms])]
-        draws.append(
-            {
-                offer: np.searchsorted(scored.rows, drawn[np.isin(drawn, scored.rows)])
-                for offer, scored in scores.items()
-            }
-        )
+        drawn = np.concatenate([rng.choice(arm, size=arm.size, replace=True) for arm in arms])
+        at = {offer: where[drawn] for offer, where in position.items()}
+        draws.append({offer: kept[kept >= 0] for offer, kept in at.items()})
     return draws
 
 
-def _qini(scored: OfferScores, at: np.ndarray | None = None) -> float:
-    if at is None:
-        return qini_auc(scored.outcome, scored.uplift, scored.treated)
-    return qini_auc(scored.outcome[at], scored.uplift[at], scored.treated[at])
-
-
-def mean_qini(
-    scores: Mapping[str, OfferScores], offers: tuple[str, ...] | None = None, draw: dict | None = None
-) -> float:
-    """Mean over ``offers`` (default: all) of each offer's Qini AUC, on a resample ``draw`` when given."""
+def mean_qini(scores: Mapping[str, OfferScores], offers: tuple[str, ...] | None = None) -> float:
+    """Mean over ``offers`` (default: all) of each offer's Qini AUC."""
     offers = tuple(scores) if offers is None else offers
     return float(
-        np.nanmean([_qini(scores[offer], None if draw is None else draw[offer]) for offer in offers])
+        np.nanmean([qini_auc(scores[o].outcome, scores[o].uplift, scores[o].treated) for o in offers])
     )
+
+
+def _resampled(scores: Mapping[str, OfferScores]) -> dict[str, ResampledMetrics]:
+    """Each offer's scores ready to be measured on resamples (:class:`ResampledMetrics`)."""
+    return {
+        offer: ResampledMetrics(scored.outcome, scored.uplift, scored.treated)
+        for offer, scored in scores.items()
+    }
+
+
+def _resampled_mean_qini(
+    resampled: Mapping[str, ResampledMetrics], offers: tuple[str, ...], draw: dict
+) -> float:
+    """:func:`mean_qini` on the resample ``draw``."""
+    return float(np.nanmean([resampled[offer].qini_auc(draw[offer]) for offer in offers]))
 
 
 def _same_rows(a: Mapping[str, OfferScores], b: Mapping[str, OfferScores], offers: tuple[str, ...]) -> None:
@@ -136,16 +144,19 @@ def compare_uplift(
     if other is not None:
         _same_rows(scores, other, offers)
 
-    def difference(draw: dict | None) -> float:
-        base = 0.0 if other is None else mean_qini(other, offers, draw)
-        return mean_qini(scores, offers, draw) - base
-
     shared = {offer: scores[offer] for offer in offers}
+    first, second = _resampled(shared), None if other is None else _resampled({o: other[o] for o in offers})
+
+    def difference(draw: dict) -> float:
+        base = 0.0 if second is None else _resampled_mean_qini(second, offers, draw)
+        return _resampled_mean_qini(first, offers, draw) - base
+
     draws = [difference(draw) for draw in resamples(shared, settings.bootstrap_rounds, settings.seed)]
     low, high = interval_bounds(np.asarray(draws, dtype=np.float64))
+    point = mean_qini(scores, offers) - (0.0 if other is None else mean_qini(other, offers))
     return UpliftComparison(
         RANDOM_TARGETING if other is None else against,
-        difference(None),
+        point,
         float(low),
         float(high),
         offers,
@@ -169,10 +180,14 @@ def held_out_metrics(
     from the same resamples (so the overall bounds are those of the mean, not means of bounds)."""
     offers = tuple(scores)
     draws = resamples(scores, settings.bootstrap_rounds, settings.seed)
+    ranked = _resampled(scores)
     resampled = np.array(
-        [[_metric_row(scores[offer], draw[offer], settings.top_share) for offer in offers] for draw in draws]
+        [
+            [_metric_row(ranked[offer].metrics(draw[offer], settings.top_share)) for offer in offers]
+            for draw in draws
+        ]
     ).reshape(len(draws), len(offers), len(METRIC_NAMES))
-    points = np.array([_metric_row(scores[offer], None, settings.top_share) for offer in offers])
+    points = np.array([_metric_row(_point_metrics(scores[offer], settings.top_share)) for offer in offers])
     entries = {**{offer: points[j] for j, offer in enumerate(offers)}, "overall": np.nanmean(points, axis=0)}
     low_high = {
         **{offer: interval_bounds(resampled[:, j, :]) for j, offer in enumerate(offers)},
@@ -181,9 +196,11 @@ def held_out_metrics(
     return {name: _with_bounds(entries[name], *low_high[name], bool(draws)) for name in entries}
 
 
-def _metric_row(scored: OfferScores, at: np.ndarray | None, top_share: float) -> list[float]:
-    rows = slice(None) if at is None else at
-    metrics = uplift_metrics(scored.outcome[rows], scored.uplift[rows], scored.treated[rows], top_share)
+def _point_metrics(scored: OfferScores, top_share: float) -> dict[str, float]:
+    return uplift_metrics(scored.outcome, scored.uplift, scored.treated, top_share)
+
+
+def _metric_row(metrics: dict[str, float]) -> list[float]:
     return [metrics[name] for name in METRIC_NAMES]
 
 

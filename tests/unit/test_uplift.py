@@ -8,7 +8,7 @@ import pytest
 
 from segmint.settings import UpliftSettings
 from segmint.uplift import LEARNERS, auuc, evaluate_uplift, fit_uplift, qini_auc, uplift_at_k
-from segmint.uplift.metrics import bootstrap_intervals
+from segmint.uplift.metrics import ResampledMetrics, bootstrap_intervals, uplift_metrics
 
 FAST = dict(n_estimators=30, learning_rate=0.1, min_child_samples=20, bootstrap_rounds=10)
 
@@ -76,6 +76,38 @@ def test_bootstrap_interval_brackets_point() -> None:
     m = bootstrap_intervals(y, s, t, rounds=50, seed=0)
     assert m["qini_auc_low"] <= m["qini_auc"] <= m["qini_auc_high"]
     assert m["qini_auc_low"] > 0
+
+
+@pytest.mark.parametrize("scores", ["few distinct", "continuous", "zeros of both signs"])
+def test_resampled_metrics_equal_the_metrics_of_the_resampled_rows_to_the_last_bit(scores: str) -> None:
+    """Without sorting each resample, every metric (ties, uplift@k's cut inside a run of equal scores
+    and the drawn order within it, an arm missing from the top) is the sorted resample's, exactly."""
+    rng = np.random.default_rng(5)
+    checked = 0
+    for n in (7, 60, 900):
+        y = (rng.random(n) < 0.3).astype(int)
+        t = rng.integers(0, 2, n)
+        u = {
+            "few distinct": rng.integers(0, 4, n) / 3.0,
+            "continuous": rng.normal(size=n),
+            "zeros of both signs": np.where(rng.random(n) < 0.5, 0.0, -0.0) + (rng.random(n) < 0.2),
+        }[scores]
+        resampled = ResampledMetrics(y, u, t)
+        for k in (0.1, 0.3, 0.77):
+            for _ in range(20):
+                at = rng.integers(0, n, int(rng.integers(1, 2 * n)))
+                expected = uplift_metrics(y[at], u[at], t[at], k)
+                got = resampled.metrics(at, k)
+                assert got.keys() == expected.keys()
+                for name, value in expected.items():
+                    assert got[name] == value or (np.isnan(got[name]) and np.isnan(value)), (name, n, k)
+                checked += 1
+    assert checked == 180
+    # outcomes that are not 0/1 take the sorting path, with the same result
+    revenue = rng.random(50) * 10
+    at = rng.integers(0, 50, 50)
+    u, t = rng.normal(size=50), rng.integers(0, 2, 50)
+    assert ResampledMetrics(revenue, u, t).metrics(at) == uplift_metrics(revenue[at], u[at], t[at])
 
 
 @pytest.mark.parametrize("learner", sorted(LEARNERS))
