@@ -15,7 +15,7 @@ import sys
 import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from pathlib import Path
 from typing import Annotated, Any, ParamSpec, get_args
 
@@ -147,7 +147,16 @@ def _flow_api(flows: tuple[str, ...]) -> AbstractContextManager[object]:
         return nullcontext()
     from tasks.prefect_api import prefect_api
 
-    return prefect_api(_paths(), warm=flows)
+    return prefect_api(_paths(), warm=flows, while_starting=_local_tracking_store)
+
+
+def _local_tracking_store() -> None:
+    """The project's MLflow store opened while Prefect's server starts (see
+    :func:`tasks.tracking.open_local_store`); a bad ``params.yaml`` is left for the command to report."""
+    from tasks.tracking import open_local_store  # lazy: MLflow
+
+    with suppress(BadInputError, SettingsError):
+        open_local_store(_settings(_paths()), _paths())
 
 
 def _known_source(source: str, **_: object) -> None:

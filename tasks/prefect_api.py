@@ -21,7 +21,7 @@ import importlib
 import os
 import sqlite3
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from importlib.metadata import version
 from pathlib import Path
@@ -40,13 +40,19 @@ def uses_temporary_server() -> bool:
 
 
 @contextmanager
-def prefect_api(paths: ProjectPaths, warm: Sequence[str] = (), timeout: float = 120.0) -> Iterator[str]:
+def prefect_api(
+    paths: ProjectPaths,
+    warm: Sequence[str] = (),
+    timeout: float = 120.0,
+    while_starting: Callable[[], object] | None = None,
+) -> Iterator[str]:
     """A reachable Prefect API for the flows run inside the block; yields its URL.
 
     Without ``PREFECT_API_URL``, a local server is started on a free loopback port, the modules in
-    ``warm`` (the command's flow modules) are imported while it comes up, and the block runs once it
-    answers. It is stopped when the process exits, after Prefect has sent its last logs and events.
-    When Prefect is already imported, its settings are fixed: it keeps its own temporary server.
+    ``warm`` (the command's flow modules) are imported and ``while_starting`` is called while it comes
+    up, and the block runs once it answers. It is stopped when the process exits, after Prefect has
+    sent its last logs and events. When Prefect is already imported, its settings are fixed: it keeps
+    its own temporary server.
     """
     configured = os.environ.get("PREFECT_API_URL")
     if configured or "prefect" in sys.modules:
@@ -73,6 +79,8 @@ def prefect_api(paths: ProjectPaths, warm: Sequence[str] = (), timeout: float = 
     os.environ.update({"PREFECT_API_URL": url, TEMPORARY_ENV: "1"})
     try:
         _import(warm)
+        if while_starting is not None:
+            while_starting()
         wait_http(f"{url}/health", timeout, server, log)
     except BaseException:
         stop(server)

@@ -49,3 +49,30 @@ def test_the_environment_tracking_uri_wins_over_params(tmp_path, monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5002")
     assert tracking_uri(from_params, paths) == "http://127.0.0.1:5002"
     assert tracking_uri(Settings(), paths) == "http://127.0.0.1:5002"
+
+
+def test_the_local_store_is_opened_ahead_of_a_flow_and_a_remote_one_is_left_to_it(tmp_path, monkeypatch):
+    from mlflow.tracking import MlflowClient
+
+    from tasks.tracking import open_local_store
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    paths = ProjectPaths(tmp_path)
+    settings = Settings()
+    open_local_store(settings, paths)
+    # the project's SQLite store exists, with the experiment the flow's runs go to
+    assert paths.mlflow_db.is_file()
+    client = MlflowClient(tracking_uri=f"sqlite:///{paths.mlflow_db}")
+    assert client.get_experiment_by_name(settings.tracking.experiment) is not None
+
+    # a remote server is not contacted (its retries would only delay the command): nothing raises
+    # or waits, though nothing listens there
+    remote = Settings.model_validate({"tracking": {"tracking_uri": "http://127.0.0.1:9"}})
+    elsewhere = ProjectPaths(tmp_path / "elsewhere")
+    open_local_store(remote, elsewhere)
+    assert not elsewhere.mlflow_db.exists()
+
+    # a store that cannot be opened is left for the flow's own connection to report
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the project folder should be")
+    open_local_store(settings, ProjectPaths(blocked))
