@@ -40,10 +40,20 @@ class CLVModel:
             ``[customer_id, predicted_clv]`` (non-negative).
         """
         X, _ = feature_matrix(features, list(self.feature_columns))
-        # one bagged model after another, each on every core (LightGBM splits the rows among its
-        # threads; each row's sum is the same): five models one per thread would leave a core idle
-        # for the last one (1M customers: 62.6 s one per thread, 52.5 s in turn; identical values)
-        predicted = [member.predict(X, num_threads=core_count()) for member in self.model]
+        # Every LightGBM call here runs on one thread, and the cores get a block of rows each. LightGBM
+        # keeps the thread count in one process-wide variable that every call sets, and its docs warn
+        # against mixing counts in calls that run at once: a prediction on every core beside the
+        # one-thread uplift fits that the uplift and evaluate stages run on other Python threads is the
+        # likely cause of a segfault in lib_lightgbm seen once in evaluate. Each bagged model scores
+        # every block (a row's prediction does not depend on its block), all on one pool, so no core
+        # waits for the last model.
+        blocks = np.array_split(X, min(core_count(), len(X))) if len(X) else [X]
+        parts = threaded(
+            [partial(member.predict, block, num_threads=1) for member in self.model for block in blocks]
+        )
+        predicted = [
+            np.concatenate(parts[i * len(blocks) : (i + 1) * len(blocks)]) for i in range(len(self.model))
+        ]
         return pd.DataFrame(
             {
                 "customer_id": features["customer_id"].astype(str).to_numpy(),

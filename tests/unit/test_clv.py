@@ -44,7 +44,7 @@ def test_clv_ranks_a_later_window_better_than_the_past_spend_rate() -> None:
     assert ours > baseline + 0.01, (ours, baseline)
 
 
-def test_the_bagged_fit_is_the_same_twice_and_a_capped_fit_samples_by_its_seed() -> None:
+def test_the_bagged_fit_is_the_same_twice_and_a_capped_fit_samples_by_its_seed(monkeypatch) -> None:
     shop = generate_shop(GenerateSettings(customers=1_500, products=100, seed=6))
     cutoff = PERIOD_END - pd.Timedelta(days=2 * HORIZON)
     train = customer_features(shop.tables, cutoff, FeatureSettings())
@@ -55,6 +55,20 @@ def test_the_bagged_fit_is_the_same_twice_and_a_capped_fit_samples_by_its_seed()
     X = train[list(first.feature_columns)].to_numpy(dtype=np.float64, na_value=np.nan)
     alone = np.mean([member.predict(X, num_threads=1) for member in first.model], axis=0)
     np.testing.assert_array_equal(first.predict(train)["predicted_clv"].to_numpy(), alone)
+    # LightGBM keeps the thread count of its calls process-wide: every call asks for one thread, and
+    # the cores share blocks of rows, each model scoring every row once
+    calls: list[tuple[int, object]] = []
+    predict = type(first.model[0]).predict
+
+    def spied(model, X, **kwargs):
+        calls.append((len(X), kwargs.get("num_threads")))
+        return predict(model, X, **kwargs)
+
+    monkeypatch.setattr(type(first.model[0]), "predict", spied)
+    first.predict(train)
+    assert {threads for _, threads in calls} == {1}
+    assert sum(rows for rows, _ in calls) == len(first.model) * len(train)
+    monkeypatch.undo()
     capped = fit_clv(train, labels, seed=4, target="future_revenue", max_customers=1_000)
     assert capped.max_customers == 1_000 and len(train) > 1_000
     same = fit_clv(train, labels, seed=4, target="future_revenue", max_customers=1_000)
