@@ -155,8 +155,9 @@ def _local_tracking_store() -> None:
     :func:`tasks.tracking.open_local_store`); a bad ``params.yaml`` is left for the command to report."""
     from tasks.tracking import open_local_store  # lazy: MLflow
 
+    paths = _paths()
     with suppress(BadInputError, SettingsError):
-        open_local_store(_settings(_paths()), _paths())
+        open_local_store(_settings(paths), paths)
 
 
 def _known_source(source: str, **_: object) -> None:

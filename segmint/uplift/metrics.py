@@ -121,11 +121,15 @@ def uplift_at_k(y_true, uplift, treatment, k: float = 0.3) -> float:
 
     Returns NaN when the top rows hold no treated or no control row.
     """
-    if not 0.0 < k < 1.0:
-        raise ValueError(f"k must lie in (0, 1), got {k}")
+    _check_share(k)
     y, u, t = _as_arrays(y_true, uplift, treatment)
     top = np.argsort(u, kind="mergesort")[::-1][: int(len(y) * k)]
     return _rate_difference(y[top], t[top])
+
+
+def _check_share(k: float) -> None:
+    if not 0.0 < k < 1.0:
+        raise ValueError(f"k must lie in (0, 1), got {k}")
 
 
 def _rate_difference(yt: np.ndarray, tt: np.ndarray) -> float:
@@ -215,8 +219,7 @@ class ResampledMetrics:
         return _relative_area(perfect, _uplift_points(self._cumulative(self._by_uplift, at)))
 
     def _uplift_at_k(self, at: np.ndarray, k: float) -> float:
-        if not 0.0 < k < 1.0:
-            raise ValueError(f"k must lie in (0, 1), got {k}")
+        _check_share(k)
         run = self._by_uplift.of_row[at]
         cut = int(len(at) * k)
         through = np.cumsum(np.bincount(run, minlength=self._by_uplift.count))
@@ -251,10 +254,11 @@ def bootstrap_intervals(
         return out
     rng = np.random.default_rng(seed)
     arms = [np.flatnonzero(t == 1), np.flatnonzero(t == 0)]
+    resampled = ResampledMetrics(y, u, t)
     draws = np.empty((rounds, len(METRIC_NAMES)))
     for r in range(rounds):
         idx = np.concatenate([rng.choice(a, size=a.size, replace=True) for a in arms])
-        m = uplift_metrics(y[idx], u[idx], t[idx], k)
+        m = resampled.metrics(idx, k)
         draws[r] = [m[name] for name in METRIC_NAMES]
     tail = (1.0 - level) / 2.0 * 100.0
     low = np.nanpercentile(draws, tail, axis=0)
