@@ -10,7 +10,7 @@ from prefect import flow
 
 from flows.prefect_tasks import PREFECT_TASKS
 from segmint.settings import RuntimeSettings, Settings, load_settings
-from tasks import dvc_lock, tracking
+from tasks import data_summary, dvc_lock, tracking
 from tasks.artifacts import publish_training_artifacts
 from tasks.locking import project_lock
 from tasks.paths import ProjectPaths
@@ -45,12 +45,26 @@ def training_flow(project_dir: str = ".", stages: list[str] | None = None) -> di
             if settings.runtime.task_runner == "dask":
                 results.update(_run_on_dask(chosen, settings, paths))
             else:
-                for name in chosen:
-                    _notify(name, "start")
-                    results[name] = PREFECT_TASKS[name](name, settings, paths)
-                    _notify(name, "end", results[name])
+                results.update(_run_in_turn(chosen, settings, paths))
             results["artifacts"] = publish_training_artifacts(settings, paths, run_id)
         results["dvc_lock"] = dvc_lock.recorded_stages(paths, chosen)
+    return results
+
+
+def _run_in_turn(chosen: list[str], settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
+    """Run the chosen stages one after another in this process. The gate's data summary, which reads
+    only the features, is made ahead in a separate process once they are written
+    (:mod:`tasks.data_summary`)."""
+    results: dict[str, Any] = {}
+    try:
+        for name in chosen:
+            _notify(name, "start")
+            results[name] = PREFECT_TASKS[name](name, settings, paths)
+            _notify(name, "end", results[name])
+            if name == "features" and "gate" in chosen:
+                data_summary.start_for_gate(settings, paths)
+    finally:
+        data_summary.discard_ahead()
     return results
 
 

@@ -33,6 +33,7 @@ from segmint.gate import catalogue_coverage, retraining_needed, share_shift
 from segmint.segmentation import segment_feature_columns
 from segmint.settings import MonitorSettings, Settings
 from tasks import tracking
+from tasks.data_summary import write_summary
 from tasks.features import FEATURES
 from tasks.io import atomic_path, read_parquet, write_json, write_text
 from tasks.paths import ProjectPaths
@@ -528,22 +529,6 @@ def _write_index(drift_dir: Path, reports: list[str], note: str | None = None) -
     write_text(drift_dir / "index.html", str(page))
 
 
-def _summary_report(current: pd.DataFrame, settings: MonitorSettings, html_path: Path) -> None:
-    """Evidently's data summary (``DataSummaryPreset``) of the new batch's features, saved as HTML; with
-    ``monitor.summary_report`` off, none (and no stale one)."""
-    if not settings.summary_report:
-        html_path.unlink(missing_ok=True)
-        return
-    from evidently import Report
-    from evidently.presets import DataSummaryPreset
-
-    rows = current.sample(min(settings.sample_rows, len(current)), random_state=settings.seed)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        snapshot = Report([DataSummaryPreset()]).run(current_data=rows, reference_data=None)
-    _save_html(snapshot, html_path)
-
-
 def _written_reports(drift_dir: Path, paths: ProjectPaths, names: list[str]) -> list[str]:
     """The reports among ``names`` written under ``drift_dir``, project-relative."""
     return [str((drift_dir / name).relative_to(paths.root)) for name in names if (drift_dir / name).exists()]
@@ -568,7 +553,7 @@ def drift_findings(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
     version, reference, note = champion_reference(settings)
     drift_dir = paths.reports / "drift"
     current = read_parquet(paths.features / FEATURES)
-    _summary_report(current, settings.monitor, drift_dir / SUMMARY_HTML)
+    write_summary(current, paths.features / FEATURES, settings.monitor, drift_dir / SUMMARY_HTML)
     if reference is None:
         # The folder is the stage's declared output: it always exists, and never holds stale reports.
         for stale in (FEATURES_HTML, PREDICTIONS_HTML):

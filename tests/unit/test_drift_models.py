@@ -150,12 +150,12 @@ def test_evidently_verdicts_judge_each_model_on_its_own_inputs(tmp_path):
 
 
 def test_the_data_summary_is_written_when_asked_and_never_left_stale(tmp_path):
-    from tasks.drift import _summary_report
+    from tasks.data_summary import summary_report
 
     rng = np.random.default_rng(2)
     batch = pd.DataFrame({"spend": rng.gamma(2.0, 30.0, 300), "orders": rng.poisson(3, 300).astype(float)})
     html = tmp_path / "summary.html"
-    _summary_report(batch, MonitorSettings(), html)
+    summary_report(batch, MonitorSettings(), html)
     assert html.stat().st_size > 0 and "spend" in html.read_text()
-    _summary_report(batch, MonitorSettings(summary_report=False), html)
+    summary_report(batch, MonitorSettings(summary_report=False), html)
     assert not html.exists()
