@@ -42,4 +42,5 @@ def test_training_flow_runs_the_registry_order():
     from flows import training
 
     source = inspect.getsource(training.training_flow.fn)
-    assert "TRAINING_ORDER" in source and "PREFECT_TASKS[name]" in source
+    assert "TRAINING_ORDER" in source and "_run_in_turn(chosen" in source
+    assert "PREFECT_TASKS[name]" in inspect.getsource(training._run_in_turn)
