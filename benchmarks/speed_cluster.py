@@ -18,7 +18,6 @@ import argparse
 import json
 import os
 import shutil
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -26,47 +25,11 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from benchmarks.results_file import PROJECT_ROOT, write_result
-from benchmarks.speed import RESULTS, _env, _stage_seconds, _timed
-from tasks.processes import free_port, start, stop
+from benchmarks.results_file import write_result
+from benchmarks.speed import RESULTS, _stage_seconds, _timed
+from infra.services import dask_process_cluster
 
 OUTPUTS = ("customer_scores.parquet", "uplift_scores.parquet", "campaign_plan.parquet")
-
-
-def _cluster(scratch: Path, memory_limit: str) -> tuple[str, list[Any]]:
-    """A scheduler and two single-threaded worker processes on loopback (Dask's CLI), and the processes."""
-    from distributed import Client
-
-    address = f"tcp://127.0.0.1:{free_port()}"
-    dask = [str(Path(sys.executable).with_name("dask"))]
-    env = {**_env(), "PYTHONPATH": str(PROJECT_ROOT)}
-    port = address.rsplit(":", 1)[1]
-    started = [
-        start(
-            [*dask, "scheduler", "--host", "127.0.0.1", "--port", port, "--no-dashboard"],
-            scratch / "scheduler.log",
-            env,
-            scratch,
-        )
-    ]
-    for i in (1, 2):
-        worker = [
-            *dask,
-            "worker",
-            address,
-            "--nworkers",
-            "1",
-            "--nthreads",
-            "1",
-            "--memory-limit",
-            memory_limit,
-        ]
-        worker += ["--host", "127.0.0.1", "--no-dashboard", "--name", f"worker-{i}"]
-        worker += ["--local-directory", str(scratch / f"worker-{i}"), "--death-timeout", "60"]
-        started.append(start(worker, scratch / f"worker-{i}.log", env, scratch))
-    with Client(address, timeout="60s") as client:
-        client.wait_for_workers(2, timeout=180)
-    return address, started
 
 
 def _same_outputs(local: Path, cluster: Path) -> dict[str, Any]:
@@ -92,12 +55,9 @@ def run(scored: Path, memory_limit: str) -> dict[str, Any]:
     if project.exists():
         shutil.rmtree(project)
     shutil.copytree(scored, project, ignore=shutil.ignore_patterns("shop", ".prefect", ".segmint.lock"))
-    scratch = project / "dask-scratch"
-    scratch.mkdir()
     started = time.perf_counter()
-    address, processes = _cluster(scratch, memory_limit)
-    startup = time.perf_counter() - started
-    try:
+    with dask_process_cluster(project / "dask-scratch", memory_limit) as address:
+        startup = time.perf_counter() - started
         params = yaml.safe_load((project / "params.yaml").read_text())
         params["runtime"].update({"task_runner": "dask", "dask_address": address})
         (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
@@ -106,9 +66,6 @@ def run(scored: Path, memory_limit: str) -> dict[str, Any]:
             os.utime(raw, (now, now))
         campaign = _timed(project, "campaign")
         stages, flow_seconds = _stage_seconds(project, "campaign")
-    finally:
-        for process in reversed(processes):
-            stop(process)
     local = json.loads((RESULTS / "speed.json").read_text()).get("scoring", {})
     return {
         "customers": local.get("customers"),
@@ -127,7 +84,7 @@ def run(scored: Path, memory_limit: str) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scored", type=Path, required=True, help="the project benchmarks.speed scored")
-    parser.add_argument("--memory-limit", default="6GiB", help="per worker")
+    parser.add_argument("--memory-limit", default="5GiB", help="per worker")
     args = parser.parse_args(argv)
     result = run(args.scored.resolve(), args.memory_limit)
     write_result("speed_cluster", result)

@@ -72,6 +72,50 @@ def prefect_worker(server: PrefectServer, pool: str, cwd: Path = ROOT) -> Iterat
         stop(proc)
 
 
+# ------------------------------------------------------------------------------------------- Dask
+
+
+@contextlib.contextmanager
+def dask_process_cluster(
+    scratch: Path, memory_limit: str = "2GiB", workers: int = 2, timeout: float = 120.0
+) -> Iterator[str]:
+    """A Dask scheduler and ``workers`` single-threaded worker processes on loopback, started with
+    Dask's own CLI (``dask scheduler``, ``dask worker``), logs and worker folders under ``scratch``;
+    yields the scheduler's address once every worker has joined. The workers import the project from
+    this checkout."""
+    from distributed import Client
+
+    scratch.mkdir(parents=True, exist_ok=True)
+    dask = [sys.executable, "-m", "dask"]
+    env = base_env(PYTHONPATH=str(ROOT))
+    port = str(free_port())
+    address = f"tcp://{HOST}:{port}"
+    scheduler = [*dask, "scheduler", "--host", HOST, "--port", port, "--no-dashboard"]
+    started = [start(scheduler, scratch / "scheduler.log", env, scratch)]
+    try:
+        for i in range(1, workers + 1):
+            worker = [
+                *dask,
+                "worker",
+                address,
+                "--nworkers",
+                "1",
+                "--nthreads",
+                "1",
+                "--memory-limit",
+                memory_limit,
+            ]
+            worker += ["--host", HOST, "--no-dashboard", "--name", f"worker-{i}"]
+            worker += ["--local-directory", str(scratch / f"worker-{i}"), "--death-timeout", "60"]
+            started.append(start(worker, scratch / f"worker-{i}.log", env, scratch))
+        with Client(address, timeout="60s") as client:
+            client.wait_for_workers(workers, timeout=timeout)
+        yield address
+    finally:
+        for process in reversed(started):
+            stop(process)
+
+
 # -------------------------------------------------------------------------------------- PostgreSQL
 
 

@@ -25,6 +25,7 @@ import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -54,7 +55,12 @@ def summary_report(current: pd.DataFrame, settings: MonitorSettings, html_path: 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         snapshot = Report([DataSummaryPreset()]).run(current_data=rows, reference_data=None)
-    # A unique temporary with an .html ending, renamed into place: a killed run keeps the old report.
+    save_html(snapshot, html_path)
+
+
+def save_html(snapshot: Any, html_path: Path) -> None:
+    """An Evidently snapshot saved as HTML at ``html_path``, through a unique temporary with an .html
+    ending renamed into place: a killed run keeps the old report."""
     with atomic_path(html_path, suffix=".tmp.html") as tmp:
         snapshot.save_html(str(tmp))
 
@@ -85,7 +91,8 @@ def start_ahead(features: Path, settings: MonitorSettings) -> bool:
     if not settings.summary_report or not features.exists():
         return False
     key = features.resolve()
-    _discard(key)
+    if key in _AHEAD:  # an earlier start for the same file: its report may be of other contents
+        _stop(_AHEAD.pop(key))
     folder = Path(tempfile.mkdtemp(prefix="segmint-summary-"))
     with open(folder / _ERRORS, "wb") as errors:
         process = subprocess.Popen(
@@ -116,7 +123,7 @@ def write_summary(current: pd.DataFrame, source: Path, settings: MonitorSettings
             if _taken(ahead, source, settings, html_path):
                 return
         finally:
-            shutil.rmtree(ahead.folder, ignore_errors=True)
+            _stop(ahead)
     summary_report(current, settings, html_path)
 
 
@@ -124,8 +131,6 @@ def _taken(ahead: _Ahead, source: Path, settings: MonitorSettings, html_path: Pa
     """Whether ``ahead``'s report, waited for, is of ``source`` as it is now with ``settings``; it is
     then at ``html_path``."""
     if ahead.settings != settings or not settings.summary_report:
-        ahead.process.kill()
-        ahead.process.wait()
         return False
     if ahead.process.wait() != 0:
         errors = (ahead.folder / _ERRORS).read_text(errors="replace")[-2000:]
@@ -141,10 +146,8 @@ def _taken(ahead: _Ahead, source: Path, settings: MonitorSettings, html_path: Pa
     return True
 
 
-def _discard(key: Path) -> None:
-    ahead = _AHEAD.pop(key, None)
-    if ahead is None:
-        return
+def _stop(ahead: _Ahead) -> None:
+    """Kill ``ahead``'s process if it still runs, and remove its folder."""
     if ahead.process.poll() is None:
         ahead.process.kill()
     ahead.process.wait()
@@ -153,8 +156,8 @@ def _discard(key: Path) -> None:
 
 def discard_ahead() -> None:
     """Stop every summary started ahead that nothing took, and remove its files."""
-    for key in list(_AHEAD):
-        _discard(key)
+    while _AHEAD:
+        _stop(_AHEAD.popitem()[1])
 
 
 def _main(source: Path, html_path: Path, settings_json: str) -> int:

@@ -33,21 +33,15 @@ from segmint.gate import catalogue_coverage, retraining_needed, share_shift
 from segmint.segmentation import segment_feature_columns
 from segmint.settings import MonitorSettings, Settings
 from tasks import tracking
-from tasks.data_summary import write_summary
+from tasks.data_summary import save_html, write_summary
 from tasks.features import FEATURES
-from tasks.io import atomic_path, read_parquet, write_json, write_text
+from tasks.io import read_parquet, write_json, write_text
 from tasks.paths import ProjectPaths
 
 RECOMMEND_SAMPLE = 2_000
 FEATURES_HTML, PREDICTIONS_HTML, SUMMARY_HTML = "features.html", "predictions.html", "summary.html"
 # The models judged on their own inputs (the recommender's inputs are purchases, not these features).
 JUDGED_MODELS = ("segmenter", "uplift", "clv")
-
-
-def _save_html(snapshot: Any, html_path: Path) -> None:
-    # A unique temporary with an .html ending, renamed into place: a killed run keeps the old report.
-    with atomic_path(html_path, suffix=".tmp.html") as tmp:
-        snapshot.save_html(str(tmp))
 
 
 def _no_drift(**extra: Any) -> dict[str, Any]:
@@ -246,7 +240,7 @@ def drift_report(
     per_column = _column_statistics(result, sample)
     counts = _group_counts(result, tested)
     if html_path is not None:
-        _save_html(snapshot, html_path)
+        save_html(snapshot, html_path)
     return {
         "drifted_share": counts["all"]["share"],
         "drifted_columns": sorted(c for c, s in per_column.items() if s["drifted"]),

@@ -5,21 +5,16 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from tests.integration.conftest import ROOT, light_params, run_segmint
+from infra.services import dask_process_cluster
+from tests.integration.conftest import light_params, run_segmint
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-DASK = [sys.executable, "-m", "dask"]
 
 
 def test_stage_graph_lets_independent_stages_run_side_by_side() -> None:
@@ -46,58 +41,11 @@ def test_dask_task_runner_keeps_the_stages_in_this_process() -> None:
         assert runner.cluster_kwargs["worker_dashboard_address"].startswith("127.0.0.1:")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _stop(process: subprocess.Popen) -> None:
-    """Stop a started scheduler or worker and the processes it started (its own process group)."""
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
-
-
 @pytest.fixture(scope="module")
 def process_cluster(tmp_path_factory) -> Iterator[str]:
     """The address of a scheduler with two single-threaded worker processes, on loopback."""
-    from distributed import Client
-
-    scratch = tmp_path_factory.mktemp("dask")
-    address = f"tcp://127.0.0.1:{_free_port()}"
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    common = {"cwd": scratch, "env": env, "start_new_session": True}
-    logs = [(scratch / f"{name}.log").open("w") for name in ("scheduler", "worker-1", "worker-2")]
-    scheduler_args = [
-        "scheduler",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        address.rsplit(":", 1)[1],
-        "--no-dashboard",
-    ]
-    started = [subprocess.Popen([*DASK, *scheduler_args], stdout=logs[0], stderr=subprocess.STDOUT, **common)]
-    try:
-        for i in (1, 2):
-            worker_args = ["worker", address, "--nworkers", "1", "--nthreads", "1", "--memory-limit", "2GiB"]
-            worker_args += ["--host", "127.0.0.1", "--no-dashboard", "--name", f"worker-{i}"]
-            worker_args += ["--local-directory", str(scratch / f"worker-{i}"), "--death-timeout", "60"]
-            started.append(
-                subprocess.Popen([*DASK, *worker_args], stdout=logs[i], stderr=subprocess.STDOUT, **common)
-            )
-        with Client(address, timeout="60s") as client:
-            client.wait_for_workers(2, timeout=120)
+    with dask_process_cluster(tmp_path_factory.mktemp("dask")) as address:
         yield address
-    finally:
-        for process in reversed(started):
-            _stop(process)
-        for log in logs:
-            log.close()
 
 
 def test_the_cluster_workers_are_separate_processes(process_cluster) -> None:
