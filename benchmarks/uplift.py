@@ -17,11 +17,16 @@ the training half and scored on the other half.
 Metrics on the test half: Qini AUC (``sklift.metrics.qini_auc_score``) and uplift@30 %
 (``uplift_at_k``, strategy "overall"). The champion is compared with every peer by the per-seed
 differences, their mean and a paired t-interval over seeds; a lead whose interval covers 0 is a tie.
+The seeds re-split the same rows, so their differences are correlated and the plain t-interval is
+too narrow: the interval is the corrected resampled t-test's (Nadeau and Bengio, 2003), whose
+variance is the differences' variance times 1/J + n_test/n_train (J seeds), not 1/J.
 The best peer is the one with the highest mean Qini AUC over the seeds (the hardest comparison).
 
 Kept-aside split: the split of seed :data:`KEPT_ASIDE_SEED`. Tuning saw only its training half
 (inner splits of it); nothing chose anything on its test half. There, the champion's Qini AUC is
 compared with each peer fitted on the same rows, with a paired bootstrap over test customers.
+Its power is written beside it: the bootstrap's standard deviation of the difference, the smallest
+lead its interval can call, and the chance that it calls a lead as large as the seeds' mean.
 The seeds' test halves share rows with that training half (for ours and the peers alike); the
 kept-aside test half is the comparison that nothing was tuned on.
 
@@ -58,6 +63,7 @@ TUNE_RESULTS = ROOT / "benchmarks" / "results" / "uplift_tune.json"
 OFFER = "womens_email"
 SEEDS = (0, 1, 2, 3, 4)
 KEPT_ASIDE_SEED = 2008
+TEST_TO_TRAIN = 1.0  # n_test / n_train of every split (stratified halves)
 TOP_SHARE = 0.3
 BOOTSTRAP_ROUNDS = 500
 LGBM_PEERS = ("sklift_solo_lgbm", "sklift_two_models_lgbm", "sklift_class_transformation_lgbm")
@@ -212,14 +218,23 @@ def verdict(low: float, high: float) -> str:
 
 
 def paired_over_seeds(champion: list[float], peer: list[float]) -> dict[str, Any]:
-    """Per-seed differences (champion − peer), their mean and a 95 % paired t-interval."""
+    """Per-seed differences (champion − peer), their mean and a 95 % interval.
+
+    The interval is the corrected resampled t-test's (Nadeau and Bengio, 2003): the seeds' splits
+    share rows, so the variance of the mean is the differences' variance times
+    ``1/J + n_test/n_train``, not ``1/J``. The plain paired t-interval is kept beside it
+    (``uncorrected_interval_95``) to show how much narrower it is; the verdict reads the corrected one.
+    """
     diffs = np.asarray(champion) - np.asarray(peer)
-    mean = float(diffs.mean())
-    half = float(stats.t.ppf(0.975, len(diffs) - 1) * diffs.std(ddof=1) / np.sqrt(len(diffs)))
+    mean, spread, seeds = float(diffs.mean()), float(diffs.std(ddof=1)), len(diffs)
+    quantile = float(stats.t.ppf(0.975, seeds - 1))
+    half = quantile * spread * float(np.sqrt(1 / seeds + TEST_TO_TRAIN))
+    plain = quantile * spread / float(np.sqrt(seeds))
     return {
         "differences": [float(d) for d in diffs],
         "mean": mean,
         "interval_95": [mean - half, mean + half],
+        "uncorrected_interval_95": [mean - plain, mean + plain],
         "verdict": verdict(mean - half, mean + half),
     }
 
@@ -242,7 +257,34 @@ def paired_bootstrap(
         )
     low, high = (float(q) for q in np.quantile(diffs, [0.025, 0.975]))
     estimate = float(qini_auc_score(y, champion, t) - qini_auc_score(y, peer, t))
-    return {"difference": estimate, "interval_95": [low, high], "verdict": verdict(low, high)}
+    return {
+        "difference": estimate,
+        "interval_95": [low, high],
+        "bootstrap_sd": float(np.std(diffs, ddof=1)),
+        "verdict": verdict(low, high),
+    }
+
+
+def power(bootstrap_sd: float, lead: float, test_rows: int) -> dict[str, float | None]:
+    """What a split whose difference has ``bootstrap_sd`` can call (normal approximation).
+
+    ``smallest_lead_called``: the lead whose 95 % interval just clears 0. ``chance_to_call_lead``:
+    the chance that the interval lies above 0 when the true lead is ``lead``.
+    ``test_rows_to_call_lead_at_80``: the test rows a split would need to call ``lead`` with 80 %
+    chance, the standard deviation shrinking as one over the square root of the rows (None for
+    no lead, which no number of rows calls).
+    """
+    z = float(stats.norm.ppf(0.975))
+    needed_sd = abs(lead) / (z + float(stats.norm.ppf(0.8)))
+    return {
+        "bootstrap_sd": bootstrap_sd,
+        "smallest_lead_called": z * bootstrap_sd,
+        "lead": lead,
+        "chance_to_call_lead": float(stats.norm.sf(z - lead / bootstrap_sd)),
+        "test_rows_to_call_lead_at_80": (
+            float(test_rows * (bootstrap_sd / needed_sd) ** 2) if needed_sd > 0 else None
+        ),
+    }
 
 
 def tuned_peer_configs() -> dict[str, dict[str, Any]]:
@@ -327,10 +369,12 @@ def seeds_benchmark(
 
 
 def kept_aside_benchmark(
-    rows: HillstromRows, settings: UpliftSettings, configs: dict[str, dict[str, Any]], best_peer: str
+    rows: HillstromRows, settings: UpliftSettings, configs: dict[str, dict[str, Any]], seeds: dict
 ) -> dict[str, Any]:
     """The split nothing was tuned on: each model on its test half, champion − peer with a paired
-    bootstrap over the test customers."""
+    bootstrap over the test customers, and the power of that comparison for the seeds' mean lead
+    over the best peer."""
+    best_peer = seeds["best_peer"]
     split = split_results(rows, KEPT_ASIDE_SEED, settings, configs)
     comparisons = {
         name: paired_bootstrap(
@@ -351,6 +395,11 @@ def kept_aside_benchmark(
         "best_peer_qini_auc": record[best_peer]["qini_auc"],
         "champion_vs_best_peer": comparisons[best_peer],
         "champion_vs_each_peer": comparisons,
+        "power_vs_best_peer": power(
+            comparisons[best_peer]["bootstrap_sd"],
+            seeds["champion_vs_best_peer"]["qini_auc"]["mean"],
+            record["test_rows"],
+        ),
     }
 
 
@@ -365,7 +414,8 @@ def protocol(settings: Settings, rows: HillstromRows) -> dict[str, Any]:
         "uplift_settings": settings.uplift.model_dump(),
         "peer_configs_from": str(TUNE_RESULTS.relative_to(ROOT)),
         "metrics": "sklift qini_auc_score; uplift_at_k(strategy='overall', k=0.3)",
-        "seed_interval": "95 % paired t-interval over the seeds; a lead whose interval covers 0 is a tie",
+        "seed_interval": "95 % corrected resampled t-interval over the seeds (Nadeau and Bengio 2003: "
+        "variance x (1/J + n_test/n_train), the splits share rows); a lead whose interval covers 0 is a tie",
         "kept_aside": f"seed {KEPT_ASIDE_SEED}; tuning saw only its training half; "
         f"paired bootstrap over test customers ({BOOTSTRAP_ROUNDS} rounds, stratified by arm)",
     }
@@ -379,7 +429,7 @@ def main() -> None:
     rows = hillstrom_rows(settings)
     started = time.perf_counter()
     seeds = seeds_benchmark(rows, settings.uplift, configs)
-    kept = kept_aside_benchmark(rows, settings.uplift, configs, seeds["best_peer"])
+    kept = kept_aside_benchmark(rows, settings.uplift, configs, seeds)
     out = {
         "protocol": protocol(settings, rows),
         "peer_configs": configs,
@@ -408,10 +458,14 @@ def print_table(out: dict[str, Any]) -> None:
         f"champion − {seeds['best_peer']} over seeds: {paired['mean']:+.4f} "
         f"[{paired['interval_95'][0]:+.4f}, {paired['interval_95'][1]:+.4f}] → {paired['verdict']}"
     )
-    boot = kept["champion_vs_best_peer"]
+    boot, reach = kept["champion_vs_best_peer"], kept["power_vs_best_peer"]
+    rows = reach["test_rows_to_call_lead_at_80"]
     print(
         f"kept-aside: champion − {kept['best_peer']}: {boot['difference']:+.4f} "
-        f"[{boot['interval_95'][0]:+.4f}, {boot['interval_95'][1]:+.4f}] → {boot['verdict']}"
+        f"[{boot['interval_95'][0]:+.4f}, {boot['interval_95'][1]:+.4f}] → {boot['verdict']}; "
+        f"it calls a lead of {reach['smallest_lead_called']:.4f} or more, and the seeds' "
+        f"{reach['lead']:+.4f} with chance {reach['chance_to_call_lead']:.2f} "
+        f"({'no' if rows is None else f'{rows:,.0f}'} test rows would call it 4 times in 5)"
     )
 
 
