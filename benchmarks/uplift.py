@@ -63,7 +63,7 @@ TUNE_RESULTS = ROOT / "benchmarks" / "results" / "uplift_tune.json"
 OFFER = "womens_email"
 SEEDS = (0, 1, 2, 3, 4)
 KEPT_ASIDE_SEED = 2008
-TEST_TO_TRAIN = 1.0  # n_test / n_train of every split (stratified halves)
+TEST_SHARE = 0.5  # of every split, seeds and kept-aside alike
 TOP_SHARE = 0.3
 BOOTSTRAP_ROUNDS = 500
 LGBM_PEERS = ("sklift_solo_lgbm", "sklift_two_models_lgbm", "sklift_class_transformation_lgbm")
@@ -123,7 +123,7 @@ def half_split(
     """Sorted (training, test) row positions of a stratified 50/50 split of ``within`` (default: all)."""
     positions = np.arange(len(rows.outcome)) if within is None else within
     strata = rows.treated[positions] * 2 + rows.outcome[positions]
-    train, test = train_test_split(positions, test_size=0.5, random_state=seed, stratify=strata)
+    train, test = train_test_split(positions, test_size=TEST_SHARE, random_state=seed, stratify=strata)
     return np.sort(train), np.sort(test)
 
 
@@ -228,7 +228,7 @@ def paired_over_seeds(champion: list[float], peer: list[float]) -> dict[str, Any
     diffs = np.asarray(champion) - np.asarray(peer)
     mean, spread, seeds = float(diffs.mean()), float(diffs.std(ddof=1)), len(diffs)
     quantile = float(stats.t.ppf(0.975, seeds - 1))
-    half = quantile * spread * float(np.sqrt(1 / seeds + TEST_TO_TRAIN))
+    half = quantile * spread * float(np.sqrt(1 / seeds + TEST_SHARE / (1 - TEST_SHARE)))
     plain = quantile * spread / float(np.sqrt(seeds))
     return {
         "differences": [float(d) for d in diffs],
@@ -459,13 +459,13 @@ def print_table(out: dict[str, Any]) -> None:
         f"[{paired['interval_95'][0]:+.4f}, {paired['interval_95'][1]:+.4f}] → {paired['verdict']}"
     )
     boot, reach = kept["champion_vs_best_peer"], kept["power_vs_best_peer"]
-    rows = reach["test_rows_to_call_lead_at_80"]
+    needed = reach["test_rows_to_call_lead_at_80"]
     print(
         f"kept-aside: champion − {kept['best_peer']}: {boot['difference']:+.4f} "
         f"[{boot['interval_95'][0]:+.4f}, {boot['interval_95'][1]:+.4f}] → {boot['verdict']}; "
         f"it calls a lead of {reach['smallest_lead_called']:.4f} or more, and the seeds' "
         f"{reach['lead']:+.4f} with chance {reach['chance_to_call_lead']:.2f} "
-        f"({'no' if rows is None else f'{rows:,.0f}'} test rows would call it 4 times in 5)"
+        f"({'no' if needed is None else f'{needed:,.0f}'} test rows would call it 4 times in 5)"
     )
 
 
